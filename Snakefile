@@ -1,0 +1,19 @@
+# Fine-tuned LLMs in Telugu: a reproducible redo of Nelavala & Bhuiyan's study.
+# Table of contents; the rules live in rules/, the logic in src/telugu_llm/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/report.html",

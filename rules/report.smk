@@ -1,0 +1,40 @@
+# The report: a data summary and figure, then one self-contained HTML file.
+
+
+rule data_summary:
+    input:
+        samanantar_quality=rules.samanantar_shards.output.quality,
+        samanantar_shards=rules.samanantar_shards.output.shards,
+        subsets=subset_dirs(),
+        guanaco_quality=rules.guanaco_shards.output.quality,
+        guanaco_shards=rules.guanaco_shards.output.shards,
+        code=code("summary.py", "figures.py", "shards.py", "languages.py"),
+    output:
+        summary="results/data/summary.json",
+        figure="results/figures/data_lengths.png",
+    params:
+        examples=config["report"]["examples"],
+    log:
+        "results/logs/report/data_summary.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/data_summary.py"
+
+
+rule report:
+    input:
+        data_summary=rules.data_summary.output.summary,
+        data_lengths=rules.data_summary.output.figure,
+        template=str(PACKAGE / "templates" / "report.html.j2"),
+        code=code("report.py"),
+    output:
+        html="results/report.html",
+    params:
+        config=config,
+    log:
+        "results/logs/report/report.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/report.py"

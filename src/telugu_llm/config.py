@@ -1,0 +1,67 @@
+"""Checking the workflow's config before any job starts: one message naming the key or the path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .errors import InputError
+from .languages import SAMANANTAR_LANGUAGES
+
+EMBEDDED_SAMANANTAR_LANGS = ("te",)
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def check_schema(config: dict, schema_path: Path) -> None:
+    """Validate against the JSON Schema; the first error (in document order) names its dotted key."""
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    if not errors:
+        return
+    error = errors[0]
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        raise InputError(f"config key {_key([*error.absolute_path, unknown[0]])}: unknown key (allowed here: {', '.join(allowed)})")
+    raise InputError(f"config key {_key(error.absolute_path)}: {error.message}")
+
+
+def check_inputs(config: dict, workflow_dir: Path) -> None:
+    """Cross-key rules and the existence of every input file the config names."""
+    sam = config["samanantar"]
+    lang = sam["lang"]
+    if lang not in SAMANANTAR_LANGUAGES:  # also in the schema; repeated for callers without it
+        raise InputError(f"config key samanantar.lang: unknown language {lang!r}; Samanantar has {sorted(SAMANANTAR_LANGUAGES)}")
+    for name in ("samanantar", "guanaco"):
+        fractions = config[name]["validation_fraction"] + config[name]["test_fraction"]
+        if fractions >= 1:
+            raise InputError(f"config keys {name}.validation_fraction + {name}.test_fraction = {fractions:g}: must be below 1")
+    if sam["source"] == "embedded" and lang not in EMBEDDED_SAMANANTAR_LANGS:
+        raise InputError(
+            f"config key samanantar.lang: the embedded sample has only en-te, not en-{lang}; "
+            "set samanantar.source to local (with samanantar.path) or hub"
+        )
+    if sam["source"] == "local":
+        if not sam.get("path"):
+            raise InputError("config key samanantar.path: required when samanantar.source is 'local'")
+        root = Path(sam["path"])
+        if not root.is_dir():
+            raise InputError(f"config key samanantar.path: directory {root} does not exist")
+        for f in (root / f"en-{lang}" / "train.en", root / f"en-{lang}" / f"train.{lang}"):
+            if not f.is_file():
+                raise InputError(f"config key samanantar.path: {f} does not exist (release layout en-{lang}/train.en, en-{lang}/train.{lang})")
+    gua = config["guanaco"]
+    if gua["source"] == "local":
+        if not gua.get("path"):
+            raise InputError("config key guanaco.path: required when guanaco.source is 'local'")
+        path = Path(gua["path"])
+        if not path.is_file():
+            raise InputError(f"config key guanaco.path: file {path} does not exist")
+        if path.suffix not in (".jsonl", ".json", ".parquet"):
+            raise InputError(f"config key guanaco.path: {path}: expected a .jsonl or .parquet file")
