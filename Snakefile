@@ -9,6 +9,12 @@ configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    size=r"[1-9][0-9]*",
+
+
 include: "rules/data.smk"
 include: "rules/report.smk"
 

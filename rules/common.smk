@@ -27,12 +27,8 @@ EMBEDDED_SAMANANTAR = WORKFLOW_DIR / "data" / "samanantar"
 EMBEDDED_GUANACO = WORKFLOW_DIR / "data" / "guanaco" / "guanaco.jsonl"
 
 
-wildcard_constraints:
-    size=r"[1-9][0-9]*",
-
-
 def code(*modules):
-    """The package modules a rule runs: inputs, so that editing one re-runs the rule."""
+    """The package modules that a job imports, as inputs, so that editing one re-runs the job."""
     return [str(PACKAGE / m) for m in ("__init__.py", "errors.py", "logs.py", *modules)]
 
 

@@ -1,0 +1,73 @@
+"""Shared fixtures: a throw-away copy of the workflow, and helpers to run Snakemake in it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "src", "config", "data", "envs", "profiles")
+
+
+def copy_workflow(dest: Path) -> Path:
+    """The tracked parts of the workflow, as a fresh clone would have them (no results)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in WORKFLOW_PARTS:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "_parts"))
+        else:
+            shutil.copy2(src, dest / part)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule -> number of jobs that a dry run would execute (from its job-stats table)."""
+    proc = snakemake(workdir, "-n", *args, "--quiet", "rules")
+    jobs: dict[str, int] = {}
+    in_table = False
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+            continue
+        if in_table:
+            if not parts or parts[0] == "total":
+                break
+            if len(parts) == 2 and parts[1].isdigit():
+                jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+@pytest.fixture
+def workflow(tmp_path: Path) -> Path:
+    return copy_workflow(tmp_path / "wf")
+
+
+@pytest.fixture(scope="session")
+def built_workflow(tmp_path_factory) -> Path:
+    """One end-to-end run of the embedded default, shared by the tests that only read its results."""
+    wf = copy_workflow(tmp_path_factory.mktemp("built") / "wf")
+    snakemake(wf, "--cores", "1", "results/report.html")
+    return wf
+
+
+def write_release(root: Path, lang: str, src_lines: list[str] | bytes, tgt_lines: list[str] | bytes) -> Path:
+    """A corpus in Samanantar's release layout; lists are joined with newlines, bytes written as is."""
+    folder = root / f"en-{lang}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, lines in (("train.en", src_lines), (f"train.{lang}", tgt_lines)):
+        data = lines if isinstance(lines, bytes) else ("\n".join(lines) + "\n").encode("utf-8")
+        (folder / name).write_bytes(data)
+    return root

@@ -1,0 +1,83 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from telugu_llm.config import check_inputs, check_schema
+from telugu_llm.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "config" / "schema.yaml"
+DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def with_value(dotted: str, value):
+    config = copy.deepcopy(DEFAULT)
+    *parents, last = dotted.split(".")
+    node = config
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return config
+
+
+def test_default_config_is_valid():
+    check_schema(DEFAULT, SCHEMA)
+    check_inputs(DEFAULT, REPO)
+
+
+def test_every_schema_key_has_a_description_and_a_default():
+    def walk(node, path):
+        for name, sub in node.get("properties", {}).items():
+            assert "description" in sub, f"{path}{name} has no description"
+            assert "default" in sub, f"{path}{name} has no default"
+            walk(sub, f"{path}{name}.")
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    walk(schema, "")
+
+
+def test_config_readme_documents_every_key():
+    readme = (REPO / "config" / "README.md").read_text()
+
+    def walk(node, path):
+        for name, sub in node.get("properties", {}).items():
+            if "properties" not in sub:
+                assert f"`{path}{name}`" in readme, f"config/README.md does not document {path}{name}"
+            walk(sub, f"{path}{name}.")
+    walk(yaml.safe_load(SCHEMA.read_text()), "")
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("samanantar.rows_per_shard", "many", "config key samanantar.rows_per_shard: 'many' is not of type 'integer'"),
+    ("samanantar.source", "ftp", "config key samanantar.source: 'ftp' is not one of"),
+    ("samanantar.lang", "xx", "config key samanantar.lang: 'xx' is not one of"),
+    ("guanaco.source", 3, "config key guanaco.source: 3 is not of type 'string'"),
+    ("samanantar.subsets", [10, 10], "config key samanantar.subsets: [10, 10] has non-unique elements"),
+    ("samanantar.subsetz", [10], "config key samanantar.subsetz: unknown key"),
+])
+def test_schema_errors_name_the_key(key, value, message):
+    with pytest.raises(InputError) as err:
+        check_schema(with_value(key, value), SCHEMA)
+    assert message in str(err.value)
+
+
+def test_input_checks_name_the_key_and_path(tmp_path):
+    with pytest.raises(InputError, match="samanantar.path: required when samanantar.source is 'local'"):
+        check_inputs(with_value("samanantar.source", "local"), REPO)
+    config = with_value("samanantar.source", "local")
+    config["samanantar"]["path"] = str(tmp_path / "nowhere")
+    with pytest.raises(InputError, match=f"samanantar.path: directory {tmp_path / 'nowhere'} does not exist"):
+        check_inputs(config, REPO)
+    config["samanantar"]["path"] = str(tmp_path)
+    with pytest.raises(InputError, match=r"en-te/train.en does not exist"):
+        check_inputs(config, REPO)
+    with pytest.raises(InputError, match="samanantar.lang: the embedded sample has only en-te"):
+        check_inputs(with_value("samanantar.lang", "hi"), REPO)
+    config = with_value("guanaco.source", "local")
+    config["guanaco"]["path"] = str(tmp_path / "g.csv")
+    with pytest.raises(InputError, match="guanaco.path: file .*g.csv does not exist"):
+        check_inputs(config, REPO)
+    with pytest.raises(InputError, match=r"samanantar.validation_fraction \+ samanantar.test_fraction = 1"):
+        check_inputs(with_value("samanantar.validation_fraction", 0.9), REPO)

@@ -1,0 +1,112 @@
+"""The workflow end to end, through Snakemake: lint, dry runs, a full run of the embedded default,
+bad input at parse time and at run time, and which jobs a config edit re-runs."""
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from conftest import REPO, planned_jobs, snakemake, write_release
+
+pytestmark = pytest.mark.workflow
+
+
+def test_lint_is_clean():
+    proc = snakemake(REPO, "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
+
+
+def test_scripts_never_read_the_config():
+    for script in (REPO / "scripts").glob("*.py"):
+        assert "snakemake.config" not in script.read_text(), script
+
+
+def test_dry_run_plans_the_whole_default(workflow):
+    assert planned_jobs(workflow) == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
+                                      "data_summary": 1, "report": 1, "all": 1}
+    assert planned_jobs(workflow, "data") == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
+                                              "data": 1}
+
+
+def test_default_run_builds_shards_quality_and_report(built_workflow):
+    data = built_workflow / "results" / "data"
+    quality = json.loads((data / "samanantar" / "en-te" / "quality.json").read_text())
+    assert quality["rows_read"] == 330 and quality["rows_kept"] + quality["dropped_total"] == 330
+    assert sum(quality["splits"].values()) == quality["rows_kept"]
+    train = pq.read_table(data / "samanantar" / "en-te" / "shards" / "train" / "part-00000.parquet")
+    assert train.num_rows == quality["splits"]["train"]
+    for size in (50, 100, 200):
+        assert sum(pq.ParquetFile(p).metadata.num_rows
+                   for p in (data / "samanantar" / "en-te" / "subsets" / str(size)).glob("part-*.parquet")) == size
+    g = json.loads((data / "guanaco" / "quality.json").read_text())
+    assert g["rows_read"] == 110 and {"te", "en", "es"} <= set(g["languages"])
+    html = (built_workflow / "results" / "report.html").read_text()
+    assert '<section id="data">' in html and "data:image/png;base64," in html
+    assert "Samanantar en-te (Telugu)" in html
+    for rule_log in ("samanantar_en-te.log", "guanaco.log"):
+        assert (built_workflow / "results" / "logs" / "data" / rule_log).exists()
+    assert (built_workflow / "results" / "benchmarks" / "data" / "samanantar_en-te.tsv").exists()
+
+
+def test_nothing_to_do_after_a_run(built_workflow):
+    assert planned_jobs(built_workflow) == {}
+
+
+def write_config(workflow: Path, name: str, overrides: dict) -> str:
+    path = workflow / name
+    path.write_text(yaml.safe_dump(overrides, allow_unicode=True))
+    return str(path)
+
+
+def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
+    guanaco = write_config(built_workflow, "g.yaml", {"guanaco": {"test_fraction": 0.2}})
+    assert planned_jobs(built_workflow, "--configfile", guanaco) == {
+        "guanaco_shards": 1, "data_summary": 1, "report": 1, "all": 1}
+    seed = write_config(built_workflow, "s.yaml", {"samanantar": {"seed": 99}})
+    assert planned_jobs(built_workflow, "--configfile", seed) == {
+        "samanantar_subset": 3, "data_summary": 1, "report": 1, "all": 1}
+    subsets = write_config(built_workflow, "n.yaml", {"samanantar": {"subsets": [50, 100, 200, 150]}})
+    assert planned_jobs(built_workflow, "--configfile", subsets) == {
+        "samanantar_subset": 1, "data_summary": 1, "report": 1, "all": 1}
+    ratio = write_config(built_workflow, "r.yaml", {"samanantar": {"max_length_ratio": 2.5}})
+    assert planned_jobs(built_workflow, "--configfile", ratio) == {
+        "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "report": 1, "all": 1}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"samanantar": {"rows_per_shard": "many"}}, "config key samanantar.rows_per_shard: 'many' is not of type 'integer'"),
+    ({"samanantar": {"source": "ftp"}}, "config key samanantar.source: 'ftp' is not one of"),
+    ({"samanantar": {"lang": "xx"}}, "config key samanantar.lang: 'xx' is not one of"),
+    ({"samanantar": {"source": "local", "path": "missing/dir"}}, "config key samanantar.path: directory missing/dir does not exist"),
+    ({"guanaco": {"source": "local", "path": "nope.jsonl"}}, "config key guanaco.path: file nope.jsonl does not exist"),
+])
+def test_bad_config_fails_before_any_job(workflow, overrides, message):
+    proc = snakemake(workflow, "--cores", "1", "--configfile", write_config(workflow, "bad.yaml", overrides), check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (workflow / "results").exists()
+
+
+def test_mismatched_parallel_files_fail_naming_both_and_leave_no_shard(workflow):
+    write_release(workflow / "corpus", "te", ["One.", "Two.", "Three."], ["ఒకటి.", "రెండు."])
+    config = write_config(workflow, "local.yaml", {"samanantar": {"source": "local", "path": "corpus"}})
+    proc = snakemake(workflow, "--cores", "1", "data", "--configfile", config, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "corpus/en-te/train.en has 3 lines but" in output and "corpus/en-te/train.te has 2" in output
+    sam = workflow / "results" / "data" / "samanantar" / "en-te"
+    assert not (sam / "shards").exists() and not (sam / "quality.json").exists()
+    assert not list(sam.glob(".*tmp*")) if sam.exists() else True
+
+
+def test_report_escapes_model_and_data_text(workflow):
+    records = [{"text": "### Human: Show <script>alert('x')</script> please### Assistant: <b>no</b> & done"}]
+    (workflow / "evil.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    config = write_config(workflow, "evil.yaml", {"guanaco": {"source": "local", "path": "evil.jsonl",
+                                                              "validation_fraction": 0, "test_fraction": 0.99},
+                                                  "report": {"examples": 3}})
+    snakemake(workflow, "--cores", "1", "--configfile", config)
+    html = (workflow / "results" / "report.html").read_text()
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "<script>" not in html and "<b>no</b>" not in html
