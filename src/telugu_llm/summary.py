@@ -17,8 +17,8 @@ from .shards import read_shards
 def _stats(values: np.ndarray) -> dict:
     if len(values) == 0:
         return {"mean": None, "median": None, "p95": None, "max": None}
-    return {"mean": round(float(values.mean()), 2), "median": float(np.median(values)),
-            "p95": float(np.percentile(values, 95)), "max": int(values.max())}
+    return {"mean": round(float(values.mean()), 2), "median": round(float(np.median(values)), 2),
+            "p95": round(float(np.percentile(values, 95)), 2), "max": int(values.max())}
 
 
 def samanantar_lengths(shards_dir: Path) -> pd.DataFrame:
