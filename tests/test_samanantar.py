@@ -146,3 +146,15 @@ def test_hub_source_streams_through_datasets(tmp_path, monkeypatch):
     table = read_all(out / "shards").sort_by("idx")
     assert table.column("idx").to_pylist() == [10, 12]
     assert table.column("data_source").to_pylist() == ["pmi", "wiki"]
+
+
+def test_unreachable_hub_is_one_clear_error(tmp_path, monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'ai4bharat/samanantar' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(InputError, match=r"samanantar.source is hub, but the dataset ai4bharat/samanantar@main could not be read: ConnectionError"):
+        build_samanantar(source="hub", lang="te", out_dir=tmp_path / "s", quality_path=tmp_path / "q.json")
+    assert not (tmp_path / "s").exists() and not (tmp_path / "q.json").exists()

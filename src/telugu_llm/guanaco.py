@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from .errors import InputError
 from .hashing import SPLITS, HashIndex, assign_splits, first_occurrences, hex_ids, text_hashes
 from .languages import SCRIPTS
+from .samanantar import hub_error
 from .shards import ShardWriter, atomic_directory, write_json_atomic
 from .text import normalize_turn
 
@@ -169,11 +170,14 @@ def iter_hub(repo: str, revision: str, splits: list[str]) -> Iterator[tuple[int,
     import datasets
 
     index = 0
-    for split in splits:
-        ds = datasets.load_dataset(repo, split=split, streaming=True, revision=revision)
-        for row in ds:
-            yield index, row.get("text"), f"{repo}@{revision}/{split}: row {index}"
-            index += 1
+    try:
+        for split in splits:
+            ds = datasets.load_dataset(repo, split=split, streaming=True, revision=revision)
+            for row in ds:
+                yield index, row.get("text"), f"{repo}@{revision}/{split}: row {index}"
+                index += 1
+    except (ConnectionError, OSError, ValueError) as exc:
+        raise hub_error("guanaco", repo, revision, exc) from exc
 
 
 def _clip(text: str) -> str:

@@ -122,17 +122,28 @@ def iter_hub_batches(repo: str, lang: str, revision: str, batch_rows: int) -> It
     huggingface_hub itself; it is never passed or written here."""
     import datasets  # imported here: only the hub source needs it
 
-    ds = datasets.load_dataset(repo, lang, split="train", streaming=True, revision=revision)
-    position = 0
-    for rows in ds.iter(batch_size=batch_rows):
-        n = len(rows["src"])
-        idx = rows.get("idx")
-        idx = np.arange(position, position + n, dtype=np.int64) if idx is None else np.asarray(idx, dtype=np.int64)
-        position += n
-        src = pc.fill_null(pa.array(rows["src"], type=pa.string()), "")
-        tgt = pc.fill_null(pa.array(rows["tgt"], type=pa.string()), "")
-        ds_col = rows.get("data_source")
-        yield Batch(idx, src, tgt, None if ds_col is None else pa.array(ds_col, type=pa.string()))
+    try:
+        ds = datasets.load_dataset(repo, lang, split="train", streaming=True, revision=revision)
+        position = 0
+        for rows in ds.iter(batch_size=batch_rows):
+            n = len(rows["src"])
+            idx = rows.get("idx")
+            idx = np.arange(position, position + n, dtype=np.int64) if idx is None else np.asarray(idx, dtype=np.int64)
+            position += n
+            src = pc.fill_null(pa.array(rows["src"], type=pa.string()), "")
+            tgt = pc.fill_null(pa.array(rows["tgt"], type=pa.string()), "")
+            ds_col = rows.get("data_source")
+            yield Batch(idx, src, tgt, None if ds_col is None else pa.array(ds_col, type=pa.string()))
+    except (ConnectionError, OSError, ValueError) as exc:
+        raise hub_error("samanantar", repo, revision, exc) from exc
+
+
+def hub_error(dataset: str, repo: str, revision: str, exc: Exception) -> InputError:
+    return InputError(
+        f"{dataset}.source is hub, but the dataset {repo}@{revision} could not be read: "
+        f"{type(exc).__name__}: {exc}. Check the network, {dataset}.hub.repo/revision and HF_TOKEN, "
+        f"or use {dataset}.source embedded or local"
+    )
 
 
 def drop_reasons(src: pa.Array, tgt: pa.Array, invalid: np.ndarray | None, script_regex: str,
