@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/data_prep.py
+	$(BIN)/python bench/fertility.py
 
 # Re-resolve the full lock from the direct pins in requirements.txt, in a throw-away venv.
 lock:

@@ -13,9 +13,14 @@ include: "rules/common.smk"
 
 wildcard_constraints:
     size=r"[1-9][0-9]*",
+    tokenizer=r"[A-Za-z0-9_]+",
+    template_key=r"[a-z0-9_]+(-[A-Za-z0-9_]+)?",
+    dataset=r"samanantar|guanaco",
 
 
 include: "rules/data.smk"
+include: "rules/tokenizers.smk"
+include: "rules/prompts.smk"
 include: "rules/report.smk"
 
 

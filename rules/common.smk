@@ -61,3 +61,70 @@ def guanaco_files(wildcards):
 
 def subset_dirs():
     return expand(f"{SAMANANTAR_DIR}/subsets/{{size}}", size=sorted(config["samanantar"]["subsets"]))
+
+
+# --- tokenizers, templates, prompts, fertility ------------------------------------------------
+TOKENIZER_DIR = "resources/tokenizers"
+PROMPTS_DIR = "results/prompts"
+FERTILITY_DIR = "results/fertility"
+
+
+def template_key(template, tokenizer):
+    """Prompts of the study's templates are shared by every model; a chat template is its tokenizer's."""
+    return f"chat_template-{tokenizer}" if template == "chat_template" else template
+
+
+def parse_template_key(key):
+    template, _, tokenizer = key.partition("-")
+    return template, (tokenizer or None)
+
+
+def cost_profiles():
+    """(tokenizer, template key) -> sorted maximum lengths, from every model and fertility.costs."""
+    profiles = {}
+    entries = list(config["models"].values()) + list(config["fertility"]["costs"])
+    for entry in entries:
+        key = (entry["tokenizer"], template_key(entry["template"], entry["tokenizer"]))
+        profiles.setdefault(key, set()).add(entry.get("max_length", 512))
+    return {key: sorted(lengths) for key, lengths in sorted(profiles.items())}
+
+
+def prompt_dirs():
+    keys = sorted({key for _, key in cost_profiles()})
+    return expand(f"{PROMPTS_DIR}/{{key}}/{{dataset}}", key=keys, dataset=config["prompts"]["datasets"])
+
+
+def prompt_inputs(wildcards):
+    _, tokenizer = parse_template_key(wildcards.template_key)
+    inputs = {}
+    if wildcards.dataset == "samanantar":
+        inputs["shards"] = rules.samanantar_shards.output.shards
+        subset = config["prompts"]["samanantar_train_subset"]
+        if subset is not None:
+            inputs["subset"] = f"{SAMANANTAR_DIR}/subsets/{subset}"
+    else:
+        inputs["shards"] = rules.guanaco_shards.output.shards
+    if tokenizer:
+        inputs["tokenizer"] = f"{TOKENIZER_DIR}/{tokenizer}"
+    return inputs
+
+
+def samanantar_prompt_params(wildcards):
+    """The formatting settings of Samanantar; none for Guanaco, so that editing them re-runs only
+    the Samanantar prompts."""
+    if wildcards.dataset != "samanantar":
+        return {}
+    p = config["prompts"]
+    return {"lang": LANG, "instructions": p["instructions"], "directions": p["directions"], "seed": p["seed"]}
+
+
+def cost_csvs():
+    return [f"{FERTILITY_DIR}/costs/{tok}/{key}.csv" for tok, key in cost_profiles()]
+
+
+def cost_prompt_dirs(wildcards):
+    return expand(f"{PROMPTS_DIR}/{wildcards.template_key}/{{dataset}}", dataset=config["prompts"]["datasets"])
+
+
+def fertility_corpus_files(wildcards):
+    return [c[side] for c in config["fertility"]["corpora"] for side in ("src", "tgt")]

@@ -26,6 +26,12 @@ rule report:
     input:
         data_summary=rules.data_summary.output.summary,
         data_lengths=rules.data_summary.output.figure,
+        fertility_summary=rules.fertility_summary.output.summary,
+        fertility_costs=rules.fertility_summary.output.costs,
+        fertility_examples=rules.fertility_summary.output.examples,
+        fertility_figure=rules.fertility_summary.output.figure_premium,
+        sentences_figure=rules.fertility_summary.output.figure_sentences,
+        prompts=prompt_dirs(),
         template=str(PACKAGE / "templates" / "report.html.j2"),
         code=code("report.py"),
     output:

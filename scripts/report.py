@@ -5,11 +5,16 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 from telugu_llm.logs import logged  # noqa: E402
 from telugu_llm.report import git_commit, render_report  # noqa: E402
 
+i = snakemake.input
 with logged(snakemake.log[0]):
     render_report(
         out_html=Path(snakemake.output.html),
-        data_summary=Path(snakemake.input.data_summary),
-        figures={"data_lengths": Path(snakemake.input.data_lengths)},
+        data_summary=Path(i.data_summary),
+        figures={"data_lengths": Path(i.data_lengths), "fertility": Path(i.fertility_figure),
+                 "tokens_per_sentence": Path(i.sentences_figure)},
+        fertility={"summary_csv": Path(i.fertility_summary), "costs_csv": Path(i.fertility_costs),
+                   "examples_json": Path(i.fertility_examples)},
+        prompt_dirs=[Path(d) for d in i.prompts],
         config=snakemake.params.config,
         commit=git_commit(Path(snakemake.scriptdir).parent),
     )

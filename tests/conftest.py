@@ -71,3 +71,19 @@ def write_release(root: Path, lang: str, src_lines: list[str] | bytes, tgt_lines
         data = lines if isinstance(lines, bytes) else ("\n".join(lines) + "\n").encode("utf-8")
         (folder / name).write_bytes(data)
     return root
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dirs(tmp_path_factory) -> dict[str, str]:
+    """The study's two real tokenizers, retrieved and verified as the workflow does."""
+    import yaml
+
+    from telugu_llm.tokenization import build_tokenizer
+
+    specs = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["tokenizers"]
+    root = tmp_path_factory.mktemp("tokenizers")
+    out = {}
+    for name in ("llama2", "mistral"):
+        build_tokenizer(name, specs[name], root / name)
+        out[name] = str(root / name)
+    return out

@@ -36,6 +36,9 @@ def test_every_schema_key_has_a_description_and_a_default():
     schema = yaml.safe_load(SCHEMA.read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     walk(schema, "")
+    for definition in schema["$defs"].values():
+        for name, sub in definition["properties"].items():
+            assert "description" in sub, name
 
 
 def test_config_readme_documents_every_key():
@@ -46,7 +49,10 @@ def test_config_readme_documents_every_key():
             if "properties" not in sub:
                 assert f"`{path}{name}`" in readme, f"config/README.md does not document {path}{name}"
             walk(sub, f"{path}{name}.")
-    walk(yaml.safe_load(SCHEMA.read_text()), "")
+    schema = yaml.safe_load(SCHEMA.read_text())
+    walk(schema, "")
+    walk(schema["$defs"]["tokenizer"], "tokenizers.<name>.")
+    walk(schema["$defs"]["model"], "models.<name>.")
 
 
 @pytest.mark.parametrize("key, value, message", [
@@ -81,3 +87,21 @@ def test_input_checks_name_the_key_and_path(tmp_path):
         check_inputs(config, REPO)
     with pytest.raises(InputError, match=r"samanantar.validation_fraction \+ samanantar.test_fraction = 1"):
         check_inputs(with_value("samanantar.validation_fraction", 0.9), REPO)
+
+
+def test_tokenizer_and_model_cross_checks(tmp_path):
+    config = copy.deepcopy(DEFAULT)
+    config["models"]["smollm2_135m"]["tokenizer"] = "gpt9"
+    with pytest.raises(InputError, match="config key models.smollm2_135m.tokenizer: unknown tokenizer 'gpt9'"):
+        check_inputs(config, REPO)
+    with pytest.raises(InputError, match=r"config key prompts.samanantar_train_subset: 999 is not one of samanantar.subsets"):
+        check_inputs(with_value("prompts.samanantar_train_subset", 999), REPO)
+    config = with_value("fertility.corpora", [{"name": "x", "src": str(tmp_path / "a.en"), "tgt": "b", "lang": "te"}])
+    with pytest.raises(InputError, match=r"config key fertility.corpora\[0\].src: file .*a.en does not exist"):
+        check_inputs(config, REPO)
+    config = copy.deepcopy(DEFAULT)
+    config["tokenizers"]["llama2"] = {"source": "hub", "sha256": "0" * 64}
+    with pytest.raises(InputError, match="config key tokenizers.llama2.repo: required when the source is 'hub'"):
+        check_inputs(config, REPO)
+    with pytest.raises(InputError, match="config key models.smollm2_135m.template: 'alpaca' is not one of"):
+        check_schema(with_value("models.smollm2_135m.template", "alpaca"), SCHEMA)

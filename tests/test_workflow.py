@@ -24,7 +24,13 @@ def test_scripts_never_read_the_config():
 
 def test_dry_run_plans_the_whole_default(workflow):
     assert planned_jobs(workflow) == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
-                                      "data_summary": 1, "report": 1, "all": 1}
+                                      "data_summary": 1, "tokenizer": 4, "format_prompts": 4, "fertility_tokenizer": 4,
+                                      "template_cost": 4, "fertility_summary": 1, "report": 1, "all": 1}
+    assert planned_jobs(workflow, "fertility") == {
+        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "format_prompts": 4,
+        "fertility_tokenizer": 4, "template_cost": 4, "fertility_summary": 1, "fertility": 1}
+    assert planned_jobs(workflow, "prompts") == {
+        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "format_prompts": 4, "prompts": 1}
     assert planned_jobs(workflow, "data") == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
                                               "data": 1}
 
@@ -43,6 +49,8 @@ def test_default_run_builds_shards_quality_and_report(built_workflow):
     assert g["rows_read"] == 110 and {"te", "en", "es"} <= set(g["languages"])
     html = (built_workflow / "results" / "report.html").read_text()
     assert '<section id="data">' in html and "data:image/png;base64," in html
+    assert '<section id="tokenizers">' in html and '<section id="templates">' in html
+    assert html.count("data:image/png;base64,") == 3
     assert "Samanantar en-te (Telugu)" in html
     for rule_log in ("samanantar_en-te.log", "guanaco.log"):
         assert (built_workflow / "results" / "logs" / "data" / rule_log).exists()
@@ -60,18 +68,33 @@ def write_config(workflow: Path, name: str, overrides: dict) -> str:
 
 
 def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
+    downstream_of_prompts = {"format_prompts": 2, "template_cost": 4, "fertility_summary": 1, "report": 1, "all": 1}
     guanaco = write_config(built_workflow, "g.yaml", {"guanaco": {"test_fraction": 0.2}})
     assert planned_jobs(built_workflow, "--configfile", guanaco) == {
-        "guanaco_shards": 1, "data_summary": 1, "report": 1, "all": 1}
+        "guanaco_shards": 1, "data_summary": 1, **downstream_of_prompts}
     seed = write_config(built_workflow, "s.yaml", {"samanantar": {"seed": 99}})
     assert planned_jobs(built_workflow, "--configfile", seed) == {
-        "samanantar_subset": 3, "data_summary": 1, "report": 1, "all": 1}
+        "samanantar_subset": 3, "data_summary": 1, **downstream_of_prompts}
     subsets = write_config(built_workflow, "n.yaml", {"samanantar": {"subsets": [50, 100, 200, 150]}})
     assert planned_jobs(built_workflow, "--configfile", subsets) == {
         "samanantar_subset": 1, "data_summary": 1, "report": 1, "all": 1}
     ratio = write_config(built_workflow, "r.yaml", {"samanantar": {"max_length_ratio": 2.5}})
     assert planned_jobs(built_workflow, "--configfile", ratio) == {
-        "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "report": 1, "all": 1}
+        "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "fertility_tokenizer": 4,
+        **downstream_of_prompts}
+
+
+def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
+    batch = write_config(built_workflow, "b.yaml", {"fertility": {"batch_size": 7}})
+    assert planned_jobs(built_workflow, "--configfile", batch) == {
+        "fertility_tokenizer": 4, "fertility_summary": 1, "report": 1, "all": 1}
+    spec = yaml.safe_load((built_workflow / "config" / "config.yaml").read_text())["tokenizers"]["mistral"]
+    mistral = write_config(built_workflow, "m.yaml", {"tokenizers": {"mistral": {**spec, "add_bos": False}}})
+    assert planned_jobs(built_workflow, "--configfile", mistral) == {
+        "tokenizer": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "report": 1, "all": 1}
+    seed = write_config(built_workflow, "p.yaml", {"prompts": {"seed": 5}})
+    assert planned_jobs(built_workflow, "--configfile", seed) == {
+        "format_prompts": 2, "template_cost": 4, "fertility_summary": 1, "report": 1, "all": 1}
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -110,3 +133,23 @@ def test_report_escapes_model_and_data_text(workflow):
     html = (workflow / "results" / "report.html").read_text()
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert "<script>" not in html and "<b>no</b>" not in html
+
+
+def test_default_run_builds_prompts_and_fertility(built_workflow):
+    import pandas as pd
+
+    results = built_workflow / "results"
+    summary = pd.read_csv(results / "fertility" / "summary.csv")
+    assert set(summary["tokenizer"]) == {"llama2", "mistral", "gemma3", "smollm2"}
+    assert (summary.loc[summary["lang"] == "en", "premium"] == 1).all()
+    te = summary[summary["lang"] == "te"].set_index("tokenizer")
+    # Llama-2 has one Telugu piece and falls back to bytes; Gemma 3 has a large Telugu vocabulary
+    assert te.loc["llama2", "premium"] > te.loc["mistral", "premium"] > te.loc["gemma3", "premium"]
+    assert te.loc["llama2", "byte_fallback_share"] > 0.8 and te.loc["gemma3", "byte_fallback_share"] < 0.01
+    assert te.loc["llama2", "script_vocab_pieces"] == 1 and te.loc["mistral", "script_vocab_pieces"] == 11
+    for template in ("llama2_study", "mistral_study"):
+        train = pq.read_table(results / "prompts" / template / "samanantar" / "train.parquet")
+        assert train.num_rows == 400  # the 200-pair subset, both directions
+        assert set(train.column("instruction_lang").to_pylist()) == {"en", "te"}
+    costs = pd.read_csv(results / "fertility" / "costs.csv")
+    assert {"truncated_share", "tokens_p95"} <= set(costs.columns) and len(costs) == 4 * 6

@@ -56,6 +56,7 @@ def check_inputs(config: dict, workflow_dir: Path) -> None:
         for f in (root / f"en-{lang}" / "train.en", root / f"en-{lang}" / f"train.{lang}"):
             if not f.is_file():
                 raise InputError(f"config key samanantar.path: {f} does not exist (release layout en-{lang}/train.en, en-{lang}/train.{lang})")
+    check_tokenizers_and_models(config)
     gua = config["guanaco"]
     if gua["source"] == "local":
         if not gua.get("path"):
@@ -65,3 +66,39 @@ def check_inputs(config: dict, workflow_dir: Path) -> None:
             raise InputError(f"config key guanaco.path: file {path} does not exist")
         if path.suffix not in (".jsonl", ".json", ".parquet"):
             raise InputError(f"config key guanaco.path: {path}: expected a .jsonl or .parquet file")
+
+
+_SOURCE_KEYS = {"package": ("package", "file"), "hub": ("repo", "file"), "local": ("path",)}
+
+
+def check_tokenizers_and_models(config: dict) -> None:
+    tokenizers = config.get("tokenizers", {})
+    for name, spec in tokenizers.items():
+        for key in _SOURCE_KEYS[spec["source"]]:
+            if not spec.get(key):
+                raise InputError(f"config key tokenizers.{name}.{key}: required when the source is {spec['source']!r}")
+        if spec["source"] == "local" and not Path(spec["path"]).is_file():
+            raise InputError(f"config key tokenizers.{name}.path: file {spec['path']} does not exist")
+
+    def known(key: str, name: str) -> None:
+        if name not in tokenizers:
+            raise InputError(f"config key {key}: unknown tokenizer {name!r} (configured: {', '.join(sorted(tokenizers)) or 'none'})")
+
+    for model, spec in config.get("models", {}).items():
+        known(f"models.{model}.tokenizer", spec["tokenizer"])
+    fertility = config.get("fertility", {})
+    for i, name in enumerate(fertility.get("tokenizers", [])):
+        known(f"fertility.tokenizers[{i}]", name)
+    for i, cost in enumerate(fertility.get("costs", [])):
+        known(f"fertility.costs[{i}].tokenizer", cost["tokenizer"])
+    for i, corpus in enumerate(fertility.get("corpora", [])):
+        for side in ("src", "tgt"):
+            if not Path(corpus[side]).is_file():
+                raise InputError(f"config key fertility.corpora[{i}].{side}: file {corpus[side]} does not exist")
+    names = [c["name"] for c in fertility.get("corpora", [])]
+    if len(set(names)) != len(names) or "samanantar-test" in names:
+        raise InputError("config key fertility.corpora: names must be unique and not 'samanantar-test'")
+    subset = config.get("prompts", {}).get("samanantar_train_subset")
+    if subset is not None and subset not in config["samanantar"]["subsets"]:
+        raise InputError(f"config key prompts.samanantar_train_subset: {subset} is not one of samanantar.subsets "
+                         f"{config['samanantar']['subsets']}")

@@ -44,3 +44,40 @@ def data_lengths_figure(samanantar: pd.DataFrame, guanaco: pd.DataFrame, languag
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110, metadata=_PNG_METADATA)
     plt.close(fig)
+
+
+def fertility_figure(summary: pd.DataFrame, out_png: Path) -> None:
+    """Left: the premium (tokens relative to English on the same corpus) per tokenizer. Right:
+    fertility (tokens per word) per tokenizer and language."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    other = summary[summary["lang"] != "en"]
+    sns.barplot(other, x="tokenizer", y="premium", hue="corpus", ax=axes[0])
+    axes[0].axhline(1.0, color="0.3", lw=1, ls="--")
+    axes[0].set_title("Premium: tokens relative to English")
+    axes[0].set_ylabel("tokens / English tokens")
+    sns.barplot(summary, x="tokenizer", y="fertility", hue="lang", ax=axes[1], errorbar=None)
+    axes[1].set_title("Fertility: tokens per word")
+    axes[1].set_ylabel("tokens per whitespace-separated word")
+    for ax in axes:
+        ax.set_xlabel("tokenizer")
+    fig.tight_layout()
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110, metadata=_PNG_METADATA)
+    plt.close(fig)
+
+
+def tokens_per_sentence_figure(sentences: pd.DataFrame, out_png: Path) -> None:
+    """Tokens per sentence, per tokenizer and language, on every corpus."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    corpora = sorted(sentences["corpus"].unique())
+    fig, axes = plt.subplots(1, len(corpora), figsize=(5.5 * len(corpora), 4), squeeze=False)
+    for ax, corpus in zip(axes[0], corpora):
+        sub = sentences[sentences["corpus"] == corpus]
+        sns.boxplot(sub, x="tokenizer", y="tokens", hue="lang", ax=ax, fliersize=2)
+        ax.set_title(f"{corpus}: tokens per sentence")
+        ax.set_ylabel("tokens (no special tokens)")
+    fig.tight_layout()
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110, metadata=_PNG_METADATA)
+    plt.close(fig)

@@ -15,7 +15,8 @@ from pathlib import Path
 import jinja2
 
 
-PACKAGES = ("snakemake", "pyarrow", "numpy", "pandas", "datasets", "xxhash", "py3langid", "jinja2",
+PACKAGES = ("snakemake", "pyarrow", "numpy", "pandas", "datasets", "xxhash", "py3langid", "jinja2", "tokenizers",
+            "sentencepiece", "protobuf", "gguf", "huggingface-hub",
             "matplotlib", "seaborn", "transformers", "peft", "bitsandbytes", "trl", "torch")
 
 
@@ -62,11 +63,86 @@ def environment() -> jinja2.Environment:
     return env
 
 
+FERTILITY_TABLE = [
+    ("tokenizer", "tokenizer"), ("corpus", "corpus"), ("lang", "lang"), ("sentences", "sentences"),
+    ("words", "words"), ("tokens", "tokens (joined)"), ("premium", "premium"), ("fertility", "fertility"),
+    ("continued_word_share", "continued words"), ("chars_per_token", "chars / token"),
+    ("bytes_per_token", "bytes / token"), ("byte_fallback_share", "byte fallback"), ("unk_share", "unknown"),
+    ("tokens_per_sentence_mean", "tokens / sentence"), ("tokens_per_sentence_p95", "p95"),
+    ("script_vocab_pieces", "vocabulary in script"),
+]
+
+
+def fertility_context(summary_csv: Path, costs_csv: Path, examples_json: Path) -> dict:
+    import pandas as pd
+
+    summary = pd.read_csv(summary_csv)
+    costs = pd.read_csv(costs_csv)
+    rows = []
+    for rec in summary.to_dict("records"):
+        rows.append([_fmt(rec[key]) for key, _ in FERTILITY_TABLE])
+    return {
+        "columns": [label for _, label in FERTILITY_TABLE],
+        "rows": rows,
+        "costs": costs.to_dict("records"),
+        "examples": json.loads(Path(examples_json).read_text(encoding="utf-8")),
+        "findings": fertility_findings(summary, costs),
+    }
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "–"
+        return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else value
+
+
+def fertility_findings(summary, costs) -> list[str]:
+    """Sentences generated from measured values only."""
+    out = []
+    test = summary[summary["corpus"] == "samanantar-test"]
+    other = test[test["lang"] != "en"].set_index("tokenizer")
+    if len(other):
+        lang = other["lang"].iloc[0]
+        worst, best = other["premium"].idxmax(), other["premium"].idxmin()
+        out.append(f"On the Samanantar test split, {worst} needs {other.loc[worst, 'premium']:.2f} times as many tokens for "
+                   f"the {lang} side as for the English side; {best} needs {other.loc[best, 'premium']:.2f} times.")
+        if {"llama2", "mistral"} <= set(other.index):
+            ratio = other.loc["llama2", "tokens"] / other.loc["mistral", "tokens"]
+            out.append(f"Llama-2's tokenizer needs {ratio:.2f} times as many tokens as Mistral's for the same {lang} text; "
+                       f"{100 * other.loc['llama2', 'byte_fallback_share']:.1f} % of Llama-2's and "
+                       f"{100 * other.loc['mistral', 'byte_fallback_share']:.1f} % of Mistral's {lang} tokens are byte-fallback pieces.")
+    if len(costs):
+        worst = costs.sort_values("truncated_share", ascending=False).iloc[0]
+        if worst["truncated_share"] > 0:
+            out.append(f"With a maximum length of {int(worst['max_length'])} tokens, {100 * worst['truncated_share']:.1f} % of the "
+                       f"{worst['dataset']} {worst['split']} examples would be truncated under {worst['tokenizer']} and the "
+                       f"{worst['template']} template.")
+    return out
+
+
+def template_examples(prompt_dirs: list[Path]) -> list[dict]:
+    """The first training example of each (template, dataset), as prompt and completion."""
+    import pyarrow.parquet as pq
+
+    out = []
+    for directory in prompt_dirs:
+        directory = Path(directory)
+        table = pq.read_table(directory / "train.parquet", columns=["prompt", "completion", "task"])
+        if table.num_rows:
+            row = table.slice(0, 1).to_pylist()[0]
+            out.append({"template": directory.parent.name, "dataset": directory.name, **row})
+    return out
+
+
 def render_report(*, out_html: Path, data_summary: Path, figures: dict[str, Path], config: dict,
-                  commit: str) -> None:
+                  commit: str, fertility: dict | None = None, prompt_dirs: list[Path] = ()) -> None:
     data = json.loads(Path(data_summary).read_text(encoding="utf-8"))
     html = environment().get_template("report.html.j2").render(
         data=data,
+        fertility=fertility_context(**fertility) if fertility else None,
+        templates=template_examples(prompt_dirs),
         figures={name: _data_uri(path) for name, path in figures.items()},
         provenance={
             "config_yaml": _yaml(config),

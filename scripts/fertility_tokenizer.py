@@ -1,0 +1,24 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+import json  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from telugu_llm.fertility import analyse_tokenizer, read_parallel, samanantar_test  # noqa: E402
+from telugu_llm.logs import logged  # noqa: E402
+
+p = snakemake.params
+with logged(snakemake.log[0]) as log:
+    src, tgt = samanantar_test(Path(snakemake.input.shards))
+    corpora = [{"name": "samanantar-test", "lang": p.lang, "src": src, "tgt": tgt}]
+    for corpus in p.corpora:
+        c_src, c_tgt = read_parallel(corpus["name"], corpus["src"], corpus["tgt"])
+        corpora.append({"name": corpus["name"], "lang": corpus["lang"], "src": c_src, "tgt": c_tgt})
+    rows, sentences, example = analyse_tokenizer(name=snakemake.wildcards.tokenizer, resource_dir=snakemake.input.tokenizer,
+                                                 corpora=corpora, batch_size=p.batch_size, example=(src[0], tgt[0]))
+    pd.DataFrame(rows).to_csv(snakemake.output.summary, index=False)
+    sentences.to_parquet(snakemake.output.sentences, index=False)
+    Path(snakemake.output.example).write_text(json.dumps(example, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    log.info("analysed %d corpora", len(corpora))
