@@ -16,11 +16,13 @@ wildcard_constraints:
     tokenizer=r"[A-Za-z0-9_]+",
     template_key=r"[a-z0-9_]+(-[A-Za-z0-9_]+)?",
     dataset=r"samanantar|guanaco",
+    model=r"[A-Za-z0-9_.]+",
 
 
 include: "rules/data.smk"
 include: "rules/tokenizers.smk"
 include: "rules/prompts.smk"
+include: "rules/train.smk"
 include: "rules/report.smk"
 
 

@@ -1,4 +1,5 @@
 # Config checking, paths and input functions shared by the rules.
+import json
 import sys
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from snakemake.utils import validate
 WORKFLOW_DIR = Path(workflow.basedir)
 sys.path.insert(0, str(WORKFLOW_DIR / "src"))
 
-from telugu_llm.config import check_inputs, check_schema  # noqa: E402
+from telugu_llm.config import active_models, check_inputs, check_schema  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
 
 SCHEMA = WORKFLOW_DIR / "config" / "schema.yaml"
@@ -20,11 +21,18 @@ except InputError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 
 PACKAGE = WORKFLOW_DIR / "src" / "telugu_llm"
+MODELS = active_models(config)
 LANG = config["samanantar"]["lang"]
 SAMANANTAR_DIR = f"results/data/samanantar/en-{LANG}"
 GUANACO_DIR = "results/data/guanaco"
 EMBEDDED_SAMANANTAR = WORKFLOW_DIR / "data" / "samanantar"
 EMBEDDED_GUANACO = WORKFLOW_DIR / "data" / "guanaco" / "guanaco.jsonl"
+
+
+def canonical(value):
+    """A config value with its keys sorted, so that params compare equal whatever the key order of
+    the file they came from (Snakemake compares params as written)."""
+    return json.loads(json.dumps(value, sort_keys=True))
 
 
 def code(*modules):
@@ -82,7 +90,7 @@ def parse_template_key(key):
 def cost_profiles():
     """(tokenizer, template key) -> sorted maximum lengths, from every model and fertility.costs."""
     profiles = {}
-    entries = list(config["models"].values()) + list(config["fertility"]["costs"])
+    entries = [config["models"][m] for m in MODELS] + list(config["fertility"]["costs"])
     for entry in entries:
         key = (entry["tokenizer"], template_key(entry["template"], entry["tokenizer"]))
         profiles.setdefault(key, set()).add(entry.get("max_length", 512))
@@ -115,7 +123,7 @@ def samanantar_prompt_params(wildcards):
     if wildcards.dataset != "samanantar":
         return {}
     p = config["prompts"]
-    return {"lang": LANG, "instructions": p["instructions"], "directions": p["directions"], "seed": p["seed"]}
+    return canonical({"lang": LANG, "instructions": p["instructions"], "directions": p["directions"], "seed": p["seed"]})
 
 
 def cost_csvs():
@@ -128,3 +136,33 @@ def cost_prompt_dirs(wildcards):
 
 def fertility_corpus_files(wildcards):
     return [c[side] for c in config["fertility"]["corpora"] for side in ("src", "tgt")]
+
+
+# --- models and training ------------------------------------------------------------------------
+MODEL_DIR = "resources/models"
+TRAIN_DIR = "results/train"
+
+
+def model_template_key(model):
+    spec = config["models"][model]
+    return template_key(spec["template"], spec["tokenizer"])
+
+
+def run_settings(wildcards):
+    """Everything a training run depends on in the config (so that any edit re-runs it)."""
+    spec = config["models"][wildcards.model]
+    return canonical({key: spec.get(key) for key in ("template", "max_length", "lora", "quantization", "training")})
+
+
+def train_outputs():
+    return expand(f"{TRAIN_DIR}/{{model}}/{{dataset}}/metrics.json", model=MODELS,
+                  dataset=config["prompts"]["datasets"])
+
+
+def training_report_inputs(wildcards):
+    """The training section's files; none when no model is trained (train.models: [])."""
+    if not MODELS:
+        return {}
+    return {"training_summary": rules.training_summary.output.table,
+            "training_loss": rules.training_summary.output.figure_loss,
+            "learning_rate": rules.training_summary.output.figure_lr}

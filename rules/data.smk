@@ -17,7 +17,7 @@ rule samanantar_shards:
         test_fraction=config["samanantar"]["test_fraction"],
         max_length_ratio=config["samanantar"]["max_length_ratio"],
         on_invalid_utf8=config["samanantar"]["on_invalid_utf8"],
-        hub=config["samanantar"]["hub"],
+        hub=canonical(config["samanantar"]["hub"]),
     log:
         f"results/logs/data/samanantar_en-{LANG}.log",
     benchmark:
@@ -62,7 +62,7 @@ rule guanaco_shards:
         validation_fraction=config["guanaco"]["validation_fraction"],
         test_fraction=config["guanaco"]["test_fraction"],
         on_invalid_utf8=config["guanaco"]["on_invalid_utf8"],
-        hub=config["guanaco"]["hub"],
+        hub=canonical(config["guanaco"]["hub"]),
     log:
         "results/logs/data/guanaco.log",
     benchmark:

@@ -7,7 +7,7 @@ rule tokenizer:
     output:
         directory(f"{TOKENIZER_DIR}/{{tokenizer}}"),
     params:
-        spec=lambda wildcards: config["tokenizers"][wildcards.tokenizer],
+        spec=lambda wildcards: canonical(config["tokenizers"][wildcards.tokenizer]),
     log:
         "results/logs/tokenizers/{tokenizer}.log",
     benchmark:
@@ -30,7 +30,7 @@ rule fertility_tokenizer:
         example=f"{FERTILITY_DIR}/tokenizers/{{tokenizer}}.json",
     params:
         lang=LANG,
-        corpora=config["fertility"]["corpora"],
+        corpora=canonical(config["fertility"]["corpora"]),
         batch_size=config["fertility"]["batch_size"],
     log:
         "results/logs/fertility/{tokenizer}.log",

@@ -6,12 +6,17 @@ from telugu_llm.logs import logged  # noqa: E402
 from telugu_llm.report import git_commit, render_report  # noqa: E402
 
 i = snakemake.input
+trained = "training_summary" in i.keys()
+figures = {"data_lengths": Path(i.data_lengths), "fertility": Path(i.fertility_figure),
+           "tokens_per_sentence": Path(i.sentences_figure)}
+if trained:
+    figures.update(training_loss=Path(i.training_loss), learning_rate=Path(i.learning_rate))
 with logged(snakemake.log[0]):
     render_report(
         out_html=Path(snakemake.output.html),
         data_summary=Path(i.data_summary),
-        figures={"data_lengths": Path(i.data_lengths), "fertility": Path(i.fertility_figure),
-                 "tokens_per_sentence": Path(i.sentences_figure)},
+        figures=figures,
+        training_summary=Path(i.training_summary) if trained else None,
         fertility={"summary_csv": Path(i.fertility_summary), "costs_csv": Path(i.fertility_costs),
                    "examples_json": Path(i.fertility_examples)},
         prompt_dirs=[Path(d) for d in i.prompts],

@@ -105,3 +105,27 @@ def test_tokenizer_and_model_cross_checks(tmp_path):
         check_inputs(config, REPO)
     with pytest.raises(InputError, match="config key models.smollm2_135m.template: 'alpaca' is not one of"):
         check_schema(with_value("models.smollm2_135m.template", "alpaca"), SCHEMA)
+
+
+def test_unknown_model_name_and_missing_weights():
+    with pytest.raises(InputError, match=r"config key train.models\[1\]: unknown model 'llama9'"):
+        check_inputs(with_value("train.models", ["smollm2_135m", "llama9"]), REPO)
+    config = copy.deepcopy(DEFAULT)
+    del config["models"]["gemma3_270m"]["weights"]
+    with pytest.raises(InputError, match="config key models.gemma3_270m.weights: required for a model that is trained"):
+        check_inputs(config, REPO)
+    config["train"]["models"] = ["smollm2_135m"]
+    check_inputs(config, REPO)  # a model that is not trained needs no weights
+    with pytest.raises(InputError, match=r"config key models.smollm2_135m.lora.target_modules: \[\] should be non-empty"):
+        check_schema(with_value("models.smollm2_135m.lora", {"target_modules": []}), SCHEMA)
+
+
+def test_the_study_configuration_is_valid():
+    paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    merged = copy.deepcopy(DEFAULT)
+    for key, value in paper.items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    check_schema(merged, SCHEMA)
+    assert merged["models"]["llama2_7b"]["lora"] == {"r": 64, "alpha": 16, "dropout": 0.1, "target_modules": ["q_proj", "v_proj"]}
+    assert merged["models"]["mistral_7b"]["training"]["batch_size"] == 12
+    assert merged["models"]["mistral_7b"]["training"]["epochs"] == 3

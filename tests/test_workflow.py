@@ -25,7 +25,11 @@ def test_scripts_never_read_the_config():
 def test_dry_run_plans_the_whole_default(workflow):
     assert planned_jobs(workflow) == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
                                       "data_summary": 1, "tokenizer": 4, "format_prompts": 4, "fertility_tokenizer": 4,
-                                      "template_cost": 4, "fertility_summary": 1, "report": 1, "all": 1}
+                                      "template_cost": 4, "fertility_summary": 1, "model_weights": 2, "train_run": 4,
+                                      "training_summary": 1, "report": 1, "all": 1}
+    assert planned_jobs(workflow, "train") == {
+        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 2, "format_prompts": 4,
+        "model_weights": 2, "train_run": 4, "train": 1}
     assert planned_jobs(workflow, "fertility") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "format_prompts": 4,
         "fertility_tokenizer": 4, "template_cost": 4, "fertility_summary": 1, "fertility": 1}
@@ -50,7 +54,8 @@ def test_default_run_builds_shards_quality_and_report(built_workflow):
     html = (built_workflow / "results" / "report.html").read_text()
     assert '<section id="data">' in html and "data:image/png;base64," in html
     assert '<section id="tokenizers">' in html and '<section id="templates">' in html
-    assert html.count("data:image/png;base64,") == 3
+    assert '<section id="training">' in html
+    assert html.count("data:image/png;base64,") == 5
     assert "Samanantar en-te (Telugu)" in html
     for rule_log in ("samanantar_en-te.log", "guanaco.log"):
         assert (built_workflow / "results" / "logs" / "data" / rule_log).exists()
@@ -68,7 +73,8 @@ def write_config(workflow: Path, name: str, overrides: dict) -> str:
 
 
 def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
-    downstream_of_prompts = {"format_prompts": 2, "template_cost": 4, "fertility_summary": 1, "report": 1, "all": 1}
+    downstream_of_prompts = {"format_prompts": 2, "template_cost": 4, "fertility_summary": 1, "train_run": 2,
+                             "training_summary": 1, "report": 1, "all": 1}
     guanaco = write_config(built_workflow, "g.yaml", {"guanaco": {"test_fraction": 0.2}})
     assert planned_jobs(built_workflow, "--configfile", guanaco) == {
         "guanaco_shards": 1, "data_summary": 1, **downstream_of_prompts}
@@ -94,7 +100,22 @@ def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
         "tokenizer": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "report": 1, "all": 1}
     seed = write_config(built_workflow, "p.yaml", {"prompts": {"seed": 5}})
     assert planned_jobs(built_workflow, "--configfile", seed) == {
-        "format_prompts": 2, "template_cost": 4, "fertility_summary": 1, "report": 1, "all": 1}
+        "format_prompts": 2, "template_cost": 4, "fertility_summary": 1, "train_run": 2, "training_summary": 1,
+        "report": 1, "all": 1}
+
+
+def test_a_training_edit_reruns_only_that_models_runs(built_workflow):
+    models = yaml.safe_load((built_workflow / "config" / "config.yaml").read_text())["models"]
+    gemma = dict(models["gemma3_270m"], training={**models["gemma3_270m"]["training"], "learning_rate": 0.002})
+    lr = write_config(built_workflow, "lr.yaml", {"models": {"gemma3_270m": gemma}})
+    assert planned_jobs(built_workflow, "--configfile", lr) == {
+        "train_run": 2, "training_summary": 1, "report": 1, "all": 1}
+
+
+def test_the_study_configuration_validates_and_plans(workflow):
+    plan = planned_jobs(workflow, "--configfile", "config/paper.yaml")
+    assert plan["model_weights"] == 2 and plan["train_run"] == 4 and plan["template_cost"] == 2
+    assert plan["tokenizer"] == 3 and plan["samanantar_subset"] == 3
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -128,11 +149,13 @@ def test_report_escapes_model_and_data_text(workflow):
     (workflow / "evil.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     config = write_config(workflow, "evil.yaml", {"guanaco": {"source": "local", "path": "evil.jsonl",
                                                               "validation_fraction": 0, "test_fraction": 0.99},
-                                                  "report": {"examples": 3}})
+                                                  "report": {"examples": 3}, "train": {"models": []},
+                                                  "fertility": {"tokenizers": ["llama2", "mistral"]}})
     snakemake(workflow, "--cores", "1", "--configfile", config)
     html = (workflow / "results" / "report.html").read_text()
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert "<script>" not in html and "<b>no</b>" not in html
+    assert '<section id="training">' not in html  # no model was trained
 
 
 def test_default_run_builds_prompts_and_fertility(built_workflow):
@@ -153,3 +176,18 @@ def test_default_run_builds_prompts_and_fertility(built_workflow):
         assert set(train.column("instruction_lang").to_pylist()) == {"en", "te"}
     costs = pd.read_csv(results / "fertility" / "costs.csv")
     assert {"truncated_share", "tokens_p95"} <= set(costs.columns) and len(costs) == 4 * 6
+
+
+def test_default_run_trains_every_model_on_every_dataset(built_workflow):
+    train = built_workflow / "results" / "train"
+    for model in ("smollm2_135m", "gemma3_270m"):
+        for dataset in ("samanantar", "guanaco"):
+            run = train / model / dataset
+            metrics = json.loads((run / "metrics.json").read_text())
+            for key in ("train_loss", "eval_loss", "steps", "tokens_per_second", "peak_memory_bytes"):
+                assert metrics[key] is not None, (model, dataset, key)
+            assert metrics["steps"] == 10 and metrics["optimizer"] == "adamw_torch"
+            assert metrics["eval_loss"] < metrics["eval_loss_before"], f"{model}/{dataset}: validation loss did not fall"
+            assert (run / "adapter" / "adapter_model.safetensors").exists()
+            assert (run / "log_history.csv").read_text().startswith("step,loss,learning_rate,grad_norm,tokens_seen")
+    assert not list((built_workflow / "results" / "checkpoints").glob("*/*/*")), "checkpoints are removed after success"

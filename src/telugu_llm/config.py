@@ -86,6 +86,13 @@ def check_tokenizers_and_models(config: dict) -> None:
 
     for model, spec in config.get("models", {}).items():
         known(f"models.{model}.tokenizer", spec["tokenizer"])
+    for i, model in enumerate(config.get("train", {}).get("models") or []):
+        if model not in config.get("models", {}):
+            raise InputError(f"config key train.models[{i}]: unknown model {model!r} "
+                             f"(configured: {', '.join(sorted(config.get('models', {}))) or 'none'})")
+    for model in active_models(config):
+        if not config["models"][model].get("weights"):
+            raise InputError(f"config key models.{model}.weights: required for a model that is trained")
     fertility = config.get("fertility", {})
     for i, name in enumerate(fertility.get("tokenizers", [])):
         known(f"fertility.tokenizers[{i}]", name)
@@ -102,3 +109,9 @@ def check_tokenizers_and_models(config: dict) -> None:
     if subset is not None and subset not in config["samanantar"]["subsets"]:
         raise InputError(f"config key prompts.samanantar_train_subset: {subset} is not one of samanantar.subsets "
                          f"{config['samanantar']['subsets']}")
+
+
+def active_models(config: dict) -> list[str]:
+    """The models this run formats data for, measures and trains."""
+    selected = (config.get("train") or {}).get("models")
+    return sorted(selected if selected is not None else config.get("models", {}))

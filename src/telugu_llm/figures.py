@@ -81,3 +81,26 @@ def tokens_per_sentence_figure(sentences: pd.DataFrame, out_png: Path) -> None:
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110, metadata=_PNG_METADATA)
     plt.close(fig)
+
+
+def training_curves_figure(curves: pd.DataFrame, column: str, ylabel: str, title: str, out_png: Path,
+                           eval_column: str | None = None) -> None:
+    """One line per run against the optimizer step (the study's Figures 10 and 11)."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=(10, 4))
+    train = curves.dropna(subset=[column])
+    sns.lineplot(train, x="step", y=column, hue="run", marker="o", ax=ax)
+    if eval_column:
+        evals = curves.dropna(subset=[eval_column])
+        sns.lineplot(evals, x="step", y=eval_column, hue="run", ax=ax, linestyle="--", marker="s", legend=False)
+        ax.text(0.99, 0.97, "solid: training loss; dashed: validation loss", transform=ax.transAxes, ha="right",
+                va="top", fontsize=8, color="0.3")
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("optimizer step")
+    if ax.get_legend() is not None:
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110, metadata=_PNG_METADATA)
+    plt.close(fig)

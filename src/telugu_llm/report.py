@@ -9,10 +9,11 @@ import json
 import platform
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import jinja2
+
+from .provenance import installed_versions
 
 
 PACKAGES = ("snakemake", "pyarrow", "numpy", "pandas", "datasets", "xxhash", "py3langid", "jinja2", "tokenizers",
@@ -20,14 +21,8 @@ PACKAGES = ("snakemake", "pyarrow", "numpy", "pandas", "datasets", "xxhash", "py
             "matplotlib", "seaborn", "transformers", "peft", "bitsandbytes", "trl", "torch")
 
 
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+def package_versions(names=PACKAGES) -> dict[str, str]:
+    return installed_versions(names)
 
 
 def config_hash(config: dict) -> str:
@@ -136,11 +131,31 @@ def template_examples(prompt_dirs: list[Path]) -> list[dict]:
     return out
 
 
+def training_context(summary_csv: Path) -> dict:
+    """Runs as columns, settings and results as rows (the hyperparameter table of the report)."""
+    import pandas as pd
+
+    table = pd.read_csv(summary_csv)
+    runs = [f"{r.model} / {r.dataset}" for r in table.itertuples()]
+    rows = [(column, [_fmt(v.item() if hasattr(v, "item") else v) for v in table[column]])
+            for column in table.columns if column not in ("model", "dataset")]
+    findings = []
+    for r in table.itertuples():
+        if r.eval_loss_before == r.eval_loss_before and r.eval_loss == r.eval_loss:  # not NaN
+            change = "fell" if r.eval_loss < r.eval_loss_before else "did not fall"
+            findings.append(f"{r.model} on {r.dataset}: the validation loss {change} from {r.eval_loss_before:.3f} to "
+                            f"{r.eval_loss:.3f} in {r.steps} steps, at {r.tokens_per_second:.0f} non-padding tokens/s "
+                            f"on {r.device} with {r.peak_memory_gib:.2f} GiB peak memory.")
+    return {"runs": runs, "rows": rows, "findings": findings}
+
+
 def render_report(*, out_html: Path, data_summary: Path, figures: dict[str, Path], config: dict,
-                  commit: str, fertility: dict | None = None, prompt_dirs: list[Path] = ()) -> None:
+                  commit: str, fertility: dict | None = None, prompt_dirs: list[Path] = (),
+                  training_summary: Path | None = None) -> None:
     data = json.loads(Path(data_summary).read_text(encoding="utf-8"))
     html = environment().get_template("report.html.j2").render(
         data=data,
+        training=training_context(training_summary) if training_summary else None,
         fertility=fertility_context(**fertility) if fertility else None,
         templates=template_examples(prompt_dirs),
         figures={name: _data_uri(path) for name, path in figures.items()},

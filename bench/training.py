@@ -1,0 +1,167 @@
+"""Training-throughput benchmark (issue 4).
+
+On the same formatted Samanantar data and the same model, alternating, each run in its own process:
+- stock: trl's SFTTrainer as tutorials use it with the study's Listing 4 settings (4-bit NF4 with
+  float16 compute, LoRA r=64/alpha=16/dropout 0.1 on q,v, batch 4, gradient checkpointing, paged
+  AdamW 32-bit (plain AdamW on a CPU), lr 2e-4 cosine, warmup 3 %, group by length, max grad norm
+  0.3), padding per batch, no packing; the dataset as prompt/completion text, tokenized by trl;
+- project: the workflow's training path (`telugu_llm.training.prepare`) with the embedded
+  default's settings for the same model.
+Prints non-padding tokens/s over the timed steps (after warm-up) and peak resident memory (peak
+GPU memory on a GPU) of both, and writes bench/out/training.json.
+
+    .venv/bin/python bench/training.py [--model resources/models/smollm2_135m]
+        [--tokenizer resources/tokenizers/smollm2] [--prompts results/prompts/llama2_study/samanantar]
+        [--steps 6] [--warmup 2] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "bench" / "out"
+sys.path.insert(0, str(REPO / "src"))
+
+
+class Timer:
+    """Times optimizer steps after the warm-up ones and counts their non-padding tokens."""
+
+    def __init__(self, warmup: int):
+        self.warmup, self.start, self.tokens0 = warmup, None, 0
+        self.seconds = self.tokens = 0.0
+
+    def callback(self):
+        import transformers
+
+        timer = self
+
+        class _Callback(transformers.TrainerCallback):
+            def on_step_begin(self, args, state, control, **kw):
+                if state.global_step >= timer.warmup:
+                    timer.start, timer.tokens0 = time.perf_counter(), state.num_input_tokens_seen
+
+            def on_step_end(self, args, state, control, **kw):
+                if timer.start is not None:
+                    timer.seconds += time.perf_counter() - timer.start
+                    timer.tokens += state.num_input_tokens_seen - timer.tokens0
+                    timer.start = None
+
+        return _Callback()
+
+
+def run_stock(args) -> dict:
+    import pyarrow.parquet as pq
+    import torch
+    import transformers
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    from telugu_llm.training import disable_avx512bf16_repacking
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = transformers.AutoTokenizer.from_pretrained(args.tokenizer)
+    tokenizer.pad_token = tokenizer.unk_token if tokenizer.unk_token_id != tokenizer.eos_token_id else tokenizer.pad_token
+    table = pq.read_table(Path(args.prompts) / "train.parquet", columns=["prompt", "completion"])
+    dataset = Dataset.from_dict({"prompt": table.column("prompt").to_pylist(), "completion": table.column("completion").to_pylist()})
+    bnb = transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float16,
+                                          bnb_4bit_use_double_quant=False)
+    model = transformers.AutoModelForCausalLM.from_pretrained(args.model, quantization_config=bnb,
+                                                              device_map={"": 0} if device == "cuda" else {"": "cpu"})
+    disable_avx512bf16_repacking(model)  # without it the CPU run would not train at all (pitfall 5)
+    config = SFTConfig(output_dir=str(OUT / "stock-ckpt"), per_device_train_batch_size=4, gradient_accumulation_steps=1,
+                       gradient_checkpointing=True, max_grad_norm=0.3, learning_rate=2e-4, weight_decay=0.001,
+                       optim="paged_adamw_32bit" if device == "cuda" else "adamw_torch", lr_scheduler_type="cosine",
+                       warmup_steps=0.03, train_sampling_strategy="group_by_length", max_steps=args.warmup + args.steps,
+                       fp16=device == "cuda", bf16=False, packing=False, max_length=args.max_length, logging_steps=1000,
+                       save_strategy="no", report_to="none", include_num_input_tokens_seen="non_padding", use_cpu=device == "cpu",
+                       disable_tqdm=True, seed=42)
+    lora = LoraConfig(r=64, lora_alpha=16, lora_dropout=0.1, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer, peft_config=lora)
+    return timed(trainer, args, device)
+
+
+def run_project(args) -> dict:
+    import torch
+    import yaml
+
+    from telugu_llm.training import RunSettings, prepare
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    spec = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"][args.config_model]
+    spec = {**spec, "training": {**spec["training"], "max_steps": args.warmup + args.steps, "max_eval_examples": None,
+                                 "eval_steps": None, "logging_steps": 1000, "save_steps": 10_000}}
+    settings = RunSettings.from_config(args.config_model, "samanantar", spec, device=device)
+    settings.max_length = args.max_length
+    trainer, _, _ = prepare(settings=settings, model_dir=Path(args.model), tokenizer_dir=Path(args.tokenizer),
+                            prompts_dir=Path(args.prompts), checkpoint_dir=OUT / "project-ckpt")
+    trainer.args.eval_strategy = "no"
+    trainer.args.eval_on_start = False
+    trainer.args.save_strategy = "no"
+    return timed(trainer, args, device)
+
+
+def timed(trainer, args, device: str) -> dict:
+    import torch
+
+    timer = Timer(args.warmup)
+    trainer.add_callback(timer.callback())
+    trainer.train()
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"tokens_per_second": timer.tokens / timer.seconds, "timed_steps": args.steps, "seconds": timer.seconds,
+            "tokens": timer.tokens, "peak_memory_bytes": peak, "device": device, "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(REPO / "resources" / "models" / "smollm2_135m"))
+    parser.add_argument("--config-model", default="smollm2_135m")
+    parser.add_argument("--tokenizer", default=str(REPO / "resources" / "tokenizers" / "smollm2"))
+    parser.add_argument("--prompts", default=str(REPO / "results" / "prompts" / "llama2_study" / "samanantar"))
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--path", choices=["stock", "project"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.path:  # one measured run, in this process
+        result = run_stock(args) if args.path == "stock" else run_project(args)
+        print("RESULT " + json.dumps(result))
+        return
+    OUT.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, list[dict]] = {"stock": [], "project": []}
+    for repeat in range(args.repeats):
+        for path in ("stock", "project"):
+            cmd = [sys.executable, __file__, "--path", path] + [a for a in sys.argv[1:] if a != "--path"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+            line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+            if proc.returncode or not line:
+                raise SystemExit(f"{path} failed:\n{proc.stderr[-3000:]}")
+            runs[path].append(json.loads(line[0][7:]))
+            r = runs[path][-1]
+            print(f"repeat {repeat + 1} {path}: {r['tokens_per_second']:.1f} tokens/s, "
+                  f"{r['peak_memory_bytes'] / 2**30:.2f} GiB", flush=True)
+    med = {p: {"tokens_per_second": statistics.median(r["tokens_per_second"] for r in rs),
+               "peak_memory_gib": max(r["peak_memory_bytes"] for r in rs) / 2**30, "device": rs[0]["device"],
+               "threads": rs[0]["threads"]} for p, rs in runs.items()}
+    ratio = med["project"]["tokens_per_second"] / med["stock"]["tokens_per_second"]
+    result = {"model": args.model, "prompts": args.prompts, "steps": args.steps, "warmup": args.warmup,
+              "repeats": args.repeats, "median": med, "ratio": round(ratio, 3)}
+    (OUT / "training.json").write_text(json.dumps(result, indent=2))
+    print(f"\n{'':10}{'non-padding tokens/s':>22}{'peak GiB':>10}   device")
+    for p, m in med.items():
+        print(f"{p:10}{m['tokens_per_second']:22.1f}{m['peak_memory_gib']:10.2f}   {m['device']} ({m['threads']} threads)")
+    print(f"{'ratio':10}{ratio:22.2f}   goal on a CPU: >= 1.00")
+
+
+if __name__ == "__main__":
+    main()

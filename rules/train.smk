@@ -1,0 +1,68 @@
+# Models and QLoRA training: weights as safetensors resources, one run per (model, dataset).
+
+
+rule model_weights:
+    input:
+        tokenizer=lambda wildcards: f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
+        code=code("models.py", "resources.py", "shards.py"),
+    output:
+        directory(f"{MODEL_DIR}/{{model}}"),
+    params:
+        spec=lambda wildcards: canonical(config["models"][wildcards.model]["weights"]),
+    log:
+        "results/logs/models/{model}.log",
+    benchmark:
+        "results/benchmarks/models/{model}.tsv"
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/model_weights.py"
+
+
+rule train_run:
+    input:
+        model=f"{MODEL_DIR}/{{model}}",
+        tokenizer=lambda wildcards: f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
+        prompts=lambda wildcards: f"{PROMPTS_DIR}/{model_template_key(wildcards.model)}/{wildcards.dataset}",
+        code=code("training.py", "templates.py", "tokenization.py", "provenance.py"),
+    output:
+        adapter=directory(f"{TRAIN_DIR}/{{model}}/{{dataset}}/adapter"),
+        history=f"{TRAIN_DIR}/{{model}}/{{dataset}}/log_history.csv",
+        metrics=f"{TRAIN_DIR}/{{model}}/{{dataset}}/metrics.json",
+    params:
+        settings=run_settings,
+        device=config["train"]["device"],
+        checkpoints=lambda wildcards: f"results/checkpoints/{wildcards.model}/{wildcards.dataset}",
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["train"]["device"] == "cuda" else 0,
+    log:
+        "results/logs/train/{model}_{dataset}.log",
+    benchmark:
+        "results/benchmarks/train/{model}_{dataset}.tsv"
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_run.py"
+
+
+rule training_summary:
+    input:
+        metrics=train_outputs(),
+        histories=[m.replace("metrics.json", "log_history.csv") for m in train_outputs()],
+        code=code("figures.py", "training_report.py"),
+    output:
+        table=f"{TRAIN_DIR}/summary.csv",
+        figure_loss="results/figures/training_loss.png",
+        figure_lr="results/figures/learning_rate.png",
+    log:
+        "results/logs/train/summary.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/training_summary.py"
+
+
+rule train:
+    input:
+        train_outputs(),

@@ -1,0 +1,375 @@
+"""QLoRA fine-tuning: a 4-bit NF4 base model, LoRA adapters, trl's SFTTrainer, on a CPU or a GPU.
+
+One entry point, `train`, whose every knob comes from a `RunSettings` built from the config.
+Examples are tokenized by `templates.tokenize_example` (one BOS, EOS last, prompt masked), so
+the trainer gets `input_ids` and `labels` and never re-tokenizes, truncates or masks on its own.
+Examples longer than the maximum length are dropped (or cut keeping their EOS) and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import platform
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from .errors import InputError
+from .provenance import installed_versions
+from .templates import IGNORE_INDEX, STUDY_TEMPLATES, check_example, tokenize_example
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoraSettings:
+    r: int = 64
+    alpha: int = 16
+    dropout: float = 0.1
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+
+
+@dataclass
+class QuantSettings:
+    load_in_4bit: bool = True
+    quant_type: str = "nf4"
+    compute_dtype: str = "bfloat16"  # "float16" reproduces the study; bf16 is safer (pitfall 4)
+    double_quant: bool = False
+
+
+@dataclass
+class TrainSettings:
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 4
+    eval_batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 2e-4
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    max_grad_norm: float = 0.3
+    weight_decay: float = 0.001
+    optim: str = "paged_adamw_32bit"
+    gradient_checkpointing: bool = True
+    group_by_length: bool = True
+    packing: bool = False
+    completion_only_loss: bool = True
+    truncation: str = "drop"  # or "keep_eos": cut the completion, keep the final EOS
+    logging_steps: int = 25
+    eval_steps: int | None = None
+    save_steps: int = 50
+    max_train_examples: int | None = None
+    max_eval_examples: int | None = None
+    seed: int = 42
+
+
+@dataclass
+class RunSettings:
+    model: str
+    dataset: str
+    template: str
+    max_length: int
+    device: str = "auto"  # auto | cpu | cuda
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    quant: QuantSettings = field(default_factory=QuantSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+
+    @classmethod
+    def from_config(cls, model: str, dataset: str, spec: dict, device: str = "auto") -> RunSettings:
+        return cls(model=model, dataset=dataset, template=spec["template"], max_length=spec.get("max_length", 512),
+                   device=device, lora=LoraSettings(**spec.get("lora", {})), quant=QuantSettings(**spec.get("quantization", {})),
+                   train=TrainSettings(**spec.get("training", {})))
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("train.device: cuda was asked for, but torch sees no GPU")
+    return device
+
+
+def set_pad_token(tokenizer) -> None:
+    """A pad token distinct from EOS (pitfall 1): the tokenizer's own, else its unknown token."""
+    eos = tokenizer.eos_token_id
+    if tokenizer.pad_token_id is not None and tokenizer.pad_token_id != eos:
+        return
+    if tokenizer.unk_token_id is not None and tokenizer.unk_token_id != eos:
+        tokenizer.pad_token = tokenizer.unk_token
+        return
+    raise InputError(f"tokenizer {tokenizer.name_or_path} has no pad or unknown token distinct from EOS")
+
+
+def tokenized_split(tokenizer, parquet: Path, *, template: str, max_length: int, truncation: str,
+                    limit: int | None = None) -> tuple[list[dict], dict]:
+    """Examples as {input_ids, labels}, each checked for the training invariants; and what was
+    dropped or cut for length."""
+    table = pq.read_table(parquet, columns=["prompt", "completion"])
+    if limit is not None:
+        table = table.slice(0, limit)
+    examples, dropped, cut = [], 0, 0
+    single_bos = template in STUDY_TEMPLATES
+    for prompt, completion in zip(table.column("prompt").to_pylist(), table.column("completion").to_pylist()):
+        ids, labels = tokenize_example(tokenizer, prompt, completion)
+        if len(ids) > max_length:
+            n_prompt = labels.count(IGNORE_INDEX)
+            if truncation != "keep_eos" or n_prompt >= max_length - 1:
+                dropped += 1
+                continue
+            ids = ids[: max_length - 1] + [ids[-1]]
+            labels = labels[: max_length - 1] + [labels[-1]]
+            cut += 1
+        check_example(tokenizer, ids, labels, single_bos=single_bos)
+        examples.append({"input_ids": ids, "labels": labels})
+    return examples, {"examples": table.num_rows, "kept": len(examples), "dropped_too_long": dropped, "cut_keeping_eos": cut}
+
+
+def disable_avx512bf16_repacking(model) -> int:
+    """Pitfall 5: on CPUs with AVX512-BF16 the first inference pass repacks 4-bit weights for a
+    kernel without autograd, and every LoRA gradient is zero from then on. Always switch it off."""
+    import bitsandbytes as bnb
+
+    count = 0
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+            count += 1
+    return count
+
+
+def load_quantized(model_dir: Path, settings: RunSettings, device: str):
+    import torch
+    import transformers
+
+    dtype = getattr(torch, settings.quant.compute_dtype)
+    kwargs = {"dtype": dtype if device == "cuda" or dtype != torch.float16 else torch.float32}
+    if settings.quant.load_in_4bit:
+        try:
+            import bitsandbytes  # noqa: F401
+        except Exception as exc:
+            raise InputError(f"models.{settings.model}.quantization.load_in_4bit: bitsandbytes cannot run here ({exc})") from exc
+        kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type=settings.quant.quant_type, bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_use_double_quant=settings.quant.double_quant)
+    kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+    model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, trust_remote_code=False, use_safetensors=True,
+                                                              **kwargs)
+    if settings.quant.load_in_4bit:
+        disable_avx512bf16_repacking(model)
+    return model
+
+
+def add_lora(model, settings: RunSettings):
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [m for m in settings.lora.target_modules if m not in names]
+    if missing:
+        raise InputError(f"models.{settings.model}.lora.target_modules: {missing} not in the model "
+                         f"({model.config.model_type}); it has e.g. {sorted(n for n in names if n.endswith('proj'))}")
+    if settings.quant.load_in_4bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=settings.train.gradient_checkpointing)
+    elif settings.train.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    config = LoraConfig(r=settings.lora.r, lora_alpha=settings.lora.alpha, lora_dropout=settings.lora.dropout,
+                        target_modules=list(settings.lora.target_modules), task_type="CAUSAL_LM", bias="none")
+    return get_peft_model(model, config)
+
+
+def versions() -> dict[str, str]:
+    return installed_versions(("torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate", "datasets"))
+
+
+def peak_memory_bytes(device: str) -> int:
+    import torch
+
+    if device == "cuda":
+        return int(torch.cuda.max_memory_allocated())
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def last_checkpoint(directory: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(directory)) if Path(directory).is_dir() else None
+
+
+def run_fingerprint(settings: RunSettings, model_dir: Path, prompts_dir: Path) -> str:
+    """What a checkpoint belongs to: the settings, the weights and the training data. A run resumes
+    only from a checkpoint with the same fingerprint, never from one of an edited config."""
+    from .resources import sha256_file
+
+    parts = {"settings": asdict(settings),
+             "model": json.loads((Path(model_dir) / "source.json").read_text()) if (Path(model_dir) / "source.json").exists() else None,
+             "train": sha256_file(Path(prompts_dir) / "train.parquet"),
+             "validation": sha256_file(Path(prompts_dir) / "validation.parquet")}
+    import hashlib
+
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, checkpoint_dir: Path):
+    """The tokenizer, the examples and the trainer of one run (everything but the training itself)."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from .tokenization import load_tokenizer
+
+    device = resolve_device(settings.device)
+    torch.manual_seed(settings.train.seed)
+    tokenizer = load_tokenizer(str(tokenizer_dir))
+    tokenizer = type(tokenizer).from_pretrained(tokenizer_dir)  # a private copy: the pad token is set below
+    set_pad_token(tokenizer)
+    tokenizer.padding_side = "right"  # pitfall 2: train with right padding, generate with left
+    t = settings.train
+    train_examples, train_counts = tokenized_split(tokenizer, Path(prompts_dir) / "train.parquet", template=settings.template,
+                                                   max_length=settings.max_length, truncation=t.truncation,
+                                                   limit=t.max_train_examples)
+    eval_examples, eval_counts = tokenized_split(tokenizer, Path(prompts_dir) / "validation.parquet",
+                                                 template=settings.template, max_length=settings.max_length,
+                                                 truncation=t.truncation, limit=t.max_eval_examples)
+    if not train_examples:
+        raise InputError(f"models.{settings.model}.max_length: no {settings.dataset} training example is left "
+                         f"after truncation ({train_counts['dropped_too_long']} of {train_counts['examples']} are longer "
+                         f"than {settings.max_length} tokens)")
+    model = add_lora(load_quantized(Path(model_dir), settings, device), settings)
+    model.config.pad_token_id = tokenizer.pad_token_id
+
+    bf16 = settings.quant.compute_dtype == "bfloat16" and (device == "cpu" or torch.cuda.is_bf16_supported())
+    fp16 = settings.quant.compute_dtype == "float16" and device == "cuda"
+    optim = t.optim if device == "cuda" or "paged" not in t.optim else "adamw_torch"  # pitfall 6
+    config = SFTConfig(
+        output_dir=str(checkpoint_dir),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a fraction below 1 is a ratio (pitfall 7)
+        max_grad_norm=t.max_grad_norm,
+        weight_decay=t.weight_decay,
+        optim=optim,
+        gradient_checkpointing=t.gradient_checkpointing,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        packing=t.packing,
+        max_length=settings.max_length if t.packing else None,
+        completion_only_loss=t.completion_only_loss,
+        bf16=bf16,
+        fp16=fp16,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if eval_examples else "no",
+        eval_steps=t.eval_steps or t.logging_steps,
+        eval_on_start=bool(eval_examples),
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=2,
+        seed=t.seed,
+        data_seed=t.seed,
+        report_to="none",
+        use_cpu=device == "cpu",
+        dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",
+        disable_tqdm=True,
+    )
+    trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer,
+                         train_dataset=Dataset.from_list(train_examples),
+                         eval_dataset=Dataset.from_list(eval_examples) if eval_examples else None)
+    info = {"device": device, "optimizer": optim, "bf16": bf16, "fp16": fp16, "train_examples": train_counts,
+            "eval_examples": eval_counts}
+    return trainer, tokenizer, info
+
+
+def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, out_dir: Path,
+          checkpoint_root: Path) -> dict:
+    """Fine-tune one model on one dataset; write the adapter, log_history.csv and metrics.json.
+
+    Checkpoints go under `checkpoint_root` (not an output: Snakemake deletes the outputs of a failed
+    job), in a folder named by the run's fingerprint; a run that finds a checkpoint there resumes
+    from it, and the folder is removed once the run has succeeded."""
+    import shutil
+
+    import torch
+
+    checkpoint_dir = Path(checkpoint_root) / run_fingerprint(settings, model_dir, prompts_dir)
+    trainer, _, info = prepare(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir,
+                               prompts_dir=prompts_dir, checkpoint_dir=checkpoint_dir)
+    device = info["device"]
+    resume = last_checkpoint(checkpoint_dir)
+    tokens_before = 0
+    if resume:
+        log.info("resuming from %s", resume)
+        tokens_before = json.loads((Path(resume) / "trainer_state.json").read_text()).get("num_input_tokens_seen", 0)
+    start = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    wall = time.perf_counter() - start
+    tokens = trainer.state.num_input_tokens_seen - tokens_before  # non-padding tokens trained on in this process
+    logged = [h for h in trainer.state.log_history if "eval_loss" in h]
+    if logged and logged[-1].get("step") == trainer.state.global_step:
+        final_eval = logged[-1]  # the last step was just evaluated; do not pay for it twice
+    else:
+        final_eval = trainer.evaluate() if trainer.eval_dataset is not None else {}
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer.model.save_pretrained(out_dir / "adapter", safe_serialization=True)
+    history = write_log_history(trainer.state.log_history, out_dir / "log_history.csv")
+    evals = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
+    metrics = {
+        "model": settings.model,
+        "dataset": settings.dataset,
+        "train_loss": result.training_loss,
+        "eval_loss": final_eval.get("eval_loss"),
+        "eval_loss_before": evals[0] if evals else None,
+        "steps": trainer.state.global_step,
+        "resumed_from": Path(resume).name if resume else None,
+        "tokens_per_second": tokens / wall if wall else None,
+        "non_padding_tokens": trainer.state.num_input_tokens_seen,
+        "peak_memory_bytes": peak_memory_bytes(device),
+        "wall_time_s": wall,
+        "device": device,
+        "device_name": torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or platform.machine(),
+        "optimizer": info["optimizer"],
+        "bf16": info["bf16"],
+        "fp16": info["fp16"],
+        "train_examples": info["train_examples"],
+        "eval_examples": info["eval_examples"],
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "settings": asdict(settings),
+        "versions": versions(),
+        "seed": settings.train.seed,
+        "log_rows": len(history),
+        "threads": torch.get_num_threads(),
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return metrics
+
+
+LOG_COLUMNS = ("step", "loss", "learning_rate", "grad_norm", "tokens_seen", "eval_loss")
+
+
+def write_log_history(history: list[dict], path: Path) -> list[dict]:
+    rows = []
+    for entry in history:
+        if "loss" not in entry and "eval_loss" not in entry:
+            continue
+        rows.append({"step": entry.get("step"), "loss": entry.get("loss"), "learning_rate": entry.get("learning_rate"),
+                     "grad_norm": entry.get("grad_norm"), "tokens_seen": entry.get("num_input_tokens_seen"),
+                     "eval_loss": entry.get("eval_loss")})
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows

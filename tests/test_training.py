@@ -1,0 +1,215 @@
+"""QLoRA training on tiny random Llama and Mistral models with the real tokenizers: the
+correctness list of pitfalls.md, resuming, and the bad inputs."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from telugu_llm.errors import InputError
+from telugu_llm.models import build_model
+from telugu_llm.templates import IGNORE_INDEX, render
+from telugu_llm.tokenization import load_tokenizer
+from telugu_llm.training import (
+    RunSettings,
+    add_lora,
+    disable_avx512bf16_repacking,
+    load_quantized,
+    prepare,
+    set_pad_token,
+    tokenized_split,
+    train,
+)
+
+PAIRS = [("Good morning.", "శుభోదయం."), ("Drink boiled water.", "కాచిన నీళ్లు తాగండి."),
+         ("Schools reopen in June.", "జూన్‌లో పాఠశాలలు తిరిగి తెరుచుకుంటాయి."), ("Thank you.", "ధన్యవాదాలు."),
+         ("Where is the station?", "స్టేషన్ ఎక్కడ ఉంది?"), ("It is raining today.", "ఈ రోజు వర్షం పడుతోంది."),
+         ("The farmer sold paddy.", "రైతు వడ్లు అమ్మాడు."), ("I am learning Telugu.", "నేను తెలుగు నేర్చుకుంటున్నాను.")]
+
+
+def write_prompts(directory: Path, template: str, repeat: int = 4) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = [render(template, [("Human", f"Translate into Telugu: {en}"), ("Assistant", te)]) for en, te in PAIRS]
+    for split, n in (("train", repeat), ("validation", 1)):
+        pq.write_table(pa.table({"prompt": [r.prompt for r in rows] * n, "completion": [r.completion for r in rows] * n}),
+                       directory / f"{split}.parquet")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, tokenizer_dirs):
+    """A tiny random model per architecture, with the study's tokenizer of that family."""
+    root = tmp_path_factory.mktemp("tiny")
+    out = {}
+    for arch, tok in (("llama", "llama2"), ("mistral", "mistral")):
+        build_model(f"tiny_{arch}", {"source": "random", "architecture": arch, "size": "tiny", "seed": 0},
+                    root / arch, tokenizer=load_tokenizer(tokenizer_dirs[tok]))
+        out[arch] = {"model": root / arch, "tokenizer": Path(tokenizer_dirs[tok]),
+                     "prompts": write_prompts(root / f"prompts_{arch}", "llama2_study" if arch == "llama" else "mistral_study")}
+    return out
+
+
+def settings(arch: str, **training) -> RunSettings:
+    spec = {"template": "llama2_study" if arch == "llama" else "mistral_study", "max_length": 128,
+            "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
+            "quantization": {"load_in_4bit": True, "compute_dtype": "bfloat16"},
+            "training": {"max_steps": 6, "batch_size": 4, "learning_rate": 0.01, "warmup_ratio": 0.0, "logging_steps": 2,
+                         "eval_steps": 6, "save_steps": 2, "gradient_checkpointing": False, "seed": 1, **training}}
+    return RunSettings.from_config(f"tiny_{arch}", "samanantar", spec, device="cpu")
+
+
+def test_pad_token_is_distinct_from_eos(tokenizer_dirs):
+    tokenizer = type(load_tokenizer(tokenizer_dirs["llama2"])).from_pretrained(tokenizer_dirs["llama2"])
+    tokenizer.pad_token = tokenizer.eos_token  # the tutorials' setting that breaks stopping (pitfall 1)
+    set_pad_token(tokenizer)
+    assert tokenizer.pad_token_id != tokenizer.eos_token_id and tokenizer.pad_token == "<unk>"
+    tokenizer.pad_token, tokenizer.unk_token = tokenizer.eos_token, tokenizer.eos_token
+    with pytest.raises(InputError, match="no pad or unknown token distinct from EOS"):
+        set_pad_token(tokenizer)
+
+
+def test_examples_end_with_eos_and_long_ones_are_counted(tiny):
+    tokenizer = load_tokenizer(str(tiny["llama"]["tokenizer"]))
+    examples, counts = tokenized_split(tokenizer, tiny["llama"]["prompts"] / "train.parquet", template="llama2_study",
+                                       max_length=128, truncation="drop")
+    assert counts == {"examples": 32, "kept": 32, "dropped_too_long": 0, "cut_keeping_eos": 0}
+    for ex in examples:
+        assert ex["labels"][-1] == tokenizer.eos_token_id == ex["input_ids"][-1]
+        assert ex["input_ids"][0] == tokenizer.bos_token_id and ex["input_ids"].count(tokenizer.bos_token_id) == 1
+        assert ex["labels"][0] == IGNORE_INDEX
+    short, counts = tokenized_split(tokenizer, tiny["llama"]["prompts"] / "train.parquet", template="llama2_study",
+                                    max_length=40, truncation="keep_eos")
+    assert counts["cut_keeping_eos"] > 0 and all(len(e["input_ids"]) <= 40 and e["labels"][-1] == tokenizer.eos_token_id
+                                                 for e in short)
+
+
+def test_batches_are_right_padded_with_eos_trained(tiny, tmp_path):
+    trainer, tokenizer, _ = prepare(settings=settings("llama"), model_dir=tiny["llama"]["model"],
+                                    tokenizer_dir=tiny["llama"]["tokenizer"], prompts_dir=tiny["llama"]["prompts"],
+                                    checkpoint_dir=tmp_path / "ckpt")
+    batch = next(iter(trainer.get_train_dataloader()))
+    mask, ids, labels = batch["attention_mask"], batch["input_ids"], batch["labels"]
+    assert (mask[:, 1:] <= mask[:, :-1]).all()  # ones then zeros: right padding
+    assert (mask == 0).any(), "the batch should need padding"
+    for row in range(ids.shape[0]):
+        last = int(mask[row].sum()) - 1
+        assert ids[row, 0] == tokenizer.bos_token_id and labels[row, last] == tokenizer.eos_token_id
+        assert (labels[row, last + 1:] == IGNORE_INDEX).all() and (ids[row, last + 1:] == tokenizer.pad_token_id).all()
+        assert tokenizer.pad_token_id != tokenizer.eos_token_id
+
+
+@pytest.mark.parametrize("arch", ["llama", "mistral"])
+def test_a_qlora_run_per_architecture(tiny, tmp_path, arch):
+    metrics = train(settings=settings(arch), model_dir=tiny[arch]["model"], tokenizer_dir=tiny[arch]["tokenizer"],
+                    prompts_dir=tiny[arch]["prompts"], out_dir=tmp_path / "out", checkpoint_root=tmp_path / "ckpt")
+    assert metrics["steps"] == 6 and metrics["optimizer"] == "adamw_torch" and metrics["device"] == "cpu"
+    assert metrics["eval_loss"] < metrics["eval_loss_before"], "the validation loss must fall"
+    for key in ("train_loss", "eval_loss", "steps", "tokens_per_second", "peak_memory_bytes"):
+        assert metrics[key] and metrics[key] > 0, key
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["steps"] == 6
+    assert (tmp_path / "out" / "adapter" / "adapter_model.safetensors").exists()
+    history = (tmp_path / "out" / "log_history.csv").read_text().splitlines()
+    assert history[0] == "step,loss,learning_rate,grad_norm,tokens_seen,eval_loss" and len(history) > 4
+    assert not any((tmp_path / "ckpt").iterdir()), "checkpoints are removed after a successful run"
+    # the adapter loads onto the base model
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny[arch]["model"])
+    PeftModel.from_pretrained(base, tmp_path / "out" / "adapter")
+    if arch == "mistral":
+        assert base.config.sliding_window == 16  # shorter than the examples: the sliding-window path ran
+
+
+def test_lora_gradients_survive_generate(tiny):
+    """Pitfall 5: after an inference pass a 4-bit layer on an AVX512-BF16 CPU must still give LoRA gradients."""
+    s = settings("llama")
+    model = add_lora(load_quantized(tiny["llama"]["model"], s, "cpu"), s)
+    tokenizer = load_tokenizer(str(tiny["llama"]["tokenizer"]))
+    inputs = tokenizer(["[INST] Translate: Good morning. [/INST]"], return_tensors="pt")
+    model.eval()
+    with torch.no_grad():
+        model.generate(**inputs, max_new_tokens=3, do_sample=False)
+    model.train()
+    out = model(**inputs, labels=inputs["input_ids"])
+    out.loss.backward()
+    grads = [p.grad for n, p in model.named_parameters() if "lora_" in n and p.grad is not None]
+    assert grads and any(float(g.abs().sum()) > 0 for g in grads)
+    assert disable_avx512bf16_repacking(model) > 0
+
+
+def test_resume_continues_the_step_count(tiny, tmp_path):
+    """A job killed after a checkpoint resumes from it instead of starting over."""
+    script = f"""
+import sys, time
+sys.path.insert(0, {str(Path(__file__).parents[1] / 'src')!r})
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import transformers
+from test_training import settings
+from telugu_llm.training import train
+
+class Slow(transformers.TrainerCallback):
+    def on_step_end(self, args, state, control, **kw):
+        time.sleep(float(sys.argv[1]))
+
+orig = transformers.Trainer.__init__
+def init(self, *a, **k):
+    orig(self, *a, **k)
+    self.add_callback(Slow())
+transformers.Trainer.__init__ = init
+train(settings=settings("llama", max_steps=8, save_steps=2), model_dir={str(tiny['llama']['model'])!r},
+      tokenizer_dir={str(tiny['llama']['tokenizer'])!r}, prompts_dir={str(tiny['llama']['prompts'])!r},
+      out_dir={str(tmp_path / 'out')!r}, checkpoint_root={str(tmp_path / 'ckpt')!r})
+"""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
+    proc = subprocess.Popen([sys.executable, "-c", script, "1.5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list((tmp_path / "ckpt").glob("*/checkpoint-4")):
+        time.sleep(0.5)
+    proc.kill()
+    proc.wait()
+    checkpoints = sorted(p.name for p in (tmp_path / "ckpt").glob("*/checkpoint-*"))
+    assert "checkpoint-4" in checkpoints and not (tmp_path / "out" / "metrics.json").exists()
+    done = subprocess.run([sys.executable, "-c", script, "0"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["resumed_from"] in ("checkpoint-4", "checkpoint-6") and metrics["steps"] == 8
+
+
+def test_bad_inputs_fail_before_training(tiny, tmp_path, monkeypatch):
+    kwargs = dict(model_dir=tiny["llama"]["model"], tokenizer_dir=tiny["llama"]["tokenizer"],
+                  prompts_dir=tiny["llama"]["prompts"], checkpoint_dir=tmp_path / "c")
+    bad = settings("llama")
+    bad.lora.target_modules = ["q_proj", "query_key_value"]
+    with pytest.raises(InputError, match=r"models.tiny_llama.lora.target_modules: \['query_key_value'\] not in the model"):
+        prepare(settings=bad, **kwargs)
+    short = settings("llama")
+    short.max_length = 10
+    with pytest.raises(InputError, match=r"models.tiny_llama.max_length: no samanantar training example is left after truncation \(32 of 32"):
+        prepare(settings=short, **kwargs)
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_bnb(name, *args, **kw):
+        if name == "bitsandbytes":
+            raise ImportError("bitsandbytes is not available on this platform")
+        return real_import(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_bnb)
+    with pytest.raises(InputError, match="models.tiny_llama.quantization.load_in_4bit: bitsandbytes cannot run here"):
+        load_quantized(tiny["llama"]["model"], settings("llama"), "cpu")
+
+
+def test_unknown_architecture_is_one_error(tmp_path, tokenizer_dirs):
+    with pytest.raises(InputError, match="architecture 'gpt9' is not one of llama, mistral"):
+        build_model("x", {"source": "random", "architecture": "gpt9"}, tmp_path / "x",
+                    tokenizer=load_tokenizer(tokenizer_dirs["llama2"]))
+    assert not (tmp_path / "x").exists()
