@@ -131,6 +131,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=900,
+                        help="seconds a run may take; a run that takes longer is reported as not finished")
     parser.add_argument("--path", choices=["stock", "project"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.path:  # one measured run, in this process
@@ -141,8 +143,15 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"stock": [], "project": []}
     for repeat in range(args.repeats):
         for path in ("stock", "project"):
-            cmd = [sys.executable, __file__, "--path", path] + [a for a in sys.argv[1:] if a != "--path"]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+            cmd = [sys.executable, __file__, "--path", path] + sys.argv[1:]
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ), timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                runs[path].append({"tokens_per_second": None, "peak_memory_bytes": None, "device": "?", "threads": "?",
+                                   "timed_out_after_s": args.timeout})
+                print(f"repeat {repeat + 1} {path}: did not finish {args.warmup + args.steps} steps in {args.timeout:.0f} s",
+                      flush=True)
+                continue
             line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
             if proc.returncode or not line:
                 raise SystemExit(f"{path} failed:\n{proc.stderr[-3000:]}")
@@ -150,17 +159,29 @@ def main() -> None:
             r = runs[path][-1]
             print(f"repeat {repeat + 1} {path}: {r['tokens_per_second']:.1f} tokens/s, "
                   f"{r['peak_memory_bytes'] / 2**30:.2f} GiB", flush=True)
-    med = {p: {"tokens_per_second": statistics.median(r["tokens_per_second"] for r in rs),
-               "peak_memory_gib": max(r["peak_memory_bytes"] for r in rs) / 2**30, "device": rs[0]["device"],
-               "threads": rs[0]["threads"]} for p, rs in runs.items()}
-    ratio = med["project"]["tokens_per_second"] / med["stock"]["tokens_per_second"]
+
+    def summary(rs):
+        done = [r for r in rs if r["tokens_per_second"] is not None]
+        if not done:
+            return {"tokens_per_second": None, "peak_memory_gib": None, "device": "?", "threads": "?",
+                    "timed_out_after_s": rs[0]["timed_out_after_s"]}
+        return {"tokens_per_second": statistics.median(r["tokens_per_second"] for r in done),
+                "peak_memory_gib": max(r["peak_memory_bytes"] for r in done) / 2**30, "device": done[0]["device"],
+                "threads": done[0]["threads"]}
+
+    med = {p: summary(rs) for p, rs in runs.items()}
+    stock, project = med["stock"]["tokens_per_second"], med["project"]["tokens_per_second"]
+    ratio = project / stock if stock and project else None
     result = {"model": args.model, "prompts": args.prompts, "steps": args.steps, "warmup": args.warmup,
-              "repeats": args.repeats, "median": med, "ratio": round(ratio, 3)}
+              "repeats": args.repeats, "median": med, "ratio": round(ratio, 3) if ratio else None}
     (OUT / "training.json").write_text(json.dumps(result, indent=2))
     print(f"\n{'':10}{'non-padding tokens/s':>22}{'peak GiB':>10}   device")
     for p, m in med.items():
-        print(f"{p:10}{m['tokens_per_second']:22.1f}{m['peak_memory_gib']:10.2f}   {m['device']} ({m['threads']} threads)")
-    print(f"{'ratio':10}{ratio:22.2f}   goal on a CPU: >= 1.00")
+        if m["tokens_per_second"] is None:
+            print(f"{p:10}{'did not finish':>22}{'':10}   in {m['timed_out_after_s']:.0f} s")
+        else:
+            print(f"{p:10}{m['tokens_per_second']:22.1f}{m['peak_memory_gib']:10.2f}   {m['device']} ({m['threads']} threads)")
+    print(f"{'ratio':10}{(f'{ratio:.2f}' if ratio else 'n/a'):>22}   goal on a CPU: >= 1.00")
 
 
 if __name__ == "__main__":
