@@ -243,8 +243,7 @@ def analyse_tokenizer(*, name: str, resource_dir: str, corpora: list[dict], batc
 
 
 def _script_re(lang: str) -> re.Pattern:
-    script = SCRIPTS["Latin"] if lang == "en" else script_of_language(lang)
-    return re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in script.ranges) + "]")
+    return (SCRIPTS["Latin"] if lang == "en" else script_of_language(lang)).python_regex
 
 
 def template_costs(*, tokenizer_dir: str, prompt_dirs: dict[str, Path], template: str, max_lengths: list[int],

@@ -110,11 +110,7 @@ def _identifier():
 
 @functools.cache
 def _script_patterns() -> tuple[tuple[str, re.Pattern], ...]:
-    return tuple(
-        (s.name, re.compile("[" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" if hi <= 0xFFFF else f"\\U{lo:08x}-\\U{hi:08x}"
-                                         for lo, hi in s.ranges) + "]"))
-        for s in SCRIPTS.values()
-    )
+    return tuple((s.name, s.python_regex) for s in SCRIPTS.values())
 
 
 def identify(text: str) -> tuple[str, float, str]:

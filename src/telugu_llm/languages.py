@@ -6,6 +6,7 @@ Script blocks follow the Unicode standard. Samanantar pairs English with 11 Indi
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -19,6 +20,11 @@ class Script:
     def regex_class(self) -> str:
         """An RE2 character class (for pyarrow.compute) matching any code point of the script."""
         return "[" + "".join(f"\\x{{{lo:04X}}}-\\x{{{hi:04X}}}" for lo, hi in self.ranges) + "]"
+
+    @property
+    def python_regex(self) -> re.Pattern:
+        """A compiled Python pattern matching any code point of the script."""
+        return re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in self.ranges) + "]")
 
     def contains(self, char: str) -> bool:
         cp = ord(char)

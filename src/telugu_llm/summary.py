@@ -90,7 +90,7 @@ def summarize_data(*, samanantar_quality: Path, samanantar_shards: Path, subset_
             "rows_kept": gq["rows_kept"],
             "splits": gq["splits"],
             "dropped": gq["dropped"],
-            "malformed": {k: v for k, v in gq["malformed"].items()},
+            "malformed": dict(gq["malformed"]),
             "blank_lines_skipped": gq.get("blank_lines_skipped", 0),
             "dropped_examples": gq.get("dropped_examples", {}),
             "languages": gq["languages"],

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import hashlib
 import logging
-import os
 import platform
 import resource
 import time
@@ -211,8 +211,6 @@ def run_fingerprint(settings: RunSettings, model_dir: Path, prompts_dir: Path) -
              "model": json.loads((Path(model_dir) / "source.json").read_text()) if (Path(model_dir) / "source.json").exists() else None,
              "train": sha256_file(Path(prompts_dir) / "train.parquet"),
              "validation": sha256_file(Path(prompts_dir) / "validation.parquet")}
-    import hashlib
-
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
