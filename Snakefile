@@ -17,12 +17,14 @@ wildcard_constraints:
     template_key=r"[a-z0-9_]+(-[A-Za-z0-9_]+)?",
     dataset=r"samanantar|guanaco",
     model=r"[A-Za-z0-9_.]+",
+    adapter=r"base|samanantar|guanaco",
 
 
 include: "rules/data.smk"
 include: "rules/tokenizers.smk"
 include: "rules/prompts.smk"
 include: "rules/train.smk"
+include: "rules/eval.smk"
 include: "rules/report.smk"
 
 

@@ -166,3 +166,63 @@ def training_report_inputs(wildcards):
     return {"training_summary": rules.training_summary.output.table,
             "training_loss": rules.training_summary.output.figure_loss,
             "learning_rate": rules.training_summary.output.figure_lr}
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+EVAL_DIR = "results/eval"
+EVAL_SETS_DIR = "results/evalsets"
+EVAL = config["evaluation"]
+
+
+def eval_set_inputs(wildcards):
+    inputs = {}
+    root = Path(EVAL["sets_path"]) if EVAL["sets_path"] else WORKFLOW_DIR / "data" / "eval"
+    if EVAL["embedded"]:
+        inputs["embedded"] = sorted(str(p) for p in root.rglob("*.jsonl") if p.name != "study_probes.jsonl")
+    if EVAL["samanantar_test"]:
+        inputs["samanantar"] = rules.samanantar_shards.output.shards
+    if EVAL["study_probes"]:
+        inputs["probes"] = str(WORKFLOW_DIR / "data" / "eval" / "study_probes.jsonl")
+    return inputs
+
+
+def eval_set_params():
+    keys = ("embedded", "samanantar_test", "study_probes", "sets_path", "hub", "hub_max_rows", "max_items", "seed",
+            "instructions")
+    return canonical({"lang": LANG, **{k: EVAL[k] for k in keys}})
+
+
+def eval_settings():
+    """What generation and scoring depend on (not the sets: those are an input)."""
+    keys = ("max_new_tokens", "max_prompt_tokens", "batch_size", "decoding", "markers", "perplexity", "bootstrap", "seed")
+    return canonical({k: EVAL[k] for k in keys})
+
+
+def eval_model_params(wildcards):
+    """The model's settings that evaluation depends on: its template and how it is loaded."""
+    spec = config["models"][wildcards.model]
+    return canonical({key: spec.get(key) for key in ("template", "quantization")})
+
+
+def eval_inputs(wildcards):
+    inputs = {"model": f"{MODEL_DIR}/{wildcards.model}",
+              "tokenizer": f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
+              "sets": EVAL_SETS_DIR}
+    if wildcards.adapter != "base":
+        inputs["adapter"] = f"{TRAIN_DIR}/{wildcards.model}/{wildcards.adapter}/adapter"
+    return inputs
+
+
+def eval_outputs():
+    return expand(f"{EVAL_DIR}/{{model}}/{{adapter}}/generations.parquet", model=MODELS,
+                  adapter=["base", *config["prompts"]["datasets"]])
+
+
+def eval_report_inputs(wildcards):
+    """The evaluation section's files; none when evaluation is off or no model is selected."""
+    if not MODELS or not EVAL["enabled"]:
+        return {}
+    return {"eval_summary": rules.eval_summary.output.summary,
+            "eval_differences": rules.eval_summary.output.differences,
+            "eval_figure": rules.eval_summary.output.figure,
+            "eval_generations": eval_outputs()}

@@ -25,6 +25,7 @@ rule data_summary:
 rule report:
     input:
         unpack(training_report_inputs),
+        unpack(eval_report_inputs),
         data_summary=rules.data_summary.output.summary,
         data_lengths=rules.data_summary.output.figure,
         fertility_summary=rules.fertility_summary.output.summary,
@@ -34,11 +35,12 @@ rule report:
         sentences_figure=rules.fertility_summary.output.figure_sentences,
         prompts=prompt_dirs(),
         template=str(PACKAGE / "templates" / "report.html.j2"),
-        code=code("report.py", "provenance.py"),
+        code=code("report.py", "eval_report.py", "provenance.py"),
     output:
         html="results/report.html",
     params:
         config=canonical(config),
+        examples=config["report"]["examples"],
     log:
         "results/logs/report/report.log",
     conda:

@@ -11,12 +11,19 @@ figures = {"data_lengths": Path(i.data_lengths), "fertility": Path(i.fertility_f
            "tokens_per_sentence": Path(i.sentences_figure)}
 if trained:
     figures.update(training_loss=Path(i.training_loss), learning_rate=Path(i.learning_rate))
+evaluated = "eval_summary" in i.keys()
+if evaluated:
+    figures.update(evaluation=Path(i.eval_figure))
 with logged(snakemake.log[0]):
     render_report(
         out_html=Path(snakemake.output.html),
         data_summary=Path(i.data_summary),
         figures=figures,
         training_summary=Path(i.training_summary) if trained else None,
+        evaluation={"summary_csv": Path(i.eval_summary), "differences_csv": Path(i.eval_differences),
+                    "generations": [Path(g) for g in i.eval_generations],
+                    "examples": snakemake.params.examples} if evaluated else None,
+        benchmark_root=Path("results/benchmarks"),
         fertility={"summary_csv": Path(i.fertility_summary), "costs_csv": Path(i.fertility_costs),
                    "examples_json": Path(i.fertility_examples)},
         prompt_dirs=[Path(d) for d in i.prompts],

@@ -129,3 +129,34 @@ def test_the_study_configuration_is_valid():
     assert merged["models"]["llama2_7b"]["lora"] == {"r": 64, "alpha": 16, "dropout": 0.1, "target_modules": ["q_proj", "v_proj"]}
     assert merged["models"]["mistral_7b"]["training"]["batch_size"] == 12
     assert merged["models"]["mistral_7b"]["training"]["epochs"] == 3
+
+
+FLORES = {"name": "flores", "repo": "openlanguagedata/flores_plus", "split": "devtest", "task": "translation",
+          "lang": "te", "source_lang": "en", "fields": {"source": "text_eng", "reference": "text_tel"}}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"hub": [{**FLORES, "name": "embedded"}]}, "config key evaluation.hub[0].name: 'embedded' is taken"),
+    ({"hub": [FLORES, FLORES]}, "config key evaluation.hub[1].name: 'flores' is taken"),
+    ({"hub": [{**FLORES, "lang": "hi"}]}, "config key evaluation.hub[0].lang: 'hi' is neither en nor samanantar.lang (te)"),
+    ({"hub": [{**FLORES, "fields": {"source": "a", "answers": "b"}}]},
+     "config key evaluation.hub[0].fields: task translation needs exactly source, reference; missing reference; unknown answers"),
+    ({"hub": [{**FLORES, "source_lang": None}]}, "config key evaluation.hub[0].source_lang: a translation set needs en or te"),
+    ({"instructions": {"qa": {"en": "Answer {query}"}}}, "config key evaluation.instructions.qa.en: bad placeholder ('query')"),
+    ({"instructions": {"qa": {"te": "{context} {question}"}}}, "config key evaluation.instructions.qa.en: an English phrasing is required"),
+    ({"sets_path": "/no/such/folder"}, "config key evaluation.sets_path: directory /no/such/folder does not exist"),
+])
+def test_evaluation_checks_name_the_key(change, message):
+    config = copy.deepcopy(DEFAULT)
+    config["evaluation"].update(change)
+    check_schema(config, SCHEMA)
+    with pytest.raises(InputError) as err:
+        check_inputs(config, REPO)
+    assert message in str(err.value)
+
+
+def test_evaluation_schema_errors_name_the_key():
+    with pytest.raises(InputError, match=r"config key evaluation.max_new_tokens.qa: 0 is less than the minimum of 1"):
+        check_schema(with_value("evaluation.max_new_tokens", {"qa": 0}), SCHEMA)
+    with pytest.raises(InputError, match=r"config key evaluation.hub.0.task: 'chat' is not one of"):
+        check_schema(with_value("evaluation.hub", [{**FLORES, "task": "chat"}]), SCHEMA)

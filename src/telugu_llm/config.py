@@ -57,6 +57,7 @@ def check_inputs(config: dict, workflow_dir: Path) -> None:
             if not f.is_file():
                 raise InputError(f"config key samanantar.path: {f} does not exist (release layout en-{lang}/train.en, en-{lang}/train.{lang})")
     check_tokenizers_and_models(config)
+    check_evaluation(config.get("evaluation") or {}, lang)
     gua = config["guanaco"]
     if gua["source"] == "local":
         if not gua.get("path"):
@@ -109,6 +110,44 @@ def check_tokenizers_and_models(config: dict) -> None:
     if subset is not None and subset not in config["samanantar"]["subsets"]:
         raise InputError(f"config key prompts.samanantar_train_subset: {subset} is not one of samanantar.subsets "
                          f"{config['samanantar']['subsets']}")
+
+
+RESERVED_SETS = ("embedded", "samanantar_test", "study_probes")
+EVAL_TASKS = {"completion": ("text", "reference"), "qa": ("context", "question", "answers"),
+              "summarization": ("document", "summary"), "translation": ("source", "reference")}
+
+
+def check_evaluation(spec: dict, lang: str) -> None:
+    if spec.get("sets_path") and not Path(spec["sets_path"]).is_dir():
+        raise InputError(f"config key evaluation.sets_path: directory {spec['sets_path']} does not exist")
+    names = []
+    for i, hub in enumerate(spec.get("hub") or []):
+        key = f"evaluation.hub[{i}]"
+        if hub["name"] in RESERVED_SETS or hub["name"] in names:
+            raise InputError(f"config key {key}.name: {hub['name']!r} is taken (reserved: {', '.join(RESERVED_SETS)}; "
+                             "names must be unique)")
+        names.append(hub["name"])
+        if hub["lang"] not in ("en", lang):
+            raise InputError(f"config key {key}.lang: {hub['lang']!r} is neither en nor samanantar.lang ({lang})")
+        need = EVAL_TASKS[hub["task"]]
+        missing = [f for f in need if f not in hub["fields"]]
+        extra = [f for f in hub["fields"] if f not in need]
+        if missing or extra:
+            raise InputError(f"config key {key}.fields: task {hub['task']} needs exactly {', '.join(need)}"
+                             + (f"; missing {', '.join(missing)}" if missing else "") + (f"; unknown {', '.join(extra)}" if extra else ""))
+        if hub["task"] == "translation" and hub.get("source_lang") not in ("en", lang):
+            raise InputError(f"config key {key}.source_lang: a translation set needs en or {lang} as its source")
+    for task, phrasings in (spec.get("instructions") or {}).items():
+        placeholders = {"completion": ("text",), "qa": ("context", "question"), "summarization": ("document",),
+                        "translation": ("source", "target", "sentence")}[task]
+        if "en" not in phrasings:
+            raise InputError(f"config key evaluation.instructions.{task}.en: an English phrasing is required (the fallback)")
+        for code, text in phrasings.items():
+            try:
+                text.format(**{p: "" for p in placeholders})
+            except (KeyError, IndexError, ValueError) as exc:
+                raise InputError(f"config key evaluation.instructions.{task}.{code}: bad placeholder ({exc}); "
+                                 f"use {', '.join('{' + p + '}' for p in placeholders)}") from None
 
 
 def active_models(config: dict) -> list[str]:

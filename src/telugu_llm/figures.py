@@ -104,3 +104,44 @@ def training_curves_figure(curves: pd.DataFrame, column: str, ylabel: str, title
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110, metadata=_PNG_METADATA)
     plt.close(fig)
+
+
+HEADLINE = {"translation": "chrf++", "summarization": "rouge_l", "qa": "f1", "completion": "chrf++"}
+
+
+def evaluation_figure(summary: pd.DataFrame, out_png: Path) -> None:
+    """Each set's headline metric and its script fidelity, per model and adapter, with the bootstrap
+    interval as an error bar (one panel per set, task, language and metric)."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    rows = summary[summary.apply(lambda r: r["metric"] == HEADLINE.get(r["task"]) or r["metric"] == "script_fidelity",
+                                 axis=1) & (summary["set"] != "study_probes")]
+    panels = sorted({(r.set, r.task, r.lang, r.metric) for r in rows.itertuples()},
+                    key=lambda p: (p[3] == "script_fidelity", p))
+    cols = 4
+    nrows = max(1, -(-len(panels) // cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 2.6 * nrows), squeeze=False)
+    adapters = sorted(summary["adapter"].unique(), key=lambda a: (a != "base", a))
+    palette = dict(zip(adapters, sns.color_palette("colorblind", len(adapters))))
+    models = sorted(summary["model"].unique())
+    for ax, (set_name, task, lang, metric) in zip(axes.flat, panels):
+        part = rows[(rows["set"] == set_name) & (rows["task"] == task) & (rows["lang"] == lang) & (rows["metric"] == metric)]
+        for j, adapter in enumerate(adapters):
+            sub = part[part["adapter"] == adapter].set_index("model").reindex(models)
+            x = [i + (j - (len(adapters) - 1) / 2) * 0.22 for i in range(len(models))]
+            low = (sub["value"] - sub["ci_low"]).clip(lower=0)
+            high = (sub["ci_high"] - sub["value"]).clip(lower=0)
+            ax.errorbar(x, sub["value"], yerr=[low, high], fmt="o", color=palette[adapter], capsize=3,
+                        label=adapter)
+        ax.set_xticks(range(len(models)))
+        ax.set_xticklabels(models, fontsize=8)
+        ax.set_title(f"{set_name} {task} ({lang}): {metric}", fontsize=9)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, title="adapter", loc="upper right", frameon=False)
+    fig.suptitle("Evaluation: headline metric and script fidelity, 95 % bootstrap intervals", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 0.93, 0.97))
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=100, metadata=_PNG_METADATA)
+    plt.close(fig)

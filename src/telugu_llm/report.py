@@ -18,7 +18,7 @@ from .provenance import installed_versions
 
 PACKAGES = ("snakemake", "pyarrow", "numpy", "pandas", "datasets", "xxhash", "py3langid", "jinja2", "tokenizers",
             "sentencepiece", "protobuf", "gguf", "huggingface-hub",
-            "matplotlib", "seaborn", "transformers", "peft", "bitsandbytes", "trl", "torch")
+            "matplotlib", "seaborn", "transformers", "peft", "bitsandbytes", "trl", "torch", "sacrebleu", "rouge-score")
 
 
 def package_versions(names=PACKAGES) -> dict[str, str]:
@@ -149,13 +149,59 @@ def training_context(summary_csv: Path) -> dict:
     return {"runs": runs, "rows": rows, "findings": findings}
 
 
+def benchmarks(root: Path) -> list[dict]:
+    """Each job's wall time and peak memory, from the `benchmark:` files Snakemake wrote."""
+    import csv
+
+    rows = []
+    for path in sorted(Path(root).rglob("*.tsv")):
+        with open(path, newline="") as handle:
+            records = list(csv.DictReader(handle, delimiter="\t"))
+        if not records:
+            continue
+        rec = records[-1]
+
+        def num(key):
+            try:
+                return float(rec.get(key, "nan"))
+            except ValueError:
+                return float("nan")
+
+        rows.append({"job": str(path.relative_to(root).with_suffix("")), "seconds": num("s"), "max_rss_mb": num("max_rss"),
+                     "cpu_seconds": num("cpu_time")})
+    return rows
+
+
+def hardware() -> dict:
+    """The machine the report was rendered on (the jobs ran on it too unless run on a cluster)."""
+    import os
+
+    cpu, memory = platform.processor() or platform.machine(), None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 ** 2:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": memory}
+
+
 def render_report(*, out_html: Path, data_summary: Path, figures: dict[str, Path], config: dict,
                   commit: str, fertility: dict | None = None, prompt_dirs: list[Path] = (),
-                  training_summary: Path | None = None) -> None:
+                  training_summary: Path | None = None, evaluation: dict | None = None,
+                  benchmark_root: Path | None = None) -> None:
+    from .eval_report import evaluation_context
+
     data = json.loads(Path(data_summary).read_text(encoding="utf-8"))
     html = environment().get_template("report.html.j2").render(
         data=data,
         training=training_context(training_summary) if training_summary else None,
+        evaluation=evaluation_context(**evaluation) if evaluation else None,
         fertility=fertility_context(**fertility) if fertility else None,
         templates=template_examples(prompt_dirs),
         figures={name: _data_uri(path) for name, path in figures.items()},
@@ -167,6 +213,8 @@ def render_report(*, out_html: Path, data_summary: Path, figures: dict[str, Path
             "platform": platform.platform(),
             "machine": platform.machine(),
             "packages": package_versions(),
+            "hardware": hardware(),
+            "benchmarks": benchmarks(benchmark_root) if benchmark_root and Path(benchmark_root).is_dir() else [],
         },
     )
     out_html = Path(out_html)

@@ -1,0 +1,163 @@
+"""Generation-throughput benchmark (issue 5).
+
+On the same prompts (the evaluation sets, formatted with the model's template), the same model
+loaded the same way (4-bit NF4 by default, as the evaluation loads it), greedy, the same token
+limit, in the same process, alternating:
+- plain: `model.generate` one prompt at a time (batch 1), stopping at EOS;
+- project: the workflow's evaluation generation (`telugu_llm.generation.generate`): batches
+  grouped by length, left padding, stopping at EOS and at template markers per row.
+Reports generated tokens per second (tokens up to each answer's stop, EOS included) of both and
+the ratio, medians over the repeats, and writes bench/out/generation.json.
+
+    .venv/bin/python bench/generation.py [--model resources/models/smollm2_135m]
+        [--tokenizer resources/tokenizers/smollm2] [--template llama2_study] [--prompts 32]
+        [--batch-size 8] [--max-new-tokens 48] [--repeats 3]
+    # a 7B-shaped random Llama on a GPU (weights made on the spot, NF4):
+    python bench/generation.py --random 7b --tokenizer resources/tokenizers/llama2 --batch-size 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "bench" / "out"
+sys.path.insert(0, str(REPO / "src"))
+
+INSTRUCTIONS = {"completion": {"en": "Complete the sentence: {text}", "te": "వాక్యాన్ని పూర్తి చేయండి: {text}"},
+                "qa": {"en": "Answer the question with a short phrase from the passage.\nPassage: {context}\nQuestion: {question}"},
+                "summarization": {"en": "Summarize the following text in one sentence:\n{document}"},
+                "translation": {"en": "Translate the following sentence from {source} into {target}:\n{sentence}",
+                                "te": "కింది వాక్యాన్ని {source} నుండి {target}లోకి అనువదించండి:\n{sentence}"}}
+
+
+def prompts(tokenizer, template: str, count: int, max_prompt_tokens: int) -> list[list[int]]:
+    from telugu_llm.evalsets import build_sets, read_sets
+    from telugu_llm.generation import encode_prompt
+    from telugu_llm.templates import adds_bos, render
+
+    with tempfile.TemporaryDirectory() as tmp:
+        build_sets(out_dir=Path(tmp) / "sets", langs=["en", "te"], instructions=INSTRUCTIONS, max_items=None, seed=1,
+                   embedded_root=REPO / "data" / "eval")
+        items = read_sets(Path(tmp) / "sets").to_pylist()
+    items = [i for i in items if i["task"] in ("translation", "completion")]  # short prompts, long answers
+    out = []
+    for item in items:
+        text = render(template, [("Human", item["instruction"]), ("Assistant", "")], tokenizer=tokenizer).prompt
+        ids = encode_prompt(tokenizer, text, adds_bos(tokenizer))
+        if len(ids) <= max_prompt_tokens:
+            out.append(ids)
+    step = max(1, len(out) // count)
+    return out[::step][:count]
+
+
+def load(args):
+    import torch
+
+    from telugu_llm.tokenization import load_tokenizer
+    from telugu_llm.training import RunSettings, load_quantized, resolve_device, set_pad_token
+
+    device = resolve_device(args.device)
+    tokenizer = load_tokenizer(args.tokenizer)
+    tokenizer = type(tokenizer).from_pretrained(args.tokenizer)
+    set_pad_token(tokenizer)
+    tokenizer.padding_side = "left"
+    model_dir = Path(args.model) if args.model else None
+    if args.random:
+        from telugu_llm.models import build_model
+
+        model_dir = Path(tempfile.mkdtemp()) / "random"
+        build_model("bench", {"source": "random", "architecture": "llama", "size": args.random, "seed": 0}, model_dir,
+                    tokenizer=tokenizer)
+    spec = {"template": args.template, "quantization": {"load_in_4bit": not args.bf16, "compute_dtype": "bfloat16"}}
+    model = load_quantized(model_dir, RunSettings.from_config("bench", "bench", spec, device=device), device).eval()
+    torch.manual_seed(0)
+    return model, tokenizer, device
+
+
+def plain(model, tokenizer, batch: list[list[int]], max_new_tokens: int) -> tuple[int, float]:
+    """model.generate at batch size 1; tokens up to and including EOS."""
+    import torch
+
+    device = next(model.parameters()).device
+    eos = tokenizer.eos_token_id
+    tokens, start = 0, time.perf_counter()
+    for ids in batch:
+        with torch.inference_mode():
+            out = model.generate(input_ids=torch.tensor([ids], device=device), max_new_tokens=max_new_tokens,
+                                 do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=eos)
+        new = out[0, len(ids):].tolist()
+        tokens += new.index(eos) + 1 if eos in new else len(new)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return tokens, time.perf_counter() - start
+
+
+def project(model, tokenizer, batch, max_new_tokens: int, batch_size: int) -> tuple[int, float]:
+    import torch
+
+    from telugu_llm.generation import generate
+
+    start = time.perf_counter()
+    _, speed = generate(model, tokenizer, batch, max_new_tokens=[max_new_tokens] * len(batch), batch_size=batch_size)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return speed["generated_tokens"], time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(REPO / "resources" / "models" / "smollm2_135m"))
+    parser.add_argument("--random", choices=["tiny", "7b"], help="a random Llama of this size instead of --model")
+    parser.add_argument("--tokenizer", default=str(REPO / "resources" / "tokenizers" / "smollm2"))
+    parser.add_argument("--template", default="llama2_study")
+    parser.add_argument("--prompts", type=int, default=32)
+    parser.add_argument("--max-prompt-tokens", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads on a CPU (default: torch's)")
+    parser.add_argument("--bf16", action="store_true", help="bf16 weights instead of 4-bit NF4")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, tokenizer, device = load(args)
+    batch = prompts(tokenizer, args.template, args.prompts, args.max_prompt_tokens)
+    project(model, tokenizer, batch[: args.batch_size], 4, args.batch_size)  # warm-up of both paths
+    plain(model, tokenizer, batch[:1], 4)
+    runs = {"plain": [], "project": []}
+    for repeat in range(args.repeats):
+        for name in ("plain", "project") if repeat % 2 == 0 else ("project", "plain"):
+            tokens, seconds = (plain(model, tokenizer, batch, args.max_new_tokens) if name == "plain"
+                               else project(model, tokenizer, batch, args.max_new_tokens, args.batch_size))
+            runs[name].append({"tokens": tokens, "seconds": seconds, "tokens_per_second": tokens / seconds})
+            print(f"repeat {repeat}: {name:8s} {tokens:6d} tokens in {seconds:7.2f} s = {tokens / seconds:8.1f} tokens/s",
+                  flush=True)
+    median = {name: statistics.median(r["tokens_per_second"] for r in rs) for name, rs in runs.items()}
+    result = {
+        "prompts": len(batch), "prompt_tokens_mean": sum(map(len, batch)) / len(batch),
+        "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
+        "weights": "bf16" if args.bf16 else "nf4", "model": args.random and f"random {args.random}" or args.model,
+        "device": device, "device_name": torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(), "runs": runs, "median_tokens_per_second": median,
+        "ratio": median["project"] / median["plain"],
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "generation.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"plain batch 1: {median['plain']:.1f} tokens/s; project batch {args.batch_size}: {median['project']:.1f} "
+          f"tokens/s; ratio {result['ratio']:.2f} ({result['device_name']}, {result['threads']} threads, {result['weights']})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+# Evaluation: the sets, one run per (model, adapter) with `base` for the base model, the summary.
+
+
+rule eval_sets:
+    input:
+        unpack(eval_set_inputs),
+        code=code("evalsets.py", "metrics.py", "languages.py", "prompts.py", "shards.py"),
+    output:
+        directory(EVAL_SETS_DIR),
+    params:
+        spec=eval_set_params(),
+        root=str(Path(EVAL["sets_path"]) if EVAL["sets_path"] else WORKFLOW_DIR / "data" / "eval"),
+    log:
+        "results/logs/eval/sets.log",
+    benchmark:
+        "results/benchmarks/eval/sets.tsv"
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/eval_sets.py"
+
+
+rule evaluate_run:
+    input:
+        unpack(eval_inputs),
+        code=code("evaluation.py", "generation.py", "metrics.py", "evalsets.py", "training.py", "templates.py",
+                  "tokenization.py", "provenance.py", "shards.py"),
+    output:
+        generations=f"{EVAL_DIR}/{{model}}/{{adapter}}/generations.parquet",
+        metrics=f"{EVAL_DIR}/{{model}}/{{adapter}}/metrics.json",
+    params:
+        settings=eval_settings(),
+        model=eval_model_params,
+        device=config["train"]["device"],
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["train"]["device"] == "cuda" else 0,
+    log:
+        "results/logs/eval/{model}_{adapter}.log",
+    benchmark:
+        "results/benchmarks/eval/{model}_{adapter}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/evaluate_run.py"
+
+
+rule eval_summary:
+    input:
+        generations=eval_outputs(),
+        code=code("evaluation.py", "metrics.py", "figures.py"),
+    output:
+        summary=f"{EVAL_DIR}/summary.csv",
+        differences=f"{EVAL_DIR}/differences.csv",
+        figure="results/figures/evaluation.png",
+    params:
+        settings=eval_settings(),
+    log:
+        "results/logs/eval/summary.log",
+    benchmark:
+        "results/benchmarks/eval/summary.tsv"
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/eval_summary.py"
+
+
+rule evaluate:
+    input:
+        rules.eval_summary.output,

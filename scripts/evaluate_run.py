@@ -1,0 +1,19 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+import torch  # noqa: E402
+
+from telugu_llm.evaluation import EvalSettings, evaluate  # noqa: E402
+from telugu_llm.logs import logged  # noqa: E402
+
+i, p, w = snakemake.input, snakemake.params, snakemake.wildcards
+with logged(snakemake.log[0]) as log:
+    torch.set_num_threads(snakemake.threads)
+    result = evaluate(model_name=w.model, adapter=w.adapter, run_spec=dict(p.model),
+                      settings=EvalSettings.from_config(dict(p.settings)), model_dir=Path(i.model),
+                      tokenizer_dir=Path(i.tokenizer), sets_dir=Path(i.sets),
+                      adapter_dir=Path(i.adapter) if "adapter" in i.keys() else None,
+                      out_dir=Path(snakemake.output.generations).parent, device=p.device)
+    log.info("evaluated %s/%s: %d items, %.1f generated tokens/s, stop reasons %s", w.model, w.adapter,
+             result["items"], result["generated_tokens_per_second"] or 0, result["stop_reasons"])
