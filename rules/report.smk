@@ -16,6 +16,8 @@ rule data_summary:
         examples=config["report"]["examples"],
     log:
         "results/logs/report/data_summary.log",
+    benchmark:
+        "results/benchmarks/report/data_summary.tsv"
     conda:
         "../envs/report.yaml"
     script:

@@ -78,6 +78,8 @@ rule fertility_summary:
         figure_sentences="results/figures/tokens_per_sentence.png",
     log:
         "results/logs/fertility/summary.log",
+    benchmark:
+        "results/benchmarks/fertility/summary.tsv"
     conda:
         "../envs/report.yaml"
     script:

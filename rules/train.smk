@@ -57,6 +57,8 @@ rule training_summary:
         figure_lr="results/figures/learning_rate.png",
     log:
         "results/logs/train/summary.log",
+    benchmark:
+        "results/benchmarks/train/summary.tsv"
     conda:
         "../envs/report.yaml"
     script:

@@ -161,3 +161,14 @@ def test_settings_from_the_config_defaults():
     settings = EvalSettings.from_config(config)
     assert settings.max_new_tokens["translation"] == config["max_new_tokens"]["translation"]
     assert settings.do_sample is False and settings.resamples == 1000 and not math.isnan(settings.confidence)
+
+
+@pytest.mark.parametrize("output", ["", "\ufffd\ufffd\ufffd", "\x00\x01 <script>alert(1)</script>", "ਉਪਕ ਤਭੋ " * 30,
+                                    "[/INST] [/INST]", "🙂" * 5])
+def test_any_output_is_scored_without_a_crash(output):
+    from telugu_llm.evaluation import score_item
+
+    for task in ("completion", "qa", "summarization", "translation", "open_qa", "safety"):
+        scores = score_item(task, "te", output, ["వర్షం కురిసింది"], "length")
+        for name, value in scores.items():
+            assert value != value or 0.0 <= value <= 1.0, (task, name, value)  # NaN where nothing applies

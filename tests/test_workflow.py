@@ -4,6 +4,7 @@ bad input at parse time and at run time, and which jobs a config edit re-runs.""
 import json
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -26,7 +27,11 @@ def test_dry_run_plans_the_whole_default(workflow):
     assert planned_jobs(workflow) == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
                                       "data_summary": 1, "tokenizer": 4, "format_prompts": 4, "fertility_tokenizer": 4,
                                       "template_cost": 4, "fertility_summary": 1, "model_weights": 2, "train_run": 4,
-                                      "training_summary": 1, "report": 1, "all": 1}
+                                      "training_summary": 1, "eval_sets": 1, "evaluate_run": 6, "eval_summary": 1,
+                                      "report": 1, "all": 1}
+    assert planned_jobs(workflow, "evaluate") == {
+        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 2, "format_prompts": 4,
+        "model_weights": 2, "train_run": 4, "eval_sets": 1, "evaluate_run": 6, "eval_summary": 1, "evaluate": 1}
     assert planned_jobs(workflow, "train") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 2, "format_prompts": 4,
         "model_weights": 2, "train_run": 4, "train": 1}
@@ -55,7 +60,8 @@ def test_default_run_builds_shards_quality_and_report(built_workflow):
     assert '<section id="data">' in html and "data:image/png;base64," in html
     assert '<section id="tokenizers">' in html and '<section id="templates">' in html
     assert '<section id="training">' in html
-    assert html.count("data:image/png;base64,") == 5
+    assert '<section id="evaluation">' in html and '<section id="generations">' in html
+    assert html.count("data:image/png;base64,") == 6
     assert "Samanantar en-te (Telugu)" in html
     for rule_log in ("samanantar_en-te.log", "guanaco.log"):
         assert (built_workflow / "results" / "logs" / "data" / rule_log).exists()
@@ -74,7 +80,7 @@ def write_config(workflow: Path, name: str, overrides: dict) -> str:
 
 def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
     downstream_of_prompts = {"format_prompts": 2, "template_cost": 4, "fertility_summary": 1, "train_run": 2,
-                             "training_summary": 1, "report": 1, "all": 1}
+                             "training_summary": 1, "evaluate_run": 2, "eval_summary": 1, "report": 1, "all": 1}
     guanaco = write_config(built_workflow, "g.yaml", {"guanaco": {"test_fraction": 0.2}})
     assert planned_jobs(built_workflow, "--configfile", guanaco) == {
         "guanaco_shards": 1, "data_summary": 1, **downstream_of_prompts}
@@ -85,9 +91,9 @@ def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
     assert planned_jobs(built_workflow, "--configfile", subsets) == {
         "samanantar_subset": 1, "data_summary": 1, "report": 1, "all": 1}
     ratio = write_config(built_workflow, "r.yaml", {"samanantar": {"max_length_ratio": 2.5}})
-    assert planned_jobs(built_workflow, "--configfile", ratio) == {
+    assert planned_jobs(built_workflow, "--configfile", ratio) == {  # the test split changes: every evaluation
         "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "fertility_tokenizer": 4,
-        **downstream_of_prompts}
+        **downstream_of_prompts, "eval_sets": 1, "evaluate_run": 6}
 
 
 def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
@@ -101,15 +107,51 @@ def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
     seed = write_config(built_workflow, "p.yaml", {"prompts": {"seed": 5}})
     assert planned_jobs(built_workflow, "--configfile", seed) == {
         "format_prompts": 2, "template_cost": 4, "fertility_summary": 1, "train_run": 2, "training_summary": 1,
-        "report": 1, "all": 1}
+        "evaluate_run": 2, "eval_summary": 1, "report": 1, "all": 1}
 
 
 def test_a_training_edit_reruns_only_that_models_runs(built_workflow):
     models = yaml.safe_load((built_workflow / "config" / "config.yaml").read_text())["models"]
     gemma = dict(models["gemma3_270m"], training={**models["gemma3_270m"]["training"], "learning_rate": 0.002})
     lr = write_config(built_workflow, "lr.yaml", {"models": {"gemma3_270m": gemma}})
-    assert planned_jobs(built_workflow, "--configfile", lr) == {
-        "train_run": 2, "training_summary": 1, "report": 1, "all": 1}
+    assert planned_jobs(built_workflow, "--configfile", lr) == {  # that model's runs and their evaluations
+        "train_run": 2, "training_summary": 1, "evaluate_run": 2, "eval_summary": 1, "report": 1, "all": 1}
+
+
+def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
+    items = write_config(built_workflow, "items.yaml", {"evaluation": {"max_items": 4}})
+    assert planned_jobs(built_workflow, "--configfile", items) == {
+        "eval_sets": 1, "evaluate_run": 6, "eval_summary": 1, "report": 1, "all": 1}
+    limit = write_config(built_workflow, "limit.yaml", {"evaluation": {"max_new_tokens": {"qa": 8}}})
+    assert planned_jobs(built_workflow, "--configfile", limit) == {
+        "evaluate_run": 6, "eval_summary": 1, "report": 1, "all": 1}
+    off = write_config(built_workflow, "off.yaml", {"evaluation": {"enabled": False}})
+    assert planned_jobs(built_workflow, "--configfile", off) == {"report": 1, "all": 1}
+
+
+def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
+    eval_dir = built_workflow / "results" / "eval"
+    for model in ("smollm2_135m", "gemma3_270m"):
+        for adapter in ("base", "samanantar", "guanaco"):
+            run = eval_dir / model / adapter
+            table = pq.read_table(run / "generations.parquet")
+            assert {"set", "task", "lang", "prompt", "reference", "output", "stop_reason"} <= set(table.column_names)
+            assert set(table.column("stop_reason").to_pylist()) <= {"eos", "marker", "length"}
+            metrics = json.loads((run / "metrics.json").read_text())
+            assert metrics["items"] == table.num_rows > 0 and metrics["generated_tokens_per_second"] > 0
+            assert {"study_probes", "embedded", "samanantar_test"} <= set(table.column("set").to_pylist())
+    summary = pd.read_csv(eval_dir / "summary.csv")
+    assert list(summary.columns[:9]) == ["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high"]
+    assert {"chrf++", "bleu", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate",
+            "script_fidelity"} <= set(summary["metric"])
+    assert set(summary["adapter"]) == {"base", "samanantar", "guanaco"}
+    assert {("embedded", "translation", "te"), ("embedded", "qa", "en"), ("samanantar_test", "translation", "en")} <= set(
+        zip(summary["set"], summary["task"], summary["lang"]))
+    finite = summary.dropna(subset=["value", "ci_low"])
+    assert ((finite["ci_low"] <= finite["value"] + 1e-9) & (finite["value"] <= finite["ci_high"] + 1e-9)).all()
+    differences = pd.read_csv(eval_dir / "differences.csv")
+    assert set(differences["adapter"]) == {"samanantar", "guanaco"}
+    assert set(differences["better"]) <= {"better", "worse", "no clear difference"}
 
 
 def test_the_study_configuration_validates_and_plans(workflow):
@@ -124,6 +166,8 @@ def test_the_study_configuration_validates_and_plans(workflow):
     ({"samanantar": {"lang": "xx"}}, "config key samanantar.lang: 'xx' is not one of"),
     ({"samanantar": {"source": "local", "path": "missing/dir"}}, "config key samanantar.path: directory missing/dir does not exist"),
     ({"guanaco": {"source": "local", "path": "nope.jsonl"}}, "config key guanaco.path: file nope.jsonl does not exist"),
+    ({"evaluation": {"max_items": 0}}, "config key evaluation.max_items: 0 is less than the minimum of 1"),
+    ({"evaluation": {"instructions": {"qa": {"en": "{passage}"}}}}, "config key evaluation.instructions.qa.en: bad placeholder"),
 ])
 def test_bad_config_fails_before_any_job(workflow, overrides, message):
     proc = snakemake(workflow, "--cores", "1", "--configfile", write_config(workflow, "bad.yaml", overrides), check=False)

@@ -65,7 +65,7 @@ def evaluation_context(summary_csv: Path, differences_csv: Path, generations: li
     for info in runs_info:
         metrics_json = Path(info.pop("path")).with_name("metrics.json")
         m = json.loads(metrics_json.read_text(encoding="utf-8"))
-        info.update(items=m["items"], stop_reasons=m["stop_reasons"], skipped=m["skipped_prompt_too_long"],
+        info.update(n_items=m["items"], stop_reasons=m["stop_reasons"], skipped=m["skipped_prompt_too_long"],
                     tokens_per_second=m.get("generated_tokens_per_second"), device=m.get("device"),
                     seconds=m.get("generation_seconds"))
     return {"run_labels": run_labels, "tables": tables, "differences": diff_rows, "side_by_side": side_by_side,
