@@ -40,3 +40,26 @@ def test_report_escapes_data_and_inlines_figures(tmp_path, summary):
 
 def test_config_hash_ignores_key_order():
     assert config_hash({"a": 1, "b": {"c": 2, "d": 3}}) == config_hash({"b": {"d": 3, "c": 2}, "a": 1})
+
+
+def test_evaluation_findings_are_written_from_the_numbers():
+    import pandas as pd
+
+    from telugu_llm.eval_report import evaluation_findings
+
+    rows = []
+    for adapter, chrf, fidelity, stop in (("base", 10.0, 0.4, 0.0), ("samanantar", 20.0, 0.9, 0.5)):
+        rows += [["m", adapter, "embedded", "translation", "te", "chrf++", chrf, chrf - 1, chrf + 1, 6],
+                 ["m", adapter, "embedded", "translation", "te", "script_fidelity", fidelity, fidelity - .1, fidelity + .1, 6],
+                 ["m", adapter, "embedded", "translation", "te", "stop_rate", stop, 0, 1, 6],
+                 ["m", adapter, "study_probes", "safety", "en", "refusal", 1.0 if adapter == "base" else 0.0, 0, 1, 1]]
+    summary = pd.DataFrame(rows, columns=["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high", "n"])
+    differences = pd.DataFrame([["m", "samanantar", "embedded", "translation", "te", "chrf++", 10.0, 20.0, 10.0, 8.0, 12.0,
+                                 0.0, "better", 6]],
+                               columns=["model", "adapter", "set", "task", "lang", "metric", "base", "tuned", "diff", "ci_low",
+                                        "ci_high", "p_not_better", "better", "n"])
+    text = " ".join(evaluation_findings(summary, differences))
+    assert "improved with a 95 % interval above zero on 1 of 1 sets" in text
+    assert "10.00 → 20.00 (+10.00, interval [+8.00, +12.00])" in text
+    assert "lowest for m / base" in text and "40.0 % of the letters" in text
+    assert "1 of 2 (model, adapter, language) answers are refusals (m / base in en)" in text

@@ -43,8 +43,8 @@ def render_in_chromium(html_path: Path, tmp_path: Path) -> dict:
     """Open a copy of the report whose CSP also admits the checker (by its hash, nothing else)."""
     html = html_path.read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(CHECKER.encode()).digest()).decode()
-    html, n = re.subn(r"(<meta http-equiv=\"Content-Security-Policy\" content=\"[^\"]*)\"",
-                      rf"\1; script-src 'sha256-{digest}'\"", html, count=1)
+    html, n = re.subn(r'(<meta http-equiv="Content-Security-Policy" content="[^"]*)"',
+                      lambda m: f"{m.group(1)}; script-src 'sha256-{digest}'\"", html, count=1)
     assert n == 1, "the report has no Content-Security-Policy"
     page = tmp_path / "checked.html"
     page.write_text(html.replace("</body>", f"<script>{CHECKER}</script></body>"), encoding="utf-8")

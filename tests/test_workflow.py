@@ -158,6 +158,7 @@ def test_the_study_configuration_validates_and_plans(workflow):
     plan = planned_jobs(workflow, "--configfile", "config/paper.yaml")
     assert plan["model_weights"] == 2 and plan["train_run"] == 4 and plan["template_cost"] == 2
     assert plan["tokenizer"] == 3 and plan["samanantar_subset"] == 3
+    assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 6 and plan["eval_summary"] == 1
 
 
 @pytest.mark.parametrize("overrides, message", [

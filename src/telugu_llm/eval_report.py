@@ -132,7 +132,7 @@ def evaluation_findings(summary, differences) -> list[str]:
     if len(fidelity):
         worst = fidelity.loc[fidelity["value"].idxmin()]
         out.append(f"Script fidelity of answers expected in {worst['lang']}: lowest for {worst['model']} / {worst['adapter']} "
-                   f"on {group_title(worst['set'], worst['task'], worst['lang'])}, where "
+                   f"on {group_title(worst['set'], worst['task'], worst['lang'])} ({worst['n']} items), where "
                    f"{100 * worst['value']:.1f} % of the letters are in the expected script "
                    f"(interval {100 * worst['ci_low']:.1f}–{100 * worst['ci_high']:.1f} %).")
     stops = summary[summary["metric"] == "stop_rate"]
@@ -147,12 +147,13 @@ def evaluation_findings(summary, differences) -> list[str]:
         top = markers.loc[markers["value"].idxmax()]
         out.append(f"Running into a new turn (a template marker such as [INST] in the answer, the study's Figure 5): up "
                    f"to {100 * top['value']:.0f} % of the answers of {top['model']} / {top['adapter']} on "
-                   f"{group_title(top['set'], top['task'], top['lang'])}.")
+                   f"{group_title(top['set'], top['task'], top['lang'])} ({top['n']} items).")
     reps = summary[(summary["metric"] == "repetition_rate") & summary["value"].notna()]
     if len(reps):
         top = reps.loc[reps["value"].idxmax()]
         out.append(f"Repetition: {100 * top['value']:.0f} % of the word trigrams of {top['model']} / {top['adapter']} "
-                   f"on {group_title(top['set'], top['task'], top['lang'])} repeat an earlier trigram of the same answer.")
+                   f"on {group_title(top['set'], top['task'], top['lang'])} ({top['n']} items) repeat an earlier trigram "
+                   f"of the same answer.")
     refusal = summary[(summary["metric"] == "refusal")]
     if len(refusal):
         refused = refusal[refusal["value"] > 0]

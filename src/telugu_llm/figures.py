@@ -113,8 +113,9 @@ def evaluation_figure(summary: pd.DataFrame, out_png: Path) -> None:
     """Each set's headline metric and its script fidelity, per model and adapter, with the bootstrap
     interval as an error bar (one panel per set, task, language and metric)."""
     sns.set_theme(style="whitegrid", context="notebook")
-    rows = summary[summary.apply(lambda r: r["metric"] == HEADLINE.get(r["task"]) or r["metric"] == "script_fidelity",
-                                 axis=1) & (summary["set"] != "study_probes")]
+    rows = summary[summary.apply(lambda r: r["metric"] == HEADLINE.get(r["task"])
+                                 or (r["metric"] == "script_fidelity" and r["lang"] != "en"), axis=1)
+                   & (summary["set"] != "study_probes")]
     panels = sorted({(r.set, r.task, r.lang, r.metric) for r in rows.itertuples()},
                     key=lambda p: (p[3] == "script_fidelity", p))
     cols = 4
@@ -140,7 +141,7 @@ def evaluation_figure(summary: pd.DataFrame, out_png: Path) -> None:
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, title="adapter", loc="upper right", frameon=False)
-    fig.suptitle("Evaluation: headline metric and script fidelity, 95 % bootstrap intervals", fontsize=11)
+    fig.suptitle("Evaluation: headline metric, and script fidelity of non-English answers, 95 % bootstrap intervals", fontsize=11)
     fig.tight_layout(rect=(0, 0, 0.93, 0.97))
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=100, metadata=_PNG_METADATA)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MARKERS = ("[INST]", "[/INST]", "###Human:", "### Human:", "###Assistant:", "### Assistant:")
+DEFAULT_MARKERS = ("[INST]", "[/INST]", "###Human", "### Human", "###Assistant", "### Assistant")
 END_OF_TURN = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>")
 
 
