@@ -31,11 +31,15 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
 sys.path.insert(0, str(REPO / "src"))
 
-INSTRUCTIONS = {"completion": {"en": "Complete the sentence: {text}", "te": "వాక్యాన్ని పూర్తి చేయండి: {text}"},
-                "qa": {"en": "Answer the question with a short phrase from the passage.\nPassage: {context}\nQuestion: {question}"},
-                "summarization": {"en": "Summarize the following text in one sentence:\n{document}"},
-                "translation": {"en": "Translate the following sentence from {source} into {target}:\n{sentence}",
-                                "te": "కింది వాక్యాన్ని {source} నుండి {target}లోకి అనువదించండి:\n{sentence}"}}
+
+
+def default_instructions() -> dict:
+    """The instructions of the embedded default (config/schema.yaml's defaults)."""
+    import yaml
+
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text(encoding="utf-8"))
+    tasks = schema["properties"]["evaluation"]["properties"]["instructions"]["properties"]
+    return {task: spec["default"] for task, spec in tasks.items()}
 
 
 def prompts(tokenizer, template: str, count: int, max_prompt_tokens: int) -> list[list[int]]:
@@ -44,7 +48,7 @@ def prompts(tokenizer, template: str, count: int, max_prompt_tokens: int) -> lis
     from telugu_llm.templates import adds_bos, render
 
     with tempfile.TemporaryDirectory() as tmp:
-        build_sets(out_dir=Path(tmp) / "sets", langs=["en", "te"], instructions=INSTRUCTIONS, max_items=None, seed=1,
+        build_sets(out_dir=Path(tmp) / "sets", langs=["en", "te"], instructions=default_instructions(), max_items=None, seed=1,
                    embedded_root=REPO / "data" / "eval")
         items = read_sets(Path(tmp) / "sets").to_pylist()
     items = [i for i in items if i["task"] in ("translation", "completion")]  # short prompts, long answers

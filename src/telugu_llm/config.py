@@ -113,11 +113,11 @@ def check_tokenizers_and_models(config: dict) -> None:
 
 
 RESERVED_SETS = ("embedded", "samanantar_test", "study_probes")
-EVAL_TASKS = {"completion": ("text", "reference"), "qa": ("context", "question", "answers"),
-              "summarization": ("document", "summary"), "translation": ("source", "reference")}
 
 
 def check_evaluation(spec: dict, lang: str) -> None:
+    from .evalsets import FIELDS, PLACEHOLDERS
+
     if spec.get("sets_path") and not Path(spec["sets_path"]).is_dir():
         raise InputError(f"config key evaluation.sets_path: directory {spec['sets_path']} does not exist")
     names = []
@@ -129,7 +129,7 @@ def check_evaluation(spec: dict, lang: str) -> None:
         names.append(hub["name"])
         if hub["lang"] not in ("en", lang):
             raise InputError(f"config key {key}.lang: {hub['lang']!r} is neither en nor samanantar.lang ({lang})")
-        need = EVAL_TASKS[hub["task"]]
+        need = FIELDS[hub["task"]]
         missing = [f for f in need if f not in hub["fields"]]
         extra = [f for f in hub["fields"] if f not in need]
         if missing or extra:
@@ -138,8 +138,7 @@ def check_evaluation(spec: dict, lang: str) -> None:
         if hub["task"] == "translation" and hub.get("source_lang") not in ("en", lang):
             raise InputError(f"config key {key}.source_lang: a translation set needs en or {lang} as its source")
     for task, phrasings in (spec.get("instructions") or {}).items():
-        placeholders = {"completion": ("text",), "qa": ("context", "question"), "summarization": ("document",),
-                        "translation": ("source", "target", "sentence")}[task]
+        placeholders = PLACEHOLDERS[task]
         if "en" not in phrasings:
             raise InputError(f"config key evaluation.instructions.{task}.en: an English phrasing is required (the fallback)")
         for code, text in phrasings.items():

@@ -34,6 +34,9 @@ FIELDS = {
     "summarization": ("document", "summary"),
     "translation": ("source", "reference"),
 }
+# The placeholders of each task's instruction (evaluation.instructions).
+PLACEHOLDERS = {"completion": ("text",), "qa": ("context", "question"), "summarization": ("document",),
+                "translation": ("source", "target", "sentence")}
 MIN_SCRIPT_SHARE = 0.5  # a reference with fewer of its letters in the expected script is misfiled
 
 SCHEMA = pa.schema(
