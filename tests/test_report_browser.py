@@ -46,6 +46,7 @@ def render_in_chromium(html_path: Path, tmp_path: Path) -> dict:
     html, n = re.subn(r'(<meta http-equiv="Content-Security-Policy" content="[^"]*)"',
                       lambda m: f"{m.group(1)}; script-src 'sha256-{digest}'\"", html, count=1)
     assert n == 1, "the report has no Content-Security-Policy"
+    tmp_path.mkdir(parents=True, exist_ok=True)
     page = tmp_path / "checked.html"
     page.write_text(html.replace("</body>", f"<script>{CHECKER}</script></body>"), encoding="utf-8")
     profile = tmp_path / "profile"
