@@ -151,7 +151,18 @@ def model_template_key(model):
 def run_settings(wildcards):
     """Everything a training run depends on in the config (so that any edit re-runs it)."""
     spec = config["models"][wildcards.model]
-    return canonical({key: spec.get(key) for key in ("template", "max_length", "lora", "quantization", "training")})
+    settings = {key: spec.get(key) for key in ("template", "max_length", "lora", "quantization", "training")}
+    return canonical({**settings, "processes": spec["resources"]["processes"]})
+
+
+def model_resource(key):
+    """A resource of the model's job, from models.<model>.resources."""
+    return lambda wildcards: config["models"][wildcards.model]["resources"][key]
+
+
+def train_gpus(wildcards):
+    """GPUs of a training job: one per process on a GPU, none on a CPU."""
+    return config["models"][wildcards.model]["resources"]["processes"] if config["train"]["device"] == "cuda" else 0
 
 
 def train_outputs():
@@ -226,3 +237,12 @@ def eval_report_inputs(wildcards):
             "eval_differences": rules.eval_summary.output.differences,
             "eval_figure": rules.eval_summary.output.figure,
             "eval_generations": eval_outputs()}
+
+
+def all_cores():
+    """Threads of the training and evaluation jobs: every core of a local run (--cores). A cluster
+    run has no total; there the profile's set-threads decides (profiles/slurm), else 1."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1

@@ -32,9 +32,11 @@ rule evaluate_run:
         settings=eval_settings(),
         model=eval_model_params,
         device=config["train"]["device"],
-    threads: workflow.cores
+    threads: all_cores()
     resources:
         gpu=1 if config["train"]["device"] == "cuda" else 0,
+        mem_mb=model_resource("mem_mb"),
+        runtime=model_resource("runtime"),
     log:
         "results/logs/eval/{model}_{adapter}.log",
     benchmark:

@@ -24,7 +24,7 @@ rule train_run:
         model=f"{MODEL_DIR}/{{model}}",
         tokenizer=lambda wildcards: f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
         prompts=lambda wildcards: f"{PROMPTS_DIR}/{model_template_key(wildcards.model)}/{wildcards.dataset}",
-        code=code("training.py", "templates.py", "tokenization.py", "provenance.py"),
+        code=code("training.py", "train_worker.py", "templates.py", "tokenization.py", "provenance.py"),
     output:
         adapter=directory(f"{TRAIN_DIR}/{{model}}/{{dataset}}/adapter"),
         history=f"{TRAIN_DIR}/{{model}}/{{dataset}}/log_history.csv",
@@ -33,9 +33,11 @@ rule train_run:
         settings=run_settings,
         device=config["train"]["device"],
         checkpoints=lambda wildcards: f"results/checkpoints/{wildcards.model}/{wildcards.dataset}",
-    threads: workflow.cores
+    threads: all_cores()
     resources:
-        gpu=1 if config["train"]["device"] == "cuda" else 0,
+        gpu=train_gpus,
+        mem_mb=model_resource("mem_mb"),
+        runtime=model_resource("runtime"),
     log:
         "results/logs/train/{model}_{dataset}.log",
     benchmark:

@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from telugu_llm.logs import logged  # noqa: E402
 
 i, p, w = snakemake.input, snakemake.params, snakemake.wildcards
 with logged(snakemake.log[0]) as log:
+    log.info("CUDA_VISIBLE_DEVICES=%s (the GPUs this job was given)", os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
     torch.set_num_threads(snakemake.threads)
     result = evaluate(model_name=w.model, adapter=w.adapter, run_spec=dict(p.model),
                       settings=EvalSettings.from_config(dict(p.settings)), model_dir=Path(i.model),

@@ -213,3 +213,28 @@ def test_unknown_architecture_is_one_error(tmp_path, tokenizer_dirs):
         build_model("x", {"source": "random", "architecture": "gpt9"}, tmp_path / "x",
                     tokenizer=load_tokenizer(tokenizer_dirs["llama2"]))
     assert not (tmp_path / "x").exists()
+
+
+def test_two_processes_on_the_cpu(tiny, tmp_path):
+    """torch.distributed data parallel with gloo: two processes, each with its own 4-bit model; rank 0
+    writes the outputs a single process writes; the loss falls and the adapter loads."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from telugu_llm.training import launch
+
+    run = settings("llama", max_steps=6, eval_steps=3, save_steps=100)
+    run.processes = 2
+    metrics = launch(settings=run, model_dir=tiny["llama"]["model"], tokenizer_dir=tiny["llama"]["tokenizer"],
+                     prompts_dir=tiny["llama"]["prompts"], out_dir=tmp_path / "out", checkpoint_root=tmp_path / "ckpt",
+                     threads=2)
+    assert metrics["processes"] == 2 and metrics["steps"] == 6
+    assert metrics["eval_loss"] < metrics["eval_loss_before"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["adapter", "log_history.csv", "metrics.json"]
+    # each step saw both processes' batches: twice the tokens of one process's 6 steps of 4 examples at most
+    assert metrics["non_padding_tokens"] > 0
+    base = AutoModelForCausalLM.from_pretrained(tiny["llama"]["model"])
+    model = PeftModel.from_pretrained(base, tmp_path / "out" / "adapter")
+    trained = [p for n, p in model.named_parameters() if "lora_B" in n]
+    assert trained and any(p.abs().sum() > 0 for p in trained)  # B starts at zero: it was trained
+    assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").iterdir())

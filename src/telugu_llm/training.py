@@ -76,6 +76,7 @@ class RunSettings:
     template: str
     max_length: int
     device: str = "auto"  # auto | cpu | cuda
+    processes: int = 1  # torch.distributed data-parallel processes (models.<m>.resources.processes)
     lora: LoraSettings = field(default_factory=LoraSettings)
     quant: QuantSettings = field(default_factory=QuantSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -83,7 +84,7 @@ class RunSettings:
     @classmethod
     def from_config(cls, model: str, dataset: str, spec: dict, device: str = "auto") -> RunSettings:
         return cls(model=model, dataset=dataset, template=spec["template"], max_length=spec.get("max_length", 512),
-                   device=device, lora=LoraSettings(**spec.get("lora", {})), quant=QuantSettings(**spec.get("quantization", {})),
+                   device=device, processes=spec.get("processes", 1), lora=LoraSettings(**spec.get("lora", {})), quant=QuantSettings(**spec.get("quantization", {})),
                    train=TrainSettings(**spec.get("training", {})))
 
 
@@ -159,7 +160,7 @@ def load_quantized(model_dir: Path, settings: RunSettings, device: str):
         kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type=settings.quant.quant_type, bnb_4bit_compute_dtype=dtype,
             bnb_4bit_use_double_quant=settings.quant.double_quant)
-    kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+    kwargs["device_map"] = {"": local_rank()} if device == "cuda" else {"": "cpu"}
     model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, trust_remote_code=False, use_safetensors=True,
                                                               **kwargs)
     if settings.quant.load_in_4bit:
@@ -182,6 +183,19 @@ def add_lora(model, settings: RunSettings):
     config = LoraConfig(r=settings.lora.r, lora_alpha=settings.lora.alpha, lora_dropout=settings.lora.dropout,
                         target_modules=list(settings.lora.target_modules), task_type="CAUSAL_LM", bias="none")
     return get_peft_model(model, config)
+
+
+def local_rank() -> int:
+    """This process's device index under torchrun (0 for a single process)."""
+    import os
+
+    return int(os.environ.get("LOCAL_RANK", 0))
+
+
+def world_size() -> int:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", 1))
 
 
 def versions() -> dict[str, str]:
@@ -277,6 +291,8 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
         data_seed=t.seed,
         report_to="none",
         use_cpu=device == "cpu",
+        ddp_backend=("gloo" if device == "cpu" else "nccl") if world_size() > 1 else None,
+        ddp_find_unused_parameters=False if world_size() > 1 else None,
         dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",
         disable_tqdm=True,
@@ -319,6 +335,8 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
     else:
         final_eval = trainer.evaluate() if trainer.eval_dataset is not None else {}
 
+    if not trainer.is_world_process_zero():
+        return {}  # the other processes of a data-parallel run: rank 0 writes the outputs
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer.model.save_pretrained(out_dir / "adapter", safe_serialization=True)
@@ -349,10 +367,50 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
         "seed": settings.train.seed,
         "log_rows": len(history),
         "threads": torch.get_num_threads(),
+        "processes": world_size(),
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return metrics
+
+
+def launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, out_dir: Path,
+           checkpoint_root: Path, threads: int = 1) -> dict:
+    """Train in this process, or, with `settings.processes` > 1, in that many processes started by
+    torchrun (torch.distributed data parallel: gloo on CPUs, NCCL with one GPU per process), each
+    loading the 4-bit model on its own device; rank 0 writes the same outputs as a single process."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    args = {"settings": asdict(settings), "model_dir": str(model_dir), "tokenizer_dir": str(tokenizer_dir),
+            "prompts_dir": str(prompts_dir), "out_dir": str(out_dir), "checkpoint_root": str(checkpoint_root)}
+    if settings.processes == 1:
+        import torch
+
+        torch.set_num_threads(threads)
+        return train(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir, prompts_dir=prompts_dir,
+                     out_dir=out_dir, checkpoint_root=checkpoint_root)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(args, handle)
+    src = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads // settings.processes)),
+           "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={settings.processes}",
+               "-m", "telugu_llm.train_worker", handle.name]
+    log.info("launching %d training processes: %s", settings.processes, " ".join(command))
+    try:
+        proc = subprocess.run(command, env=env, capture_output=True, text=True)
+    finally:
+        os.unlink(handle.name)
+    for line in (proc.stdout + proc.stderr).splitlines():
+        log.info("[torchrun] %s", line)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).splitlines()[-15:])
+        raise RuntimeError(f"distributed training of {settings.model} on {settings.dataset} failed "
+                           f"(exit {proc.returncode}):\n{tail}")
+    return json.loads((Path(out_dir) / "metrics.json").read_text())
 
 
 LOG_COLUMNS = ("step", "loss", "learning_rate", "grad_norm", "tokens_seen", "eval_loss")
