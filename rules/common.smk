@@ -204,9 +204,14 @@ def eval_set_params():
 
 
 def eval_settings():
-    """What generation and scoring depend on (not the sets: those are an input)."""
-    keys = ("max_new_tokens", "max_prompt_tokens", "batch_size", "decoding", "markers", "perplexity", "bootstrap", "seed")
+    """What generation and scoring depend on (not the sets: those are an input; not the bootstrap:
+    only the summary computes intervals, so editing it re-runs no generation)."""
+    keys = ("max_new_tokens", "max_prompt_tokens", "batch_size", "decoding", "markers", "perplexity", "seed")
     return canonical({k: EVAL[k] for k in keys})
+
+
+def summary_settings():
+    return canonical({k: EVAL[k] for k in ("bootstrap", "seed")})
 
 
 def eval_model_params(wildcards):

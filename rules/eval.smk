@@ -24,7 +24,7 @@ rule evaluate_run:
     input:
         unpack(eval_inputs),
         code=code("evaluation.py", "generation.py", "metrics.py", "evalsets.py", "training.py", "templates.py",
-                  "tokenization.py", "provenance.py", "shards.py"),
+                  "tokenization.py", "provenance.py", "shards.py", "languages.py"),
     output:
         generations=f"{EVAL_DIR}/{{model}}/{{adapter}}/generations.parquet",
         metrics=f"{EVAL_DIR}/{{model}}/{{adapter}}/metrics.json",
@@ -56,7 +56,7 @@ rule eval_summary:
         differences=f"{EVAL_DIR}/differences.csv",
         figure="results/figures/evaluation.png",
     params:
-        settings=eval_settings(),
+        settings=summary_settings(),
     log:
         "results/logs/eval/summary.log",
     benchmark:

@@ -11,6 +11,6 @@ from telugu_llm.logs import logged  # noqa: E402
 i, o = snakemake.input, snakemake.output
 with logged(snakemake.log[0]):
     runs = {(Path(g).parent.parent.name, Path(g).parent.name): Path(g) for g in i.generations}
-    summarize(runs, settings=EvalSettings.from_config(dict(snakemake.params.settings)), summary_csv=Path(o.summary),
-              differences_csv=Path(o.differences))
-    evaluation_figure(pd.read_csv(o.summary), Path(o.figure))
+    settings = EvalSettings.from_config(dict(snakemake.params.settings))
+    summarize(runs, settings=settings, summary_csv=Path(o.summary), differences_csv=Path(o.differences))
+    evaluation_figure(pd.read_csv(o.summary), Path(o.figure), settings.confidence)

@@ -134,7 +134,7 @@ def single_node_slurm(root: Path, gpus: int = 1):
         shutil.chown("/run/munge", "munge", "munge") if _has_user("munge") else None
         logs = open(root / "daemons.log", "ab")
         procs.append(subprocess.Popen(["munged", "-F", "--force"], stdout=logs, stderr=logs))
-        wait_until(lambda: Path("/run/munge/munge.socket.2").exists(), 20, "munged")
+        wait_until(munge_answers, 20, "munged")
         procs.append(subprocess.Popen(["slurmctld", "-D", "-i"], stdout=logs, stderr=logs))
         wait_until(lambda: subprocess.run(["scontrol", "ping"], capture_output=True, text=True).stdout.count("UP") > 0,
                    30, "slurmctld")
@@ -143,6 +143,11 @@ def single_node_slurm(root: Path, gpus: int = 1):
                    .stdout.strip() == "idle", 60, "the node to be idle")
         yield {"node": node, "root": root, "pids": [p.pid for p in procs]}
     finally:
+        if procs:  # jobs first: a batch job would outlive the daemons
+            subprocess.run(["scancel", "--full", "--quiet", "--user", "root"], capture_output=True, timeout=30)
+            with contextlib.suppress(RuntimeError):
+                wait_until(lambda: not subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True)
+                           .stdout.strip(), 30, "cancelled jobs to end")
         for proc in reversed(procs):  # by PID, never by name
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -155,6 +160,16 @@ def single_node_slurm(root: Path, gpus: int = 1):
             if path.exists() and MARKER in path.read_text(errors="replace"):
                 path.unlink()
         signal.signal(signal.SIGTERM, previous)
+
+
+def munge_answers() -> bool:
+    """munged is up when a credential it makes can be decoded (a stale socket file is not enough)."""
+    try:
+        cred = subprocess.run(["munge", "-n"], capture_output=True, timeout=5)
+        return cred.returncode == 0 and subprocess.run(["unmunge"], input=cred.stdout, capture_output=True,
+                                                       timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def _has_user(name: str) -> bool:

@@ -131,7 +131,8 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
                           device="cpu")
         runs[("tiny", adapter)] = out / "generations.parquet"
         assert sorted(p.name for p in out.iterdir()) == ["generations.parquet", "metrics.json"]
-        saved = json.loads((out / "metrics.json").read_text())
+        saved = json.loads((out / "metrics.json").read_text(),  # strict JSON: no NaN literals
+                           parse_constant=lambda c: pytest.fail(f"metrics.json holds {c}"))
         assert saved["items"] == result["items"] and saved["seed"] == 1234
         assert sum(saved["stop_reasons"].values()) == saved["items"]
         # Telugu prompts are long under Llama-2's tokenizer: skipped and counted, not silently lost

@@ -52,6 +52,8 @@ def test_exact_match_and_token_f1():
     assert M.exact_match("విశాఖపట్నం.", ["విశాఖపట్నం"], "te") == 1.0
     assert M.token_f1("విశాఖపట్నం జిల్లా", ["విశాఖపట్నం"], "te") == pytest.approx(2 / 3)
     assert M.token_f1("", ["France"], "en") == 0.0
+    assert M.exact_match("Don't!", ["dont"], "en") == 1.0  # SQuAD deletes punctuation: one token
+    assert M.exact_match("$1,000", ["1000"], "en") == 1.0
     assert M.token_f1("nothing", ["France", "nothing at all"], "en") == pytest.approx(0.5)  # best reference
 
 

@@ -125,6 +125,8 @@ def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
     limit = write_config(built_workflow, "limit.yaml", {"evaluation": {"max_new_tokens": {"qa": 8}}})
     assert planned_jobs(built_workflow, "--configfile", limit) == {
         "evaluate_run": 6, "eval_summary": 1, "report": 1, "all": 1}
+    boot = write_config(built_workflow, "boot.yaml", {"evaluation": {"bootstrap": {"resamples": 500}}})
+    assert planned_jobs(built_workflow, "--configfile", boot) == {"eval_summary": 1, "report": 1, "all": 1}  # no generation
     off = write_config(built_workflow, "off.yaml", {"evaluation": {"enabled": False}})
     assert planned_jobs(built_workflow, "--configfile", off) == {"report": 1, "all": 1}
 

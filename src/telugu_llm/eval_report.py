@@ -31,7 +31,8 @@ def group_title(set_name: str, task: str, lang: str) -> str:
     return f"{SET_TITLES.get(set_name, set_name)}: {what}"
 
 
-def evaluation_context(summary_csv: Path, differences_csv: Path, generations: list[Path], examples: int) -> dict:
+def evaluation_context(summary_csv: Path, differences_csv: Path, generations: list[Path], examples: int,
+                       confidence: float = 0.95) -> dict:
     import pandas as pd
     import pyarrow.parquet as pq
 
@@ -69,7 +70,8 @@ def evaluation_context(summary_csv: Path, differences_csv: Path, generations: li
                     tokens_per_second=m.get("generated_tokens_per_second"), device=m.get("device"),
                     seconds=m.get("generation_seconds"))
     return {"run_labels": run_labels, "tables": tables, "differences": diff_rows, "side_by_side": side_by_side,
-            "runs": runs_info, "findings": evaluation_findings(summary, differences)}
+            "runs": runs_info, "findings": evaluation_findings(summary, differences, confidence),
+            "confidence": f"{100 * confidence:g} %"}
 
 
 def generations_side_by_side(paths: list[Path], runs, examples: int):
@@ -113,29 +115,32 @@ def run_index(label: str, runs) -> int:
     return labels.index(label) if label in labels else len(labels)
 
 
-def evaluation_findings(summary, differences) -> list[str]:
+def evaluation_findings(summary, differences, confidence: float = 0.95) -> list[str]:
     """Sentences generated from measured values only."""
     out = []
+    level = f"{100 * confidence:g} %"
     for (model, adapter), part in differences.groupby(["model", "adapter"], sort=True):
         headline = part[part.apply(lambda r: r["metric"] == HEADLINE.get(r["task"]), axis=1) & (part["set"] != "study_probes")]
+        headline = headline.dropna(subset=["diff"])
         if not len(headline):
             continue
         better = headline[headline["better"] == "better"]
         worse = headline[headline["better"] == "worse"]
         best = headline.loc[headline["diff"].idxmax()]
-        out.append(f"{model} fine-tuned on {adapter}: the headline metric improved with a 95 % interval above zero on "
+        out.append(f"{model} fine-tuned on {adapter}: the headline metric improved with a {level} interval above zero on "
                    f"{len(better)} of {len(headline)} sets and fell on {len(worse)}; the largest change is "
                    f"{best['metric']} on {group_title(best['set'], best['task'], best['lang'])}, "
                    f"{best['base']:.2f} → {best['tuned']:.2f} ({best['diff']:+.2f}, interval "
                    f"[{best['ci_low']:+.2f}, {best['ci_high']:+.2f}]).")
-    fidelity = summary[(summary["metric"] == "script_fidelity") & (summary["lang"] != "en") & summary["value"].notna()]
+    fidelity = summary[(summary["metric"] == "script_fidelity") & (summary["lang"] != "en") & summary["value"].notna()
+                       & summary["ci_low"].notna()]
     if len(fidelity):
         worst = fidelity.loc[fidelity["value"].idxmin()]
         out.append(f"Script fidelity of answers expected in {worst['lang']}: lowest for {worst['model']} / {worst['adapter']} "
                    f"on {group_title(worst['set'], worst['task'], worst['lang'])} ({worst['n']} items), where "
                    f"{100 * worst['value']:.1f} % of the letters are in the expected script "
                    f"(interval {100 * worst['ci_low']:.1f}–{100 * worst['ci_high']:.1f} %).")
-    stops = summary[summary["metric"] == "stop_rate"]
+    stops = summary[(summary["metric"] == "stop_rate") & summary["value"].notna()]
     if len(stops):
         by_run = stops.groupby(["model", "adapter"])["value"].mean()
         low = by_run.idxmin()

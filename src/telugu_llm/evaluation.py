@@ -132,14 +132,13 @@ def groups(table: pa.Table) -> dict[tuple[str, str, str], dict[str, list]]:
     return out
 
 
-def metrics_with_intervals(table: pa.Table, settings: EvalSettings) -> list[dict]:
+def metric_values(table: pa.Table) -> list[dict]:
+    """Every metric of every (set, task, lang) of one run (intervals: the summary's job)."""
     rows = []
     for (set_name, task, lang), group in groups(table).items():
         for metric in group_metrics(group):
-            low, high = M.bootstrap_ci(metric, resamples=settings.resamples, confidence=settings.confidence,
-                                       seed=settings.seed)
-            rows.append({"set": set_name, "task": task, "lang": lang, "metric": metric.name,
-                         "value": metric.score(), "ci_low": low, "ci_high": high, "n": len(group["id"])})
+            rows.append({"set": set_name, "task": task, "lang": lang, "metric": metric.name, "value": metric.score(),
+                         "n": len(group["id"])})
     return rows
 
 
@@ -243,7 +242,7 @@ def evaluate(*, model_name: str, adapter: str, run_spec: dict, settings: EvalSet
     summary = {
         "model": model_name, "adapter": adapter, "template": run.template, "items": len(rows),
         "skipped_prompt_too_long": skipped, "stop_reasons": stop_reasons,
-        "metrics": metrics_with_intervals(table, settings),
+        "metrics": metric_values(table),
         "load_seconds": load_seconds, **speed, "batch_size": settings.batch_size,
         "device": device,
         "device_name": torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or platform.machine(),
@@ -252,14 +251,21 @@ def evaluate(*, model_name: str, adapter: str, run_spec: dict, settings: EvalSet
     }
     with atomic_directory(Path(out_dir)) as tmp:
         pq.write_table(table, tmp / "generations.parquet", compression="zstd")
-        (tmp / "metrics.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=_json) + "\n",
-                                          encoding="utf-8")
+        (tmp / "metrics.json").write_text(json.dumps(strict_json(summary), indent=2, ensure_ascii=False, allow_nan=False)
+                                          + "\n", encoding="utf-8")
     return summary
 
 
-def _json(value):
+def strict_json(value):
+    """NaN (a metric with no value) as null, so that the file is JSON for every reader."""
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
     return str(value)
 
 

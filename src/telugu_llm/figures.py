@@ -109,7 +109,7 @@ def training_curves_figure(curves: pd.DataFrame, column: str, ylabel: str, title
 HEADLINE = {"translation": "chrf++", "summarization": "rouge_l", "qa": "f1", "completion": "chrf++"}
 
 
-def evaluation_figure(summary: pd.DataFrame, out_png: Path) -> None:
+def evaluation_figure(summary: pd.DataFrame, out_png: Path, confidence: float = 0.95) -> None:
     """Each set's headline metric and its script fidelity, per model and adapter, with the bootstrap
     interval as an error bar (one panel per set, task, language and metric)."""
     sns.set_theme(style="whitegrid", context="notebook")
@@ -141,7 +141,8 @@ def evaluation_figure(summary: pd.DataFrame, out_png: Path) -> None:
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, title="adapter", loc="upper right", frameon=False)
-    fig.suptitle("Evaluation: headline metric, and script fidelity of non-English answers, 95 % bootstrap intervals", fontsize=11)
+    fig.suptitle(f"Evaluation: headline metric, and script fidelity of non-English answers, {100 * confidence:g} % "
+                 "bootstrap intervals", fontsize=11)
     fig.tight_layout(rect=(0, 0, 0.93, 0.97))
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=100, metadata=_PNG_METADATA)

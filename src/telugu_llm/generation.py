@@ -151,8 +151,9 @@ def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]],
             attention[row, width - len(p) - len(r):] = 1
             labels[row, keep - len(r):] = torch.tensor(r)
         with torch.inference_mode():
+            positions = (attention.cumsum(-1) - 1).clamp(min=0)  # as generate() numbers left-padded rows
             logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
-                           logits_to_keep=keep).logits.float()
+                           position_ids=positions.to(device), logits_to_keep=keep, use_cache=False).logits.float()
         # logits at position t predict token t + 1: the kept window's last `keep - 1` labels
         nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), labels[:, 1:].to(device),
                                                 ignore_index=-100, reduction="none")

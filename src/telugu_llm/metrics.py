@@ -42,11 +42,16 @@ class UnicodeTokenizer:
 
 
 # --- question answering (SQuAD's definitions, with Unicode-aware normalisation) -----------------
+PUNCTUATION = regex.compile(r"[\p{P}\p{S}]")
+
+
 def normalize_answer(text: str, lang: str) -> list[str]:
-    text = unicodedata.normalize("NFC", text).casefold()
+    """SQuAD's normalisation in Unicode: case-folded, punctuation and symbols deleted (so "don't"
+    is one token, as in SQuAD), English articles removed, split on white space."""
+    text = PUNCTUATION.sub("", unicodedata.normalize("NFC", text).casefold())
     if lang == "en":
         text = ENGLISH_ARTICLES.sub(" ", text)
-    return WORD.findall(text)
+    return text.split()
 
 
 def exact_match(prediction: str, references: list[str], lang: str) -> float:

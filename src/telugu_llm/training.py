@@ -380,6 +380,7 @@ def launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, promp
     torchrun (torch.distributed data parallel: gloo on CPUs, NCCL with one GPU per process), each
     loading the 4-bit model on its own device; rank 0 writes the same outputs as a single process."""
     import os
+    import signal
     import subprocess
     import sys
     import tempfile
@@ -400,16 +401,30 @@ def launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, promp
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={settings.processes}",
                "-m", "telugu_llm.train_worker", handle.name]
     log.info("launching %d training processes: %s", settings.processes, " ".join(command))
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def forward(signum, frame):  # a job killed at its time limit takes its processes with it
+        os.killpg(proc.pid, signal.SIGTERM)
+        raise SystemExit(f"training interrupted by signal {signum}")
+
+    signal.signal(signal.SIGTERM, forward)
+    tail: list[str] = []
     try:
-        proc = subprocess.run(command, env=env, capture_output=True, text=True)
+        for line in proc.stdout:  # into the job's log as it comes, not at the end
+            log.info("[torchrun] %s", line.rstrip())
+            tail = (tail + [line.rstrip()])[-15:]
+        proc.wait()
     finally:
+        signal.signal(signal.SIGTERM, previous)
         os.unlink(handle.name)
-    for line in (proc.stdout + proc.stderr).splitlines():
-        log.info("[torchrun] %s", line)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).splitlines()[-15:])
         raise RuntimeError(f"distributed training of {settings.model} on {settings.dataset} failed "
-                           f"(exit {proc.returncode}):\n{tail}")
+                           f"(exit {proc.returncode}):\n" + "\n".join(tail))
     return json.loads((Path(out_dir) / "metrics.json").read_text())
 
 
