@@ -65,14 +65,10 @@ def prompts(tokenizer, template: str, count: int, max_prompt_tokens: int) -> lis
 def load(args):
     import torch
 
-    from telugu_llm.tokenization import load_tokenizer
-    from telugu_llm.training import RunSettings, load_quantized, resolve_device, set_pad_token
+    from telugu_llm.training import RunSettings, load_quantized, padded_tokenizer, resolve_device
 
     device = resolve_device(args.device)
-    tokenizer = load_tokenizer(args.tokenizer)
-    tokenizer = type(tokenizer).from_pretrained(args.tokenizer)
-    set_pad_token(tokenizer)
-    tokenizer.padding_side = "left"
+    tokenizer = padded_tokenizer(args.tokenizer, "left")
     model_dir = Path(args.model) if args.model else None
     if args.random:
         from telugu_llm.models import build_model

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import unicodedata
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from .errors import InputError
-from .metrics import letter_scripts, expected_script
+from .metrics import expected_script, script_fidelity
 from .prompts import LANGUAGE_NAMES
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,9 @@ def _nfc(text) -> str:
 
 
 def script_share(text: str, lang: str) -> float:
-    counts = letter_scripts(text)
-    total = sum(counts.values())
-    return counts[expected_script(lang)] / total if total else 1.0
+    """The reference's script fidelity; a reference without letters (a number) passes."""
+    share = script_fidelity(text, lang)
+    return 1.0 if math.isnan(share) else share
 
 
 def instruction_for(instructions: dict, task: str, lang: str) -> str:

@@ -123,11 +123,12 @@ def group_metrics(rows: dict[str, list]) -> list[M.Metric]:
 def groups(table: pa.Table) -> dict[tuple[str, str, str], dict[str, list]]:
     """Rows of a generations table by (set, task, lang), ordered by item id (for pairing)."""
     data = table.to_pydict()
-    keys = sorted({(s, t, l) for s, t, l in zip(data["set"], data["task"], data["lang"])})
+    rows: dict[tuple[str, str, str], list[int]] = {}
+    for i, key in enumerate(zip(data["set"], data["task"], data["lang"])):
+        rows.setdefault(key, []).append(i)
     out = {}
-    for key in keys:
-        idx = [i for i in range(table.num_rows) if (data["set"][i], data["task"][i], data["lang"][i]) == key]
-        idx.sort(key=lambda i: data["id"][i])
+    for key in sorted(rows):
+        idx = sorted(rows[key], key=lambda i: data["id"][i])
         out[key] = {column: [data[column][i] for i in idx] for column in data}
     return out
 
@@ -183,15 +184,11 @@ def evaluate(*, model_name: str, adapter: str, run_spec: dict, settings: EvalSet
     import torch
 
     from .shards import atomic_directory
-    from .tokenization import load_tokenizer
-    from .training import RunSettings, resolve_device, set_pad_token, versions
+    from .training import RunSettings, padded_tokenizer, resolve_device, versions
 
     run = RunSettings.from_config(model_name, adapter, run_spec, device=device)
     device = resolve_device(device)
-    tokenizer = load_tokenizer(str(tokenizer_dir))
-    tokenizer = type(tokenizer).from_pretrained(tokenizer_dir)
-    set_pad_token(tokenizer)
-    tokenizer.padding_side = "left"
+    tokenizer = padded_tokenizer(tokenizer_dir, "left")
     items = read_sets(sets_dir).to_pylist()
     bos = adds_bos(tokenizer)
     prompts, kept, skipped = [], [], {}
@@ -282,9 +279,12 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: EvalSettings, summ
 
     summary, differences = [], []
     by_run = {key: groups(pq.read_table(path)) for key, path in sorted(runs.items())}
+    # each group's metrics once (chrF++ and BLEU statistics are the costly part), by name
+    scored = {run: {key: {m.name: m for m in group_metrics(group)} for key, group in grouped.items()}
+              for run, grouped in by_run.items()}
     for (model, adapter), grouped in by_run.items():
         for key, group in grouped.items():
-            for metric in group_metrics(group):
+            for metric in scored[(model, adapter)][key].values():
                 low, high = M.bootstrap_ci(metric, resamples=settings.resamples, confidence=settings.confidence,
                                            seed=settings.seed)
                 summary.append([model, adapter, *key, metric.name, metric.score(), low, high, len(group["id"])])
@@ -293,8 +293,8 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: EvalSettings, summ
                 continue
             if base["id"] != group["id"]:
                 raise InputError(f"evaluation of {model}/{adapter} and {model}/base cover different items of {key}")
-            base_metrics = {m.name: m for m in group_metrics(base)}
-            for metric in group_metrics(group):
+            base_metrics = scored[(model, "base")][key]
+            for metric in scored[(model, adapter)][key].values():
                 if metric.name not in base_metrics:
                     continue
                 higher = HIGHER_IS_BETTER[metric.name]

@@ -80,6 +80,19 @@ def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def left_padded(rows: list[list[int]], pad: int):
+    """(input_ids, attention_mask) of token-id rows padded on the left to the longest."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        input_ids[i, width - len(r):] = torch.tensor(r)
+        attention[i, width - len(r):] = 1
+    return input_ids, attention
+
+
 def encode_prompt(tokenizer, prompt: str, add_bos: bool) -> list[int]:
     ids = tokenizer(prompt, add_special_tokens=False).input_ids
     bos = tokenizer.bos_token_id
@@ -105,13 +118,9 @@ def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: list
         members = [i for i, m in enumerate(max_new_tokens) if m == limit]
         batches += [[members[j] for j in b] for b in length_batches([len(prompts[i]) for i in members], batch_size)]
     for batch in batches:
-        width = max(len(prompts[i]) for i in batch)
         limit = max_new_tokens[batch[0]]
-        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, i in enumerate(batch):  # left padding
-            input_ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
-            attention[row, width - len(prompts[i]):] = 1
+        input_ids, attention = left_padded([prompts[i] for i in batch], pad)
+        width = input_ids.shape[1]
         torch.manual_seed(seed)
         with torch.inference_mode():
             out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device),
@@ -140,15 +149,11 @@ def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]],
     device = next(model.parameters()).device
     out: list[tuple[float, int] | None] = [None] * len(examples)
     for batch in length_batches([len(p) + len(r) for p, r in examples], batch_size):
-        width = max(len(examples[i][0]) + len(examples[i][1]) for i in batch)
         keep = max(len(examples[i][1]) for i in batch) + 1
-        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        input_ids, attention = left_padded([examples[i][0] + examples[i][1] for i in batch], pad)
         labels = torch.full((len(batch), keep), -100, dtype=torch.long)
         for row, i in enumerate(batch):
-            p, r = examples[i]
-            input_ids[row, width - len(p) - len(r):] = torch.tensor(p + r)
-            attention[row, width - len(p) - len(r):] = 1
+            r = examples[i][1]
             labels[row, keep - len(r):] = torch.tensor(r)
         with torch.inference_mode():
             positions = (attention.cumsum(-1) - 1).clamp(min=0)  # as generate() numbers left-padded rows

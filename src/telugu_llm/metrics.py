@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import regex
 
-from .languages import SAMANANTAR_LANGUAGES, SCRIPTS
+from .languages import script_of_char, script_of_language
 
 WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 ENGLISH_ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -95,18 +95,12 @@ def repetition_rate(text: str, n: int = 3) -> float:
 
 
 def expected_script(lang: str) -> str:
-    return "Latin" if lang == "en" else SAMANANTAR_LANGUAGES[lang][1]
+    return "Latin" if lang == "en" else script_of_language(lang).name
 
 
 def letter_scripts(text: str) -> Counter:
     """Letters and marks per script (Unicode categories L* and M*), 'other' for unknown scripts."""
-    counts: Counter = Counter()
-    for ch in text:
-        if unicodedata.category(ch)[0] in "LM":
-            cp = ord(ch)
-            name = next((s.name for s in SCRIPTS.values() if any(lo <= cp <= hi for lo, hi in s.ranges)), "other")
-            counts[name] += 1
-    return counts
+    return Counter(script_of_char(ch) or "other" for ch in text if unicodedata.category(ch)[0] in "LM")
 
 
 def script_fidelity(text: str, lang: str) -> float:

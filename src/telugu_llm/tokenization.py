@@ -68,15 +68,21 @@ def build_tokenizer(name: str, spec: dict, out_dir: Path) -> dict:
     return source
 
 
-@functools.lru_cache(maxsize=8)
-def load_tokenizer(resource_dir: str):
-    """The transformers tokenizer saved by `build_tokenizer` (cached per process)."""
+def open_tokenizer(resource_dir: str):
+    """The transformers tokenizer saved by `build_tokenizer`, a new object on every call (for a
+    caller that changes it, e.g. its pad token)."""
     from transformers import AutoTokenizer
 
     path = Path(resource_dir)
     if not (path / SOURCE_JSON).is_file():
         raise InputError(f"{path} is not a tokenizer resource (no {SOURCE_JSON}); build it with the tokenizer rule")
     return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+
+
+@functools.lru_cache(maxsize=8)
+def load_tokenizer(resource_dir: str):
+    """The transformers tokenizer saved by `build_tokenizer` (cached per process: do not change it)."""
+    return open_tokenizer(resource_dir)
 
 
 def _byte_level_alphabet() -> dict[str, int]:

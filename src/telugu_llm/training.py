@@ -109,6 +109,17 @@ def set_pad_token(tokenizer) -> None:
     raise InputError(f"tokenizer {tokenizer.name_or_path} has no pad or unknown token distinct from EOS")
 
 
+def padded_tokenizer(tokenizer_dir: Path, padding_side: str):
+    """A private tokenizer (not the cached one) with a pad token distinct from EOS and the given
+    padding side: right to train, left to generate (pitfall 2)."""
+    from .tokenization import open_tokenizer
+
+    tokenizer = open_tokenizer(str(tokenizer_dir))
+    set_pad_token(tokenizer)
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
 def tokenized_split(tokenizer, parquet: Path, *, template: str, max_length: int, truncation: str,
                     limit: int | None = None) -> tuple[list[dict], dict]:
     """Examples as {input_ids, labels}, each checked for the training invariants; and what was
@@ -234,14 +245,9 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from .tokenization import load_tokenizer
-
     device = resolve_device(settings.device)
     torch.manual_seed(settings.train.seed)
-    tokenizer = load_tokenizer(str(tokenizer_dir))
-    tokenizer = type(tokenizer).from_pretrained(tokenizer_dir)  # a private copy: the pad token is set below
-    set_pad_token(tokenizer)
-    tokenizer.padding_side = "right"  # pitfall 2: train with right padding, generate with left
+    tokenizer = padded_tokenizer(tokenizer_dir, "right")
     t = settings.train
     train_examples, train_counts = tokenized_split(tokenizer, Path(prompts_dir) / "train.parquet", template=settings.template,
                                                    max_length=settings.max_length, truncation=t.truncation,
