@@ -3,9 +3,9 @@ correctness list of pitfalls.md, resuming, and the bad inputs."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -145,42 +145,65 @@ def test_lora_gradients_survive_generate(tiny):
     assert disable_avx512bf16_repacking(model) > 0
 
 
-def test_resume_continues_the_step_count(tiny, tmp_path):
-    """A job killed after a checkpoint resumes from it instead of starting over."""
-    script = f"""
-import sys, time
-sys.path.insert(0, {str(Path(__file__).parents[1] / 'src')!r})
-sys.path.insert(0, {str(Path(__file__).parent)!r})
+RESUME_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {src!r})
+sys.path.insert(0, {tests!r})
 import transformers
 from test_training import settings
 from telugu_llm.training import train
 
-class Slow(transformers.TrainerCallback):
-    def on_step_end(self, args, state, control, **kw):
-        time.sleep(float(sys.argv[1]))
+kill_at, where = int(sys.argv[1]), sys.argv[2]
 
-orig = transformers.Trainer.__init__
-def init(self, *a, **k):
-    orig(self, *a, **k)
-    self.add_callback(Slow())
-transformers.Trainer.__init__ = init
-train(settings=settings("llama", max_steps=8, save_steps=2), model_dir={str(tiny['llama']['model'])!r},
-      tokenizer_dir={str(tiny['llama']['tokenizer'])!r}, prompts_dir={str(tiny['llama']['prompts'])!r},
-      out_dir={str(tmp_path / 'out')!r}, checkpoint_root={str(tmp_path / 'ckpt')!r})
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if where == "between":  # after checkpoint-<kill_at> is complete, before the next step ends
+    class KillAfter(transformers.TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == kill_at + 1:
+                die()
+    orig = transformers.Trainer.__init__
+    def init(self, *a, **k):
+        orig(self, *a, **k)
+        self.add_callback(KillAfter())
+    transformers.Trainer.__init__ = init
+elif where == "inside":  # the adapter and optimizer of checkpoint-<kill_at> written, its state not yet
+    save = transformers.TrainerState.save_to_json
+    def save_to_json(self, path):
+        if self.global_step == kill_at and os.path.basename(os.path.dirname(path)) == f"checkpoint-{{kill_at}}":
+            with open(path, "w") as handle:
+                handle.write('{{"global_step": ')  # a state file cut off mid-write
+            die()
+        return save(self, path)
+    transformers.TrainerState.save_to_json = save_to_json
+train(settings=settings("llama", max_steps=8, save_steps=2), model_dir={model!r}, tokenizer_dir={tokenizer!r},
+      prompts_dir={prompts!r}, out_dir={out!r}, checkpoint_root={ckpt!r})
 """
+
+
+@pytest.mark.parametrize("where, resumed_from, set_aside", [("between", "checkpoint-4", 0), ("inside", "checkpoint-2", 1)])
+def test_resume_continues_the_step_count(tiny, tmp_path, where, resumed_from, set_aside):
+    """A job killed (SIGKILL) between two checkpoint saves resumes from the last one; a job killed inside
+    a save resumes from the newest complete checkpoint, and the incomplete one is set aside and counted."""
+    script = RESUME_SCRIPT.format(src=str(Path(__file__).parents[1] / "src"), tests=str(Path(__file__).parent),
+                                  model=str(tiny["llama"]["model"]), tokenizer=str(tiny["llama"]["tokenizer"]),
+                                  prompts=str(tiny["llama"]["prompts"]), out=str(tmp_path / "out"),
+                                  ckpt=str(tmp_path / "ckpt"))
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
-    proc = subprocess.Popen([sys.executable, "-c", script, "1.5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and not list((tmp_path / "ckpt").glob("*/checkpoint-4")):
-        time.sleep(0.5)
-    proc.kill()
-    proc.wait()
+    killed = subprocess.run([sys.executable, "-c", script, "4", where], env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     checkpoints = sorted(p.name for p in (tmp_path / "ckpt").glob("*/checkpoint-*"))
     assert "checkpoint-4" in checkpoints and not (tmp_path / "out" / "metrics.json").exists()
-    done = subprocess.run([sys.executable, "-c", script, "0"], env=env, capture_output=True, text=True)
+    if where == "inside":
+        state = next((tmp_path / "ckpt").glob("*/checkpoint-4")) / "trainer_state.json"
+        assert state.read_text() == '{"global_step": '  # the kill really cut the save short
+    done = subprocess.run([sys.executable, "-c", script, "0", "none"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert metrics["resumed_from"] in ("checkpoint-4", "checkpoint-6") and metrics["steps"] == 8
+    assert metrics["resumed_from"] == resumed_from and metrics["steps"] == 8
+    assert metrics["incomplete_checkpoints_set_aside"] == set_aside
+    assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").iterdir())  # removed after success
 
 
 def test_bad_inputs_fail_before_training(tiny, tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ import csv
 import json
 import hashlib
 import logging
+import os
 import platform
 import resource
 import time
@@ -221,10 +222,53 @@ def peak_memory_bytes(device: str) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def last_checkpoint(directory: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+CHECKPOINT_FILES = ("trainer_state.json", "adapter_config.json", "adapter_model.safetensors", "optimizer.pt",
+                    "scheduler.pt")
 
-    return get_last_checkpoint(str(directory)) if Path(directory).is_dir() else None
+
+def checkpoint_complete(path: Path) -> bool:
+    """Whether a checkpoint folder was saved to the end: the trainer writes its state last, so a
+    state file that parses, beside the adapter, optimizer and scheduler files, means every file is whole."""
+    if not all((path / name).is_file() for name in CHECKPOINT_FILES):
+        return False
+    try:
+        json.loads((path / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def resumable_checkpoint(directory: Path) -> tuple[Path | None, int]:
+    """The newest complete checkpoint under `directory`, and how many incomplete ones (a job killed
+    inside a save) were set aside: renamed out of the trainer's `checkpoint-N` pattern, so that neither
+    resuming nor a later save of the same step ever reads their files."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None, 0
+    found = sorted((int(p.name.split("-", 1)[1]), p) for p in directory.iterdir()
+                   if p.is_dir() and p.name.startswith("checkpoint-") and p.name.split("-", 1)[1].isdigit())
+    set_aside = 0
+    for _, path in reversed(found):
+        if checkpoint_complete(path):
+            return path, set_aside
+        aside = path.with_name(f"incomplete-{path.name}-{os.getpid()}")
+        path.rename(aside)
+        set_aside += 1
+        log.warning("checkpoint %s is incomplete (the job was killed while saving it): set aside as %s",
+                    path.name, aside.name)
+    return None, set_aside
+
+
+def broadcast_choice(value):
+    """Rank 0's value on every process of a data-parallel run (the process group is up once the
+    trainer exists); the value itself where there is no group."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def run_fingerprint(settings: RunSettings, model_dir: Path, prompts_dir: Path) -> str:
@@ -326,7 +370,9 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
     trainer, _, info = prepare(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir,
                                prompts_dir=prompts_dir, checkpoint_dir=checkpoint_dir)
     device = info["device"]
-    resume = last_checkpoint(checkpoint_dir)
+    resume, set_aside = resumable_checkpoint(checkpoint_dir) if trainer.is_world_process_zero() else (None, 0)
+    if world_size() > 1:  # rank 0 decides (and renames); the others follow its choice
+        resume = broadcast_choice(str(resume) if resume else None)
     tokens_before = 0
     if resume:
         log.info("resuming from %s", resume)
@@ -356,6 +402,7 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
         "eval_loss_before": evals[0] if evals else None,
         "steps": trainer.state.global_step,
         "resumed_from": Path(resume).name if resume else None,
+        "incomplete_checkpoints_set_aside": set_aside,
         "tokens_per_second": tokens / wall if wall else None,
         "non_padding_tokens": trainer.state.num_input_tokens_seen,
         "peak_memory_bytes": peak_memory_bytes(device),
