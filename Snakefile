@@ -21,10 +21,10 @@ wildcard_constraints:
 
 
 include: "rules/data.smk"
-include: "rules/tokenizers.smk"
+include: "rules/tokens.smk"
 include: "rules/prompts.smk"
 include: "rules/train.smk"
-include: "rules/eval.smk"
+include: "rules/evaluation.smk"
 include: "rules/report.smk"
 
 

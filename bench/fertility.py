@@ -27,9 +27,11 @@ import yaml  # noqa: E402
 from data_prep import write_corpus  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
-from telugu_llm import tokenization  # noqa: E402
-from telugu_llm.fertility import analyse_tokenizer  # noqa: E402
-from telugu_llm.tokenization import build_tokenizer  # noqa: E402
+from telugu_llm import loading  # noqa: E402
+from telugu_llm.config import with_defaults  # noqa: E402
+from telugu_llm.tokens import tokenizer as tokenizer_resources  # noqa: E402
+from telugu_llm.tokens.fertility import analyse_tokenizer  # noqa: E402
+from telugu_llm.tokens.tokenizer import build_tokenizer  # noqa: E402
 
 BATCH = 10_000
 
@@ -45,8 +47,8 @@ def bare(tokenizer_json: Path, sides: list[list[str]]) -> int:
 
 
 def ours(name: str, directory: Path, src: list[str], tgt: list[str]) -> list[dict]:
-    tokenization.load_tokenizer.cache_clear()
-    tokenization.vocabulary_facts.cache_clear()
+    loading.load_tokenizer.cache_clear()
+    tokenizer_resources.vocabulary_facts.cache_clear()
     rows, _, _ = analyse_tokenizer(name=name, resource_dir=str(directory), batch_size=BATCH,
                                    corpora=[{"name": "bench", "lang": "te", "src": src, "tgt": tgt}])
     return rows
@@ -66,7 +68,7 @@ def main() -> None:
     for name in ("llama2", "mistral"):
         dirs[name] = OUT / "tokenizers" / name
         if not dirs[name].exists():
-            build_tokenizer(name, specs[name], dirs[name])
+            build_tokenizer(name, with_defaults(specs[name], "$defs/tokenizer"), dirs[name])
     print(f"{args.pairs:,} pairs; tokenizers: {', '.join(dirs)}", flush=True)
 
     times: dict[str, dict[str, list[float]]] = {n: {"bare": [], "analysis": []} for n in dirs}

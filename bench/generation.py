@@ -4,7 +4,7 @@ On the same prompts (the evaluation sets, formatted with the model's template), 
 loaded the same way (4-bit NF4 by default, as the evaluation loads it), greedy, the same token
 limit, in the same process, alternating:
 - plain: `model.generate` one prompt at a time (batch 1), stopping at EOS;
-- project: the workflow's evaluation generation (`telugu_llm.generation.generate`): batches
+- project: the workflow's evaluation generation (`telugu_llm.evaluation.generation.generate`): batches
   grouped by length, left padding, stopping at EOS and at template markers per row.
 Reports generated tokens per second (tokens up to each answer's stop, EOS included) of both and
 the ratio, medians over the repeats, and writes bench/out/generation.json.
@@ -42,14 +42,20 @@ def default_instructions() -> dict:
     return {task: spec["default"] for task, spec in tasks.items()}
 
 
+def default_markers() -> list[str]:
+    from telugu_llm.config import with_defaults
+
+    return with_defaults({}, "evaluation")["markers"]
+
+
 def prompts(tokenizer, template: str, count: int, max_prompt_tokens: int) -> list[list[int]]:
-    from telugu_llm.evalsets import build_sets, read_sets
-    from telugu_llm.generation import encode_prompt
-    from telugu_llm.templates import adds_bos, render
+    from telugu_llm.evaluation.sets import build_sets, read_sets
+    from telugu_llm.evaluation.generation import encode_prompt
+    from telugu_llm.prompts.formats import adds_bos, render
 
     with tempfile.TemporaryDirectory() as tmp:
-        build_sets(out_dir=Path(tmp) / "sets", langs=["en", "te"], instructions=default_instructions(), max_items=None, seed=1,
-                   embedded_root=REPO / "data" / "eval")
+        build_sets(out_dir=Path(tmp) / "sets", lang="te", instructions=default_instructions(), max_items=None, seed=1,
+                   embedded_root=REPO / "data" / "eval", samanantar_dir=None, probes=None, hub=[], hub_max_rows=0)
         items = read_sets(Path(tmp) / "sets").to_pylist()
     items = [i for i in items if i["task"] in ("translation", "completion")]  # short prompts, long answers
     out = []
@@ -65,19 +71,22 @@ def prompts(tokenizer, template: str, count: int, max_prompt_tokens: int) -> lis
 def load(args):
     import torch
 
-    from telugu_llm.training import RunSettings, load_quantized, padded_tokenizer, resolve_device
+    from telugu_llm.config import with_defaults
+    from telugu_llm.settings import from_dict
+    from telugu_llm.loading import Quantization, load_quantized, padded_tokenizer, resolve_device
 
     device = resolve_device(args.device)
     tokenizer = padded_tokenizer(args.tokenizer, "left")
     model_dir = Path(args.model) if args.model else None
     if args.random:
-        from telugu_llm.models import build_model
+        from telugu_llm.train.weights import build_model
 
         model_dir = Path(tempfile.mkdtemp()) / "random"
-        build_model("bench", {"source": "random", "architecture": "llama", "size": args.random, "seed": 0}, model_dir,
-                    tokenizer=tokenizer)
-    spec = {"template": args.template, "quantization": {"load_in_4bit": not args.bf16, "compute_dtype": "bfloat16"}}
-    model = load_quantized(model_dir, RunSettings.from_config("bench", "bench", spec, device=device), device).eval()
+        build_model("bench", with_defaults({"source": "random", "architecture": "llama", "size": args.random},
+                                           "$defs/weights"), model_dir, tokenizer=tokenizer)
+    spec = with_defaults({"tokenizer": "bench", "template": args.template,
+                          "quantization": {"load_in_4bit": not args.bf16, "compute_dtype": "bfloat16"}}, "$defs/model")
+    model = load_quantized(model_dir, from_dict(Quantization, spec["quantization"]), device, "bench").eval()
     torch.manual_seed(0)
     return model, tokenizer, device
 
@@ -103,10 +112,11 @@ def plain(model, tokenizer, batch: list[list[int]], max_new_tokens: int) -> tupl
 def project(model, tokenizer, batch, max_new_tokens: int, batch_size: int) -> tuple[int, float]:
     import torch
 
-    from telugu_llm.generation import generate
+    from telugu_llm.evaluation.generation import generate
 
     start = time.perf_counter()
-    _, speed = generate(model, tokenizer, batch, max_new_tokens=[max_new_tokens] * len(batch), batch_size=batch_size)
+    _, speed = generate(model, tokenizer, batch, max_new_tokens=[max_new_tokens] * len(batch), batch_size=batch_size,
+                        do_sample=False, temperature=1.0, top_p=1.0, seed=0, markers=default_markers())
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return speed["generated_tokens"], time.perf_counter() - start

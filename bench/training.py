@@ -5,7 +5,7 @@ On the same formatted Samanantar data and the same model, alternating, each run 
   float16 compute, LoRA r=64/alpha=16/dropout 0.1 on q,v, batch 4, gradient checkpointing, paged
   AdamW 32-bit (plain AdamW on a CPU), lr 2e-4 cosine, warmup 3 %, group by length, max grad norm
   0.3), padding per batch, no packing; the dataset as prompt/completion text, tokenized by trl;
-- project: the workflow's training path (`telugu_llm.training.prepare`) with the embedded
+- project: the workflow's training path (`telugu_llm.train.run.prepare`) with the embedded
   default's settings for the same model.
 Prints non-padding tokens/s over the timed steps (after warm-up) and peak resident memory (peak
 GPU memory on a GPU) of both, and writes bench/out/training.json.
@@ -66,7 +66,7 @@ def run_stock(args) -> dict:
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    from telugu_llm.training import disable_avx512bf16_repacking
+    from telugu_llm.loading import disable_avx512bf16_repacking
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = transformers.AutoTokenizer.from_pretrained(args.tokenizer)
@@ -94,13 +94,15 @@ def run_project(args) -> dict:
     import torch
     import yaml
 
-    from telugu_llm.training import RunSettings, prepare
+    from telugu_llm.config import with_defaults
+    from telugu_llm.train.run import prepare
+    from telugu_llm.train.settings import run_settings
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     spec = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"][args.config_model]
     spec = {**spec, "training": {**spec["training"], "max_steps": args.warmup + args.steps, "max_eval_examples": None,
                                  "eval_steps": None, "logging_steps": 1000, "save_steps": 10_000}}
-    settings = RunSettings.from_config(args.config_model, "samanantar", spec, device=device)
+    settings = run_settings(args.config_model, "samanantar", with_defaults(spec, "$defs/model"), device=device)
     settings.max_length = args.max_length
     trainer, _, _ = prepare(settings=settings, model_dir=Path(args.model), tokenizer_dir=Path(args.tokenizer),
                             prompts_dir=Path(args.prompts), checkpoint_dir=OUT / "project-ckpt")

@@ -4,19 +4,22 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 WORKFLOW_DIR = Path(workflow.basedir)
 sys.path.insert(0, str(WORKFLOW_DIR / "src"))
 
-from telugu_llm.config import active_models, check_inputs, check_schema  # noqa: E402
+from telugu_llm.config import active_models, check_config  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
+from telugu_llm.evaluation.settings import GenerationSettings, SummarySettings  # noqa: E402
+from telugu_llm.imports import package_modules  # noqa: E402
+from telugu_llm.settings import field_names  # noqa: E402
+from telugu_llm.train.settings import MODEL_KEYS  # noqa: E402
 
 SCHEMA = WORKFLOW_DIR / "config" / "schema.yaml"
 try:
-    check_schema(config, SCHEMA)  # a message naming the key, before any job
-    validate(config, SCHEMA)  # fills in the schema's defaults
-    check_inputs(config, WORKFLOW_DIR)
+    # the schema (a message naming the key, before any job; fills in its defaults), then the rules
+    # across keys and the files the config names
+    check_config(config, SCHEMA)
 except InputError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 
@@ -35,9 +38,15 @@ def canonical(value):
     return json.loads(json.dumps(value, sort_keys=True))
 
 
-def code(*modules):
-    """The package modules that a job imports, as inputs, so that editing one re-runs the job."""
-    return [str(PACKAGE / m) for m in ("__init__.py", "errors.py", "logs.py", *modules)]
+def code(script):
+    """Every package module that a rule's script imports, directly or not, as inputs, so that editing
+    one re-runs the job; computed from the imports (telugu_llm.imports), never listed by hand."""
+    return [str(p) for p in package_modules(WORKFLOW_DIR / "scripts" / script)]
+
+
+def section(name, *without):
+    """A config section as a rule's params, without the keys the rule does not depend on."""
+    return canonical({k: v for k, v in config[name].items() if k not in without})
 
 
 def samanantar_root():
@@ -93,7 +102,7 @@ def cost_profiles():
     entries = [config["models"][m] for m in MODELS] + list(config["fertility"]["costs"])
     for entry in entries:
         key = (entry["tokenizer"], template_key(entry["template"], entry["tokenizer"]))
-        profiles.setdefault(key, set()).add(entry.get("max_length", 512))
+        profiles.setdefault(key, set()).add(entry["max_length"])
     return {key: sorted(lengths) for key, lengths in sorted(profiles.items())}
 
 
@@ -149,10 +158,10 @@ def model_template_key(model):
 
 
 def run_settings(wildcards):
-    """Everything a training run depends on in the config (so that any edit re-runs it)."""
+    """Everything a training run depends on in the config (so that any edit re-runs it): the keys of
+    train.settings.RunSettings but the wildcards and the device."""
     spec = config["models"][wildcards.model]
-    settings = {key: spec.get(key) for key in ("template", "max_length", "lora", "quantization", "training")}
-    return canonical({**settings, "processes": spec["resources"]["processes"]})
+    return canonical({**{key: spec[key] for key in MODEL_KEYS}, "processes": spec["resources"]["processes"]})
 
 
 def model_resource(key):
@@ -206,18 +215,17 @@ def eval_set_params():
 def eval_settings():
     """What generation and scoring depend on (not the sets: those are an input; not the bootstrap:
     only the summary computes intervals, so editing it re-runs no generation)."""
-    keys = ("max_new_tokens", "max_prompt_tokens", "batch_size", "decoding", "markers", "perplexity", "seed")
-    return canonical({k: EVAL[k] for k in keys})
+    return canonical({k: EVAL[k] for k in field_names(GenerationSettings)})
 
 
 def summary_settings():
-    return canonical({k: EVAL[k] for k in ("bootstrap", "seed")})
+    return canonical({k: EVAL[k] for k in field_names(SummarySettings)})
 
 
 def eval_model_params(wildcards):
     """The model's settings that evaluation depends on: its template and how it is loaded."""
     spec = config["models"][wildcards.model]
-    return canonical({key: spec.get(key) for key in ("template", "quantization")})
+    return canonical({key: spec[key] for key in ("template", "quantization")})
 
 
 def eval_inputs(wildcards):

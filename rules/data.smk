@@ -1,23 +1,16 @@
-# Data: Samanantar and OpenAssistant-Guanaco to cleaned, split Parquet shards.
+# Data: Samanantar and OpenAssistant-Guanaco to cleaned, split Parquet shards; nested subsets; the summary.
 
 
 rule samanantar_shards:
     input:
         unpack(samanantar_files),
-        code=code("samanantar.py", "lines.py", "text.py", "hashing.py", "shards.py", "languages.py"),
+        code=code("samanantar_shards.py"),
     output:
         shards=directory(f"{SAMANANTAR_DIR}/shards"),
         quality=f"{SAMANANTAR_DIR}/quality.json",
     params:
-        source=config["samanantar"]["source"],
+        settings=section("samanantar", "subsets", "seed", "path"),
         root=samanantar_root(),
-        lang=LANG,
-        rows_per_shard=config["samanantar"]["rows_per_shard"],
-        validation_fraction=config["samanantar"]["validation_fraction"],
-        test_fraction=config["samanantar"]["test_fraction"],
-        max_length_ratio=config["samanantar"]["max_length_ratio"],
-        on_invalid_utf8=config["samanantar"]["on_invalid_utf8"],
-        hub=canonical(config["samanantar"]["hub"]),
     log:
         f"results/logs/data/samanantar_en-{LANG}.log",
     benchmark:
@@ -31,7 +24,7 @@ rule samanantar_shards:
 rule samanantar_subset:
     input:
         shards=rules.samanantar_shards.output.shards,
-        code=code("subsets.py", "hashing.py", "shards.py"),
+        code=code("samanantar_subset.py"),
     output:
         subset=directory(f"{SAMANANTAR_DIR}/subsets/{{size}}"),
     params:
@@ -51,18 +44,13 @@ rule samanantar_subset:
 rule guanaco_shards:
     input:
         unpack(guanaco_files),
-        code=code("guanaco.py", "text.py", "hashing.py", "shards.py", "languages.py"),
+        code=code("guanaco_shards.py"),
     output:
         shards=directory(f"{GUANACO_DIR}/shards"),
         quality=f"{GUANACO_DIR}/quality.json",
     params:
-        source=config["guanaco"]["source"],
+        settings=section("guanaco", "path"),
         path=guanaco_path(),
-        rows_per_shard=config["guanaco"]["rows_per_shard"],
-        validation_fraction=config["guanaco"]["validation_fraction"],
-        test_fraction=config["guanaco"]["test_fraction"],
-        on_invalid_utf8=config["guanaco"]["on_invalid_utf8"],
-        hub=canonical(config["guanaco"]["hub"]),
     log:
         "results/logs/data/guanaco.log",
     benchmark:
@@ -71,6 +59,29 @@ rule guanaco_shards:
         "../envs/data.yaml"
     script:
         "../scripts/guanaco_shards.py"
+
+
+rule data_summary:
+    input:
+        samanantar_quality=rules.samanantar_shards.output.quality,
+        samanantar_shards=rules.samanantar_shards.output.shards,
+        subsets=subset_dirs(),
+        guanaco_quality=rules.guanaco_shards.output.quality,
+        guanaco_shards=rules.guanaco_shards.output.shards,
+        code=code("data_summary.py"),
+    output:
+        summary="results/data/summary.json",
+        figure="results/figures/data_lengths.png",
+    params:
+        examples=config["report"]["examples"],
+    log:
+        "results/logs/data/summary.log",
+    benchmark:
+        "results/benchmarks/data/summary.tsv"
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/data_summary.py"
 
 
 rule data:

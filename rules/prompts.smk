@@ -1,10 +1,11 @@
-# Prompts: every dataset formatted with every template a model uses, prompt and completion apart.
+# Prompts: every dataset formatted with every template a model uses, prompt and completion apart;
+# and what each template costs in tokens under each tokenizer (read by the fertility summary).
 
 
 rule format_prompts:
     input:
         unpack(prompt_inputs),
-        code=code("prompts.py", "templates.py", "hashing.py", "shards.py", "tokenization.py"),
+        code=code("format_prompts.py"),
     output:
         directory(f"{PROMPTS_DIR}/{{template_key}}/{{dataset}}"),
     params:
@@ -18,6 +19,27 @@ rule format_prompts:
         "../envs/tokenizers.yaml"
     script:
         "../scripts/format_prompts.py"
+
+
+rule template_cost:
+    input:
+        tokenizer=f"{TOKENIZER_DIR}/{{tokenizer}}",
+        prompts=cost_prompt_dirs,
+        code=code("template_cost.py"),
+    output:
+        f"{FERTILITY_DIR}/costs/{{tokenizer}}/{{template_key}}.csv",
+    params:
+        template=lambda wildcards: parse_template_key(wildcards.template_key)[0],
+        max_lengths=lambda wildcards: cost_profiles()[(wildcards.tokenizer, wildcards.template_key)],
+        datasets=config["prompts"]["datasets"],
+    log:
+        "results/logs/fertility/cost_{tokenizer}_{template_key}.log",
+    benchmark:
+        "results/benchmarks/fertility/cost_{tokenizer}_{template_key}.tsv"
+    conda:
+        "../envs/tokenizers.yaml"
+    script:
+        "../scripts/template_cost.py"
 
 
 rule prompts:

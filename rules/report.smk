@@ -1,27 +1,4 @@
-# The report: a data summary and figure, then one self-contained HTML file.
-
-
-rule data_summary:
-    input:
-        samanantar_quality=rules.samanantar_shards.output.quality,
-        samanantar_shards=rules.samanantar_shards.output.shards,
-        subsets=subset_dirs(),
-        guanaco_quality=rules.guanaco_shards.output.quality,
-        guanaco_shards=rules.guanaco_shards.output.shards,
-        code=code("summary.py", "figures.py", "shards.py", "languages.py"),
-    output:
-        summary="results/data/summary.json",
-        figure="results/figures/data_lengths.png",
-    params:
-        examples=config["report"]["examples"],
-    log:
-        "results/logs/report/data_summary.log",
-    benchmark:
-        "results/benchmarks/report/data_summary.tsv"
-    conda:
-        "../envs/report.yaml"
-    script:
-        "../scripts/data_summary.py"
+# The report: one self-contained HTML file from every stage's summary.
 
 
 rule report:
@@ -36,13 +13,14 @@ rule report:
         fertility_figure=rules.fertility_summary.output.figure_premium,
         sentences_figure=rules.fertility_summary.output.figure_sentences,
         prompts=prompt_dirs(),
-        template=str(PACKAGE / "templates" / "report.html.j2"),
-        code=code("report.py", "eval_report.py", "provenance.py"),
+        templates=sorted(str(p) for p in (PACKAGE / "report" / "templates").glob("*.j2")),
+        code=code("report.py"),
     output:
         html="results/report.html",
     params:
         config=canonical(config),
         examples=config["report"]["examples"],
+        confidence=EVAL["bootstrap"]["confidence"],
     log:
         "results/logs/report/report.log",
     conda:

@@ -4,7 +4,7 @@
 rule model_weights:
     input:
         tokenizer=lambda wildcards: f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
-        code=code("models.py", "resources.py", "shards.py"),
+        code=code("model_weights.py"),
     output:
         directory(f"{MODEL_DIR}/{{model}}"),
     params:
@@ -24,7 +24,7 @@ rule train_run:
         model=f"{MODEL_DIR}/{{model}}",
         tokenizer=lambda wildcards: f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
         prompts=lambda wildcards: f"{PROMPTS_DIR}/{model_template_key(wildcards.model)}/{wildcards.dataset}",
-        code=code("training.py", "train_worker.py", "templates.py", "tokenization.py", "provenance.py"),
+        code=code("train_run.py"),
     output:
         adapter=directory(f"{TRAIN_DIR}/{{model}}/{{dataset}}/adapter"),
         history=f"{TRAIN_DIR}/{{model}}/{{dataset}}/log_history.csv",
@@ -52,7 +52,7 @@ rule training_summary:
     input:
         metrics=train_outputs(),
         histories=[m.replace("metrics.json", "log_history.csv") for m in train_outputs()],
-        code=code("figures.py", "training_report.py"),
+        code=code("training_summary.py"),
     output:
         table=f"{TRAIN_DIR}/summary.csv",
         figure_loss="results/figures/training_loss.png",

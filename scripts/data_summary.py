@@ -2,11 +2,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-from telugu_llm.figures import data_lengths_figure  # noqa: E402
+from telugu_llm.atomic import write_json  # noqa: E402
+from telugu_llm.data.subsets import META_NAME  # noqa: E402
+from telugu_llm.data.summary import summarize_data  # noqa: E402
 from telugu_llm.logs import logged  # noqa: E402
-from telugu_llm.shards import write_json_atomic  # noqa: E402
-from telugu_llm.subsets import META_NAME  # noqa: E402
-from telugu_llm.summary import summarize_data  # noqa: E402
+from telugu_llm.report.figures import data_lengths_figure  # noqa: E402
 
 i = snakemake.input
 with logged(snakemake.log[0]):
@@ -19,4 +19,4 @@ with logged(snakemake.log[0]):
         examples=snakemake.params.examples,
     )
     data_lengths_figure(samanantar, guanaco, summary["samanantar"]["language"], Path(snakemake.output.figure))
-    write_json_atomic(Path(snakemake.output.summary), summary)
+    write_json(Path(snakemake.output.summary), summary)

@@ -2,12 +2,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-import json  # noqa: E402
-
 import pandas as pd  # noqa: E402
 
-from telugu_llm.fertility import analyse_tokenizer, read_parallel, samanantar_test  # noqa: E402
+from telugu_llm.atomic import write_json  # noqa: E402
 from telugu_llm.logs import logged  # noqa: E402
+from telugu_llm.tokens.fertility import analyse_tokenizer, read_parallel, samanantar_test  # noqa: E402
 
 p = snakemake.params
 with logged(snakemake.log[0]) as log:
@@ -20,5 +19,5 @@ with logged(snakemake.log[0]) as log:
                                                  corpora=corpora, batch_size=p.batch_size, example=(src[0], tgt[0]))
     pd.DataFrame(rows).to_csv(snakemake.output.summary, index=False)
     sentences.to_parquet(snakemake.output.sentences, index=False)
-    Path(snakemake.output.example).write_text(json.dumps(example, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write_json(Path(snakemake.output.example), example)
     log.info("analysed %d corpora", len(corpora))

@@ -2,9 +2,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+from telugu_llm.loading import load_tokenizer  # noqa: E402
 from telugu_llm.logs import logged  # noqa: E402
-from telugu_llm.prompts import build_prompts  # noqa: E402
-from telugu_llm.tokenization import load_tokenizer  # noqa: E402
+from telugu_llm.prompts.build import build_prompts  # noqa: E402
 
 i, p, w = snakemake.input, snakemake.params, snakemake.wildcards
 with logged(snakemake.log[0]) as log:

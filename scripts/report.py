@@ -3,9 +3,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 from telugu_llm.logs import logged  # noqa: E402
-from telugu_llm.report import git_commit, render_report  # noqa: E402
+from telugu_llm.provenance import git_commit  # noqa: E402
+from telugu_llm.report.render import render_report  # noqa: E402
 
-i = snakemake.input
+i, p = snakemake.input, snakemake.params
 trained = "training_summary" in i.keys()
 figures = {"data_lengths": Path(i.data_lengths), "fertility": Path(i.fertility_figure),
            "tokens_per_sentence": Path(i.sentences_figure)}
@@ -21,13 +22,12 @@ with logged(snakemake.log[0]):
         figures=figures,
         training_summary=Path(i.training_summary) if trained else None,
         evaluation={"summary_csv": Path(i.eval_summary), "differences_csv": Path(i.eval_differences),
-                    "generations": [Path(g) for g in i.eval_generations],
-                    "examples": snakemake.params.examples,
-                    "confidence": snakemake.params.config["evaluation"]["bootstrap"]["confidence"]} if evaluated else None,
+                    "generations": [Path(g) for g in i.eval_generations], "examples": p.examples,
+                    "confidence": p.confidence} if evaluated else None,
         benchmark_root=Path("results/benchmarks"),
         fertility={"summary_csv": Path(i.fertility_summary), "costs_csv": Path(i.fertility_costs),
                    "examples_json": Path(i.fertility_examples)},
         prompt_dirs=[Path(d) for d in i.prompts],
-        config=snakemake.params.config,
+        config=p.config,
         commit=git_commit(Path(snakemake.scriptdir).parent),
     )

@@ -2,8 +2,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+from telugu_llm.data.subsets import build_subset  # noqa: E402
 from telugu_llm.logs import logged  # noqa: E402
-from telugu_llm.subsets import build_subset  # noqa: E402
 
 with logged(snakemake.log[0]) as log:
     meta = build_subset(

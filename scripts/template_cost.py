@@ -2,8 +2,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-from telugu_llm.fertility import template_costs  # noqa: E402
 from telugu_llm.logs import logged  # noqa: E402
+from telugu_llm.prompts.costs import template_costs  # noqa: E402
 
 p = snakemake.params
 with logged(snakemake.log[0]):

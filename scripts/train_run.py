@@ -4,12 +4,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 from telugu_llm.logs import logged  # noqa: E402
-from telugu_llm.training import RunSettings, launch  # noqa: E402
+from telugu_llm.settings import from_dict  # noqa: E402
+from telugu_llm.train.launch import launch  # noqa: E402
+from telugu_llm.train.settings import RunSettings  # noqa: E402
 
 i, p, w = snakemake.input, snakemake.params, snakemake.wildcards
 with logged(snakemake.log[0]) as log:
     log.info("CUDA_VISIBLE_DEVICES=%s (the GPUs this job was given)", os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
-    settings = RunSettings.from_config(w.model, w.dataset, dict(p.settings), device=p.device)
+    settings = from_dict(RunSettings, {"model": w.model, "dataset": w.dataset, "device": p.device, **p.settings},
+                         key=f"models.{w.model}")
     metrics = launch(settings=settings, model_dir=Path(i.model), tokenizer_dir=Path(i.tokenizer), prompts_dir=Path(i.prompts),
                      out_dir=Path(snakemake.output.adapter).parent, checkpoint_root=Path(p.checkpoints),
                      threads=snakemake.threads)

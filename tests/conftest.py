@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from telugu_llm.config import with_defaults
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "src", "config", "data", "envs", "profiles")
 
@@ -63,6 +65,18 @@ def built_workflow(tmp_path_factory) -> Path:
     return wf
 
 
+def samanantar_args(path=None, **values) -> dict:
+    """The keyword arguments of build_samanantar but the outputs: the config's `samanantar` keys
+    that the shard job takes, the schema's defaults where not given."""
+    section = with_defaults(values, "samanantar")
+    return {**{k: v for k, v in section.items() if k not in ("subsets", "seed", "path")}, "path": path}
+
+
+def guanaco_args(path=None, **values) -> dict:
+    """The keyword arguments of build_guanaco but the outputs, the schema's defaults where not given."""
+    return {**with_defaults(values, "guanaco"), "path": path}
+
+
 def write_release(root: Path, lang: str, src_lines: list[str] | bytes, tgt_lines: list[str] | bytes) -> Path:
     """A corpus in Samanantar's release layout; lists are joined with newlines, bytes written as is."""
     folder = root / f"en-{lang}"
@@ -78,12 +92,12 @@ def tokenizer_dirs(tmp_path_factory) -> dict[str, str]:
     """The study's two real tokenizers, retrieved and verified as the workflow does."""
     import yaml
 
-    from telugu_llm.tokenization import build_tokenizer
+    from telugu_llm.tokens.tokenizer import build_tokenizer
 
     specs = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["tokenizers"]
     root = tmp_path_factory.mktemp("tokenizers")
     out = {}
     for name in ("llama2", "mistral"):
-        build_tokenizer(name, specs[name], root / name)
+        build_tokenizer(name, with_defaults(specs[name], "$defs/tokenizer"), root / name)
         out[name] = str(root / name)
     return out

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from telugu_llm.config import check_inputs, check_schema
+from telugu_llm.config import check_config, check_schema
 from telugu_llm.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,8 +23,7 @@ def with_value(dotted: str, value):
 
 
 def test_default_config_is_valid():
-    check_schema(DEFAULT, SCHEMA)
-    check_inputs(DEFAULT, REPO)
+    check_config(copy.deepcopy(DEFAULT), SCHEMA)
 
 
 def test_every_schema_key_has_a_description_and_a_default():
@@ -71,51 +70,51 @@ def test_schema_errors_name_the_key(key, value, message):
 
 def test_input_checks_name_the_key_and_path(tmp_path):
     with pytest.raises(InputError, match="samanantar.path: required when samanantar.source is 'local'"):
-        check_inputs(with_value("samanantar.source", "local"), REPO)
+        check_config(with_value("samanantar.source", "local"))
     config = with_value("samanantar.source", "local")
     config["samanantar"]["path"] = str(tmp_path / "nowhere")
     with pytest.raises(InputError, match=f"samanantar.path: directory {tmp_path / 'nowhere'} does not exist"):
-        check_inputs(config, REPO)
+        check_config(config)
     config["samanantar"]["path"] = str(tmp_path)
     with pytest.raises(InputError, match=r"en-te/train.en does not exist"):
-        check_inputs(config, REPO)
+        check_config(config)
     with pytest.raises(InputError, match="samanantar.lang: the embedded sample has only en-te"):
-        check_inputs(with_value("samanantar.lang", "hi"), REPO)
+        check_config(with_value("samanantar.lang", "hi"))
     config = with_value("guanaco.source", "local")
     config["guanaco"]["path"] = str(tmp_path / "g.csv")
     with pytest.raises(InputError, match="guanaco.path: file .*g.csv does not exist"):
-        check_inputs(config, REPO)
+        check_config(config)
     with pytest.raises(InputError, match=r"samanantar.validation_fraction \+ samanantar.test_fraction = 1"):
-        check_inputs(with_value("samanantar.validation_fraction", 0.9), REPO)
+        check_config(with_value("samanantar.validation_fraction", 0.9))
 
 
 def test_tokenizer_and_model_cross_checks(tmp_path):
     config = copy.deepcopy(DEFAULT)
     config["models"]["smollm2_135m"]["tokenizer"] = "gpt9"
     with pytest.raises(InputError, match="config key models.smollm2_135m.tokenizer: unknown tokenizer 'gpt9'"):
-        check_inputs(config, REPO)
+        check_config(config)
     with pytest.raises(InputError, match=r"config key prompts.samanantar_train_subset: 999 is not one of samanantar.subsets"):
-        check_inputs(with_value("prompts.samanantar_train_subset", 999), REPO)
+        check_config(with_value("prompts.samanantar_train_subset", 999))
     config = with_value("fertility.corpora", [{"name": "x", "src": str(tmp_path / "a.en"), "tgt": "b", "lang": "te"}])
     with pytest.raises(InputError, match=r"config key fertility.corpora\[0\].src: file .*a.en does not exist"):
-        check_inputs(config, REPO)
+        check_config(config)
     config = copy.deepcopy(DEFAULT)
     config["tokenizers"]["llama2"] = {"source": "hub", "sha256": "0" * 64}
     with pytest.raises(InputError, match="config key tokenizers.llama2.repo: required when the source is 'hub'"):
-        check_inputs(config, REPO)
+        check_config(config)
     with pytest.raises(InputError, match="config key models.smollm2_135m.template: 'alpaca' is not one of"):
         check_schema(with_value("models.smollm2_135m.template", "alpaca"), SCHEMA)
 
 
 def test_unknown_model_name_and_missing_weights():
     with pytest.raises(InputError, match=r"config key train.models\[1\]: unknown model 'llama9'"):
-        check_inputs(with_value("train.models", ["smollm2_135m", "llama9"]), REPO)
+        check_config(with_value("train.models", ["smollm2_135m", "llama9"]))
     config = copy.deepcopy(DEFAULT)
     del config["models"]["gemma3_270m"]["weights"]
     with pytest.raises(InputError, match="config key models.gemma3_270m.weights: required for a model that is trained"):
-        check_inputs(config, REPO)
+        check_config(config)
     config["train"]["models"] = ["smollm2_135m"]
-    check_inputs(config, REPO)  # a model that is not trained needs no weights
+    check_config(config)  # a model that is not trained needs no weights
     with pytest.raises(InputError, match=r"config key models.smollm2_135m.lora.target_modules: \[\] should be non-empty"):
         check_schema(with_value("models.smollm2_135m.lora", {"target_modules": []}), SCHEMA)
 
@@ -149,9 +148,8 @@ FLORES = {"name": "flores", "repo": "openlanguagedata/flores_plus", "split": "de
 def test_evaluation_checks_name_the_key(change, message):
     config = copy.deepcopy(DEFAULT)
     config["evaluation"].update(change)
-    check_schema(config, SCHEMA)
     with pytest.raises(InputError) as err:
-        check_inputs(config, REPO)
+        check_config(config)
     assert message in str(err.value)
 
 

@@ -9,9 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from telugu_llm.config import with_defaults
 from telugu_llm.errors import InputError
-from telugu_llm.evalsets import build_sets, read_sets
-from telugu_llm.metrics import script_fidelity
+from telugu_llm.evaluation.sets import build_sets, read_sets
+from telugu_llm.evaluation.metrics import script_fidelity
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
@@ -20,10 +21,15 @@ INSTRUCTIONS = {task: spec["default"] for task, spec in
 
 
 def build(tmp_path, root, **kw):
-    args = dict(out_dir=tmp_path / "sets", langs=["en", "te"], instructions=INSTRUCTIONS, max_items=None, seed=1,
-                embedded_root=root)
+    args = dict(out_dir=tmp_path / "sets", lang="te", instructions=INSTRUCTIONS, max_items=None, seed=1,
+                embedded_root=root, samanantar_dir=None, probes=None, hub=[], hub_max_rows=2000)
     args.update(kw)
     return build_sets(**args)
+
+
+def hub_spec(spec: dict) -> dict:
+    """An evaluation.hub entry with the schema's defaults where not given."""
+    return with_defaults({"hub": [spec]}, "evaluation")["hub"][0]
 
 
 def write(path: Path, records) -> None:
@@ -125,7 +131,7 @@ def test_a_hub_set_maps_its_columns(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     spec = {"name": "squad", "repo": "rajpurkar/squad", "config": None, "split": "validation", "revision": "abc",
             "task": "qa", "lang": "en", "fields": {"context": "context", "question": "question", "answers": "answers.text"}}
-    summary = build(tmp_path, None, hub=[spec])
+    summary = build(tmp_path, None, hub=[hub_spec(spec)])
     assert calls == [("rajpurkar/squad", None, "validation", True, "abc")]
     assert summary["sets"] == {"squad": {"qa/en": 1}}
     assert summary["dropped"]["empty field 'answers'"]["count"] == 1
@@ -139,7 +145,7 @@ def test_an_unreachable_hub_set_is_one_clear_error(tmp_path, monkeypatch):
     spec = {"name": "flores", "repo": "openlanguagedata/flores_plus", "split": "devtest", "task": "translation",
             "lang": "te", "source_lang": "en", "fields": {"source": "eng", "reference": "tel"}}
     with pytest.raises(InputError, match=r"evaluation.hub\[0\]: the dataset openlanguagedata/flores_plus@main could not be read: ConnectionError"):
-        build(tmp_path, None, hub=[spec])
+        build(tmp_path, None, hub=[hub_spec(spec)])
     assert not (tmp_path / "sets").exists()
 
 
@@ -151,7 +157,7 @@ def test_a_parallel_hub_set_stored_one_language_per_config(tmp_path, monkeypatch
     spec = {"name": "flores200", "repo": "openlanguagedata/flores_plus", "config": "eng_Latn", "pair_config": "tel_Telu",
             "split": "devtest", "task": "translation", "lang": "te", "source_lang": "en",
             "fields": {"source": "text", "reference": "pair.text"}}
-    build(tmp_path, None, hub=[spec])
+    build(tmp_path, None, hub=[hub_spec(spec)])
     items = sorted(read_sets(tmp_path / "sets").to_pylist(), key=lambda i: i["id"])
     assert [i["reference"] for i in items] == ["వర్షం కురిసింది.", "ధన్యవాదాలు."]
     assert "It rained." in items[0]["instruction"] and "ఆంగ్లం నుండి తెలుగులోకి" in items[0]["instruction"]

@@ -11,16 +11,29 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from telugu_llm.evaluation import SUMMARY_COLUMNS, EvalSettings, evaluate, summarize
-from telugu_llm.evalsets import build_sets
-from telugu_llm.generation import DEFAULT_MARKERS, finish, generate, reference_nll
-from telugu_llm.models import build_model
-from telugu_llm.tokenization import load_tokenizer
-from telugu_llm.training import set_pad_token
+from telugu_llm.config import with_defaults
+from telugu_llm.settings import from_dict
+from telugu_llm.evaluation.generation import finish, generate, reference_nll
+from telugu_llm.evaluation.run import evaluate
+from telugu_llm.evaluation.scoring import score_item
+from telugu_llm.evaluation.sets import build_sets
+from telugu_llm.evaluation.settings import GenerationSettings, SummarySettings
+from telugu_llm.evaluation.summary import COLUMNS, summarize
+from telugu_llm.loading import Quantization, load_tokenizer, set_pad_token
+from telugu_llm.train.weights import build_model
 
 from test_evalsets import INSTRUCTIONS
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULTS = with_defaults({}, "evaluation")
+
+
+GREEDY = {"do_sample": False, "temperature": 1.0, "top_p": 1.0, "seed": 0, "markers": DEFAULTS["markers"]}
+
+
+def evaluation_config(**values) -> dict:
+    """The config's evaluation section: `values` over the schema's defaults."""
+    return with_defaults(values, "evaluation")
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +43,8 @@ def llama(tmp_path_factory, tokenizer_dirs):
     set_pad_token(tokenizer)
     tokenizer.padding_side = "left"
     root = tmp_path_factory.mktemp("tiny_eval")
-    build_model("tiny_llama", {"source": "random", "architecture": "llama", "size": "tiny", "seed": 0}, root / "model",
-                tokenizer=tokenizer)
+    build_model("tiny_llama", with_defaults({"source": "random", "architecture": "llama"}, "$defs/weights"),
+                root / "model", tokenizer=tokenizer)
     return {"dir": root / "model", "tokenizer": tokenizer, "tokenizer_dir": Path(tokenizer_dirs["llama2"])}
 
 
@@ -60,7 +73,7 @@ def test_generation_stops_at_eos_at_markers_and_at_the_limit(llama):
                ids("one two three four five six seven eight nine ten eleven twelve")]
     prompt = [tok.bos_token_id] + ids("[INST] Say something [/INST]")
     model = scripted_model(llama["dir"], scripts, len(prompt))
-    outputs, speed = generate(model, tok, [prompt] * 3, max_new_tokens=[12] * 3, batch_size=3)
+    outputs, speed = generate(model, tok, [prompt] * 3, max_new_tokens=[12] * 3, batch_size=3, **GREEDY)
     assert [o.stop_reason for o in outputs] == ["marker", "eos", "length"]
     assert outputs[0].text == "Hello there"  # cut before the marker
     assert outputs[1].text == "Fine." and outputs[1].new_tokens == len(ids("Fine.")) + 1
@@ -71,7 +84,7 @@ def test_generation_stops_at_eos_at_markers_and_at_the_limit(llama):
 def test_markers_of_the_mistral_format_and_pad_after_an_early_stop(llama):
     tok = llama["tokenizer"]
     ids = tok("It is 39 inches. ### Human: next question", add_special_tokens=False).input_ids
-    out = finish(tok, ids + [tok.pad_token_id] * 3, {tok.eos_token_id}, DEFAULT_MARKERS)
+    out = finish(tok, ids + [tok.pad_token_id] * 3, {tok.eos_token_id}, DEFAULTS["markers"])
     assert (out.text, out.stop_reason, out.new_tokens) == ("It is 39 inches.", "marker", len(ids))
 
 
@@ -81,8 +94,8 @@ def test_left_padding_gives_each_prompt_the_answer_it_gets_alone(llama):
     short = [tok.bos_token_id] + tok("[INST] Hi [/INST]", add_special_tokens=False).input_ids
     long = [tok.bos_token_id] + tok("[INST] A much longer prompt about the monsoon in Andhra [/INST]",
                                     add_special_tokens=False).input_ids
-    batched, _ = generate(model, tok, [short, long], max_new_tokens=[6, 6], batch_size=2)
-    alone = [generate(model, tok, [p], max_new_tokens=[6], batch_size=1)[0][0] for p in (short, long)]
+    batched, _ = generate(model, tok, [short, long], max_new_tokens=[6, 6], batch_size=2, **GREEDY)
+    alone = [generate(model, tok, [p], max_new_tokens=[6], batch_size=1, **GREEDY)[0][0] for p in (short, long)]
     assert [b.text for b in batched] == [a.text for a in alone]
 
 
@@ -114,19 +127,22 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
     from transformers import AutoModelForCausalLM
 
     sets = tmp_path / "sets"
-    build_sets(out_dir=sets, langs=["en", "te"], instructions=INSTRUCTIONS, max_items=2, seed=1,
-               embedded_root=REPO / "data" / "eval", probes=REPO / "data" / "eval" / "study_probes.jsonl")
+    build_sets(out_dir=sets, lang="te", instructions=INSTRUCTIONS, max_items=2, seed=1, embedded_root=REPO / "data" / "eval",
+               samanantar_dir=None, probes=REPO / "data" / "eval" / "study_probes.jsonl", hub=[], hub_max_rows=10)
     # an adapter whose B matrices are zero (as LoRA initialises them): outputs equal the base model's
     base = AutoModelForCausalLM.from_pretrained(llama["dir"])
     get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")).save_pretrained(
         tmp_path / "adapter")
-    settings = EvalSettings(max_new_tokens={t: 4 for t in EvalSettings().max_new_tokens}, max_prompt_tokens=300,
-                            batch_size=4, resamples=200)
-    spec = {"template": "llama2_study", "quantization": {"load_in_4bit": True, "compute_dtype": "bfloat16"}}
+    config = evaluation_config(max_new_tokens={t: 4 for t in DEFAULTS["max_new_tokens"]}, max_prompt_tokens=300,
+                               batch_size=4, bootstrap={"resamples": 200})
+    settings = from_dict(GenerationSettings, {k: config[k] for k in GenerationSettings.__dataclass_fields__})
+    quantization = from_dict(Quantization, with_defaults({"tokenizer": "llama2", "template": "llama2_study"},
+                                                       "$defs/model")["quantization"])
     runs = {}
     for adapter, adapter_dir in (("base", None), ("samanantar", tmp_path / "adapter")):
         out = tmp_path / "eval" / "tiny" / adapter
-        result = evaluate(model_name="tiny", adapter=adapter, run_spec=spec, settings=settings, model_dir=llama["dir"],
+        result = evaluate(model_name="tiny", adapter=adapter, template="llama2_study", quantization=quantization,
+                          settings=settings, model_dir=llama["dir"],
                           tokenizer_dir=llama["tokenizer_dir"], sets_dir=sets, adapter_dir=adapter_dir, out_dir=out,
                           device="cpu")
         runs[("tiny", adapter)] = out / "generations.parquet"
@@ -143,9 +159,10 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
     assert table.column("prompt").to_pylist()[0].startswith("[INST] ")
     assert pq.read_table(runs[("tiny", "samanantar")]).column("output").to_pylist() == table.column("output").to_pylist()
 
-    summarize(runs, settings=settings, summary_csv=tmp_path / "summary.csv", differences_csv=tmp_path / "differences.csv")
+    summarize(runs, settings=from_dict(SummarySettings, {k: config[k] for k in SummarySettings.__dataclass_fields__}),
+              summary_csv=tmp_path / "summary.csv", differences_csv=tmp_path / "differences.csv")
     summary = pd.read_csv(tmp_path / "summary.csv")
-    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert list(summary.columns) == COLUMNS
     assert {"chrf++", "bleu", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate", "script_fidelity",
             "perplexity", "refusal"} <= set(summary["metric"])
     finite = summary.dropna(subset=["value", "ci_low"])
@@ -159,16 +176,19 @@ def test_settings_from_the_config_defaults():
     import yaml
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["evaluation"]
-    settings = EvalSettings.from_config(config)
+    filled = with_defaults(config, "evaluation")
+    settings = from_dict(GenerationSettings, {k: filled[k] for k in GenerationSettings.__dataclass_fields__})
+    summary = from_dict(SummarySettings, {k: filled[k] for k in SummarySettings.__dataclass_fields__})
     assert settings.max_new_tokens["translation"] == config["max_new_tokens"]["translation"]
-    assert settings.do_sample is False and settings.resamples == 1000 and not math.isnan(settings.confidence)
+    assert settings.decoding.do_sample is False and settings.decoding.temperature == 1.0
+    assert summary.bootstrap.resamples == 1000 and not math.isnan(summary.bootstrap.confidence)
+    with pytest.raises(Exception, match="config key evaluation: missing seed"):
+        from_dict(SummarySettings, {"bootstrap": filled["bootstrap"]}, key="evaluation")
 
 
 @pytest.mark.parametrize("output", ["", "\ufffd\ufffd\ufffd", "\x00\x01 <script>alert(1)</script>", "ਉਪਕ ਤਭੋ " * 30,
                                     "[/INST] [/INST]", "🙂" * 5])
 def test_any_output_is_scored_without_a_crash(output):
-    from telugu_llm.evaluation import score_item
-
     for task in ("completion", "qa", "summarization", "translation", "open_qa", "safety"):
         scores = score_item(task, "te", output, ["వర్షం కురిసింది"], "length")
         for name, value in scores.items():

@@ -2,15 +2,16 @@ import numpy as np
 import pytest
 
 from telugu_llm.errors import InputError
-from telugu_llm.fertility import (
+from telugu_llm.tokens.fertility import (
     analyse_tokenizer,
     joined_pass,
     read_parallel,
     sentence_pass,
-    template_costs,
     word_stats,
 )
-from telugu_llm.tokenization import load_tokenizer, vocabulary_facts
+from telugu_llm.loading import load_tokenizer
+from telugu_llm.prompts.costs import template_costs
+from telugu_llm.tokens.tokenizer import vocabulary_facts
 
 
 def test_word_stats_by_hand():
@@ -31,7 +32,7 @@ def test_an_all_byte_fallback_sentence(tokenizer_dirs):
     backend = load_tokenizer(tokenizer_dirs["llama2"]).backend_tokenizer
     facts = vocabulary_facts(tokenizer_dirs["llama2"])
     text = "నేను"  # 4 code points, 12 UTF-8 bytes, one word
-    stats = sentence_pass(backend, [text])
+    stats = sentence_pass(backend, [text], batch_size=10)
     assert stats.tokens.tolist() == [13] and stats.words.tolist() == [1] and stats.continued.tolist() == [1]
     joined = joined_pass(backend, [text], np.asarray(facts["byte_ids"]), facts["unk_id"])
     assert (joined.tokens, joined.byte_fallback, joined.chars, joined.bytes, joined.unk) == (13, 12, 4, 12, 0)
@@ -51,7 +52,7 @@ def test_english_words_and_the_joined_protocol(tokenizer_dirs):
 def test_rows_premium_and_script_vocabulary(tokenizer_dirs):
     corpus = {"name": "tiny", "lang": "te", "src": ["I am learning Telugu"], "tgt": ["నేను తెలుగు నేర్చుకుంటున్నాను"]}
     rows, sentences, example = analyse_tokenizer(name="mistral", resource_dir=tokenizer_dirs["mistral"], corpora=[corpus],
-                                                 example=("I am", "నేను"))
+                                                 batch_size=100, example=("I am", "నేను"))
     en, te = rows
     assert en["premium"] == 1.0 and en["lang"] == "en" and te["lang"] == "te"
     assert te["tokens"] == 42 and te["premium"] == pytest.approx(42 / en["tokens"], rel=1e-5)

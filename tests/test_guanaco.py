@@ -3,9 +3,10 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import guanaco_args
 
 from telugu_llm.errors import InputError
-from telugu_llm.guanaco import build_guanaco, identify, parse_conversation, render
+from telugu_llm.data.guanaco import build_guanaco, identify, parse_conversation, render
 
 SPANISH = "### Human: ¿Cuántas personas hay en Europa?### Assistant: Según countrymeters.info, unos 751 millones."
 MULTI = ("### Human: What is a large language model?### Assistant: A model trained on a lot of text."
@@ -55,8 +56,8 @@ def test_build_counts_malformed_duplicates_and_blank_lines(tmp_path):
                {"text": "### Human: no answer"}, {"no_text": 1}, {"text": SPANISH.replace("?", "?  ")}]
     path = write_jsonl(tmp_path / "g.jsonl", records, extra_lines=[""])
     out = tmp_path / "out"
-    quality = build_guanaco(source="local", path=path, out_dir=out / "shards", quality_path=out / "q.json",
-                            validation_fraction=0, test_fraction=0)
+    quality = build_guanaco(**guanaco_args(source="local", path=path, validation_fraction=0, test_fraction=0),
+                            out_dir=out / "shards", quality_path=out / "q.json")
     assert quality["dropped"] == {"invalid_utf8": 0, "malformed_conversation": 2, "duplicate": 2}
     assert quality["malformed"]["no_assistant_turn"] == 1 and quality["malformed"]["missing_text"] == 1
     assert quality["blank_lines_skipped"] == 1 and quality["rows_kept"] == 3
@@ -71,25 +72,27 @@ def test_build_counts_malformed_duplicates_and_blank_lines(tmp_path):
 def test_parquet_input_and_missing_text_column(tmp_path):
     pq.write_table(pa.table({"text": [MULTI, TELUGU]}), tmp_path / "g.parquet")
     out = tmp_path / "out"
-    quality = build_guanaco(source="local", path=tmp_path / "g.parquet", out_dir=out / "s", quality_path=out / "q.json")
+    quality = build_guanaco(**guanaco_args(source="local", path=tmp_path / "g.parquet"), out_dir=out / "s",
+                            quality_path=out / "q.json")
     assert quality["rows_kept"] == 2
     pq.write_table(pa.table({"content": [MULTI]}), tmp_path / "bad.parquet")
     with pytest.raises(InputError, match=r"bad.parquet: no 'text' column \(columns: content\)"):
-        build_guanaco(source="local", path=tmp_path / "bad.parquet", out_dir=out / "s2", quality_path=out / "q2.json")
+        build_guanaco(**guanaco_args(source="local", path=tmp_path / "bad.parquet"), out_dir=out / "s2",
+                      quality_path=out / "q2.json")
     assert not (out / "s2").exists()
 
 
 def test_invalid_json_and_utf8_name_the_line(tmp_path):
     path = write_jsonl(tmp_path / "g.jsonl", [{"text": MULTI}], extra_lines=["{not json"])
     with pytest.raises(InputError, match=r"g.jsonl: line 2: not valid JSON"):
-        build_guanaco(source="local", path=path, out_dir=tmp_path / "o", quality_path=tmp_path / "q.json")
+        build_guanaco(**guanaco_args(source="local", path=path), out_dir=tmp_path / "o", quality_path=tmp_path / "q.json")
     assert not (tmp_path / "o").exists() and not (tmp_path / "q.json").exists()
     raw = tmp_path / "u.jsonl"
     raw.write_bytes(json.dumps({"text": MULTI}).encode() + b"\n" + b'{"text": "\xff"}\n')
     with pytest.raises(InputError, match=r"u.jsonl: line 2: invalid UTF-8"):
-        build_guanaco(source="local", path=raw, out_dir=tmp_path / "o", quality_path=tmp_path / "q.json")
-    quality = build_guanaco(source="local", path=raw, out_dir=tmp_path / "o", quality_path=tmp_path / "q.json",
-                            on_invalid_utf8="skip")
+        build_guanaco(**guanaco_args(source="local", path=raw), out_dir=tmp_path / "o", quality_path=tmp_path / "q.json")
+    quality = build_guanaco(**guanaco_args(source="local", path=raw, on_invalid_utf8="skip"), out_dir=tmp_path / "o",
+                            quality_path=tmp_path / "q.json")
     assert quality["dropped"]["invalid_utf8"] == 1 and quality["rows_read"] == 2
 
 
@@ -103,7 +106,7 @@ def test_hub_source_reads_each_split(tmp_path, monkeypatch):
         return datasets.Dataset.from_dict({"text": [MULTI if split == "train" else TELUGU]}).to_iterable_dataset()
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    quality = build_guanaco(source="hub", out_dir=tmp_path / "o", quality_path=tmp_path / "q.json",
-                            hub_repo="timdettmers/openassistant-guanaco", hub_revision="r1")
+    quality = build_guanaco(**guanaco_args(source="hub", hub={"repo": "timdettmers/openassistant-guanaco", "revision": "r1"}),
+                            out_dir=tmp_path / "o", quality_path=tmp_path / "q.json")
     assert calls == [("timdettmers/openassistant-guanaco", s, True, "r1") for s in ("train", "test")]
     assert quality["rows_kept"] == 2

@@ -2,7 +2,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from telugu_llm.hashing import (
+from telugu_llm.data.hashing import (
     HashIndex,
     assign_splits,
     first_occurrences,

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from telugu_llm.lines import LineReader
+from telugu_llm.data.lines import LineReader
 
 PIECES = [b"a", b"bb\n", b"\n", b"ccc", b"\r\n", "తెలుగు".encode(), b"\xff"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sacrebleu
 
-from telugu_llm import metrics as M
+from telugu_llm.evaluation import metrics as M
 
 TELUGU = "భారత వాతావరణ శాఖ రాబోయే మూడు రోజుల పాటు భారీ వర్షాలు కురుస్తాయని అంచనా వేసింది."
 GURMUKHI = "ਉਪਕਤਭੋਬੀ ਸਵੀਮੁ ਕਾੰਏਂੁ ਭੁਖੈਨੁਕੇ"

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from telugu_llm.report import config_hash, render_report
+from telugu_llm.provenance import config_hash
+from telugu_llm.report.render import render_report
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def test_config_hash_ignores_key_order():
 def test_evaluation_findings_are_written_from_the_numbers():
     import pandas as pd
 
-    from telugu_llm.eval_report import evaluation_findings
+    from telugu_llm.report.evaluation import evaluation_findings
 
     rows = []
     for adapter, chrf, fidelity, stop in (("base", 10.0, 0.4, 0.0), ("samanantar", 20.0, 0.9, 0.5)):
@@ -58,7 +59,7 @@ def test_evaluation_findings_are_written_from_the_numbers():
                                  0.0, "better", 6]],
                                columns=["model", "adapter", "set", "task", "lang", "metric", "base", "tuned", "diff", "ci_low",
                                         "ci_high", "p_not_better", "better", "n"])
-    text = " ".join(evaluation_findings(summary, differences))
+    text = " ".join(evaluation_findings(summary, differences, 0.95))
     assert "improved with a 95 % interval above zero on 1 of 1 sets" in text
     assert "10.00 → 20.00 (+10.00, interval [+8.00, +12.00])" in text
     assert "lowest for m / base" in text and "40.0 % of the letters" in text

@@ -62,7 +62,7 @@ def render_in_chromium(html_path: Path, tmp_path: Path) -> dict:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
 def test_report_opens_offline_with_every_figure_and_escaped_model_text(built_workflow, tmp_path):
-    from telugu_llm.report import render_report
+    from telugu_llm.report.render import render_report
 
     wf = built_workflow
     plain = render_in_chromium(wf / "results" / "report.html", tmp_path / "plain")

@@ -4,10 +4,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_release
+from conftest import samanantar_args, write_release
 
 from telugu_llm.errors import InputError
-from telugu_llm.samanantar import SCHEMA, build_samanantar
+from telugu_llm.data.samanantar import SCHEMA, build_samanantar
 
 GOOD = [
     ("The monsoon reached Kerala on Monday.", "సోమవారం రుతుపవనాలు కేరళను తాకాయి."),
@@ -23,8 +23,8 @@ def build(tmp_path, src, tgt, lang="te", **kw):
     out = tmp_path / "out"
     kw.setdefault("validation_fraction", 0.2)
     kw.setdefault("test_fraction", 0.2)
-    quality = build_samanantar(source="local", lang=lang, path=root, out_dir=out / "shards",
-                               quality_path=out / "quality.json", **kw)
+    quality = build_samanantar(**samanantar_args(source="local", lang=lang, path=root, **kw), out_dir=out / "shards",
+                               quality_path=out / "quality.json")
     return quality, out
 
 
@@ -119,9 +119,11 @@ def test_another_language_uses_its_script(tmp_path):
 
 def test_unknown_language_and_missing_files(tmp_path):
     with pytest.raises(InputError, match="unknown language 'xx'"):
-        build_samanantar(source="local", lang="xx", path=tmp_path, out_dir=tmp_path / "o", quality_path=tmp_path / "q")
+        build_samanantar(**{**samanantar_args(source="local", path=tmp_path), "lang": "xx"}, out_dir=tmp_path / "o",
+                         quality_path=tmp_path / "q")
     with pytest.raises(InputError, match=r"samanantar.path: .*en-te/train.en does not exist"):
-        build_samanantar(source="local", lang="te", path=tmp_path, out_dir=tmp_path / "o", quality_path=tmp_path / "q")
+        build_samanantar(**samanantar_args(source="local", lang="te", path=tmp_path), out_dir=tmp_path / "o",
+                         quality_path=tmp_path / "q")
     assert not (tmp_path / "o").exists()
 
 
@@ -138,9 +140,10 @@ def test_hub_source_streams_through_datasets(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     out = tmp_path / "out"
-    quality = build_samanantar(source="hub", lang="te", out_dir=out / "shards", quality_path=out / "q.json",
-                               hub_repo="ai4bharat/samanantar", hub_revision="abc123", rows_per_shard=2,
-                               validation_fraction=0, test_fraction=0)
+    quality = build_samanantar(**samanantar_args(source="hub", lang="te", hub={"repo": "ai4bharat/samanantar",
+                                                                               "revision": "abc123"},
+                                                 rows_per_shard=2, validation_fraction=0, test_fraction=0),
+                               out_dir=out / "shards", quality_path=out / "q.json")
     assert calls == [("ai4bharat/samanantar", "te", "train", True, "abc123")]
     assert quality["dropped"]["empty_side"] == 1 and quality["rows_kept"] == 2
     table = read_all(out / "shards").sort_by("idx")
@@ -156,5 +159,6 @@ def test_unreachable_hub_is_one_clear_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(InputError, match=r"samanantar.source is hub, but the dataset ai4bharat/samanantar@main could not be read: ConnectionError"):
-        build_samanantar(source="hub", lang="te", out_dir=tmp_path / "s", quality_path=tmp_path / "q.json")
+        build_samanantar(**samanantar_args(source="hub", lang="te"), out_dir=tmp_path / "s",
+                         quality_path=tmp_path / "q.json")
     assert not (tmp_path / "s").exists() and not (tmp_path / "q.json").exists()

@@ -3,18 +3,18 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_release
+from conftest import samanantar_args, write_release
 
 from telugu_llm.errors import InputError
-from telugu_llm.samanantar import build_samanantar
-from telugu_llm.subsets import META_NAME, build_subset
+from telugu_llm.data.samanantar import build_samanantar
+from telugu_llm.data.subsets import META_NAME, build_subset
 
 
 @pytest.fixture
 def train_dir(tmp_path):
     root = write_release(tmp_path / "c", "te", [f"Sentence {i}." for i in range(500)], [f"వాక్యం {i}." for i in range(500)])
-    build_samanantar(source="local", lang="te", path=root, out_dir=tmp_path / "shards", quality_path=tmp_path / "q.json",
-                     rows_per_shard=64, validation_fraction=0.1, test_fraction=0.1)
+    build_samanantar(**samanantar_args(source="local", lang="te", path=root, rows_per_shard=64, validation_fraction=0.1,
+                                       test_fraction=0.1), out_dir=tmp_path / "shards", quality_path=tmp_path / "q.json")
     return tmp_path / "shards" / "train"
 
 

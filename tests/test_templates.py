@@ -2,9 +2,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from telugu_llm.errors import InputError
-from telugu_llm.prompts import build_prompts
-from telugu_llm.templates import IGNORE_INDEX, check_example, render, tokenize_example
-from telugu_llm.tokenization import load_tokenizer
+from telugu_llm.prompts.build import build_prompts
+from telugu_llm.prompts.formats import IGNORE_INDEX, check_example, render, tokenize_example
+from telugu_llm.loading import load_tokenizer
 
 TURNS = [("Human", "What is a large language model?"), ("Assistant", "A model trained on text."),
          ("Human", "మీటర్‌లో ఎన్ని అంగుళాలు?"), ("Assistant", "సుమారు 39.37 అంగుళాలు.")]
@@ -61,13 +61,13 @@ INSTRUCTIONS = [{"lang": "en", "text": "Translate from {source} into {target}:\n
 
 
 def make_shards(tmp_path):
-    from conftest import write_release
+    from conftest import samanantar_args, write_release
 
-    from telugu_llm.samanantar import build_samanantar
+    from telugu_llm.data.samanantar import build_samanantar
 
     root = write_release(tmp_path / "c", "te", [f"Sentence {i}." for i in range(60)], [f"వాక్యం {i}." for i in range(60)])
-    build_samanantar(source="local", lang="te", path=root, out_dir=tmp_path / "shards", quality_path=tmp_path / "q.json",
-                     validation_fraction=0.1, test_fraction=0.1)
+    build_samanantar(**samanantar_args(source="local", lang="te", path=root, validation_fraction=0.1, test_fraction=0.1),
+                     out_dir=tmp_path / "shards", quality_path=tmp_path / "q.json")
     return {s: tmp_path / "shards" / s for s in ("train", "validation", "test")}
 
 
@@ -93,10 +93,10 @@ def test_prompts_bad_instruction_and_direction(tmp_path):
     splits = make_shards(tmp_path)
     with pytest.raises(InputError, match=r"prompts.instructions\[0\].text: must contain \{sentence\}"):
         build_prompts(dataset="samanantar", template="llama2_study", split_dirs=splits, out_dir=tmp_path / "p",
-                      instructions=[{"lang": "en", "text": "Translate"}], directions=["from_english"])
+                      lang="te", instructions=[{"lang": "en", "text": "Translate"}], directions=["from_english"], seed=1)
     with pytest.raises(InputError, match=r"prompts.instructions\[0\].lang: no language names for 'fr'"):
         build_prompts(dataset="samanantar", template="llama2_study", split_dirs=splits, out_dir=tmp_path / "p",
-                      instructions=[{"lang": "fr", "text": "{sentence}"}], directions=["from_english"])
+                      lang="te", instructions=[{"lang": "fr", "text": "{sentence}"}], directions=["from_english"], seed=1)
     assert not (tmp_path / "p").exists()
 
 

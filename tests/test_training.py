@@ -13,20 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from telugu_llm.config import with_defaults
 from telugu_llm.errors import InputError
-from telugu_llm.models import build_model
-from telugu_llm.templates import IGNORE_INDEX, render
-from telugu_llm.tokenization import load_tokenizer
-from telugu_llm.training import (
-    RunSettings,
-    add_lora,
-    disable_avx512bf16_repacking,
-    load_quantized,
-    prepare,
-    set_pad_token,
-    tokenized_split,
-    train,
-)
+from telugu_llm.loading import disable_avx512bf16_repacking, load_quantized, load_tokenizer, set_pad_token
+from telugu_llm.prompts.formats import IGNORE_INDEX, render
+from telugu_llm.train.run import add_lora, prepare, tokenized_split, train
+from telugu_llm.train.settings import RunSettings, run_settings
+from telugu_llm.train.weights import build_model
 
 PAIRS = [("Good morning.", "శుభోదయం."), ("Drink boiled water.", "కాచిన నీళ్లు తాగండి."),
          ("Schools reopen in June.", "జూన్‌లో పాఠశాలలు తిరిగి తెరుచుకుంటాయి."), ("Thank you.", "ధన్యవాదాలు."),
@@ -49,7 +42,7 @@ def tiny(tmp_path_factory, tokenizer_dirs):
     root = tmp_path_factory.mktemp("tiny")
     out = {}
     for arch, tok in (("llama", "llama2"), ("mistral", "mistral")):
-        build_model(f"tiny_{arch}", {"source": "random", "architecture": arch, "size": "tiny", "seed": 0},
+        build_model(f"tiny_{arch}", with_defaults({"source": "random", "architecture": arch}, "$defs/weights"),
                     root / arch, tokenizer=load_tokenizer(tokenizer_dirs[tok]))
         out[arch] = {"model": root / arch, "tokenizer": Path(tokenizer_dirs[tok]),
                      "prompts": write_prompts(root / f"prompts_{arch}", "llama2_study" if arch == "llama" else "mistral_study")}
@@ -57,12 +50,13 @@ def tiny(tmp_path_factory, tokenizer_dirs):
 
 
 def settings(arch: str, **training) -> RunSettings:
-    spec = {"template": "llama2_study" if arch == "llama" else "mistral_study", "max_length": 128,
+    spec = {"tokenizer": "llama2" if arch == "llama" else "mistral",
+            "template": "llama2_study" if arch == "llama" else "mistral_study", "max_length": 128,
             "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
             "quantization": {"load_in_4bit": True, "compute_dtype": "bfloat16"},
             "training": {"max_steps": 6, "batch_size": 4, "learning_rate": 0.01, "warmup_ratio": 0.0, "logging_steps": 2,
                          "eval_steps": 6, "save_steps": 2, "gradient_checkpointing": False, "seed": 1, **training}}
-    return RunSettings.from_config(f"tiny_{arch}", "samanantar", spec, device="cpu")
+    return run_settings(f"tiny_{arch}", "samanantar", with_defaults(spec, "$defs/model"), device="cpu")
 
 
 def test_pad_token_is_distinct_from_eos(tokenizer_dirs):
@@ -131,7 +125,7 @@ def test_a_qlora_run_per_architecture(tiny, tmp_path, arch):
 def test_lora_gradients_survive_generate(tiny):
     """Pitfall 5: after an inference pass a 4-bit layer on an AVX512-BF16 CPU must still give LoRA gradients."""
     s = settings("llama")
-    model = add_lora(load_quantized(tiny["llama"]["model"], s, "cpu"), s)
+    model = add_lora(load_quantized(tiny["llama"]["model"], s.quantization, "cpu", s.model), s)
     tokenizer = load_tokenizer(str(tiny["llama"]["tokenizer"]))
     inputs = tokenizer(["[INST] Translate: Good morning. [/INST]"], return_tensors="pt")
     model.eval()
@@ -151,7 +145,7 @@ sys.path.insert(0, {src!r})
 sys.path.insert(0, {tests!r})
 import transformers
 from test_training import settings
-from telugu_llm.training import train
+from telugu_llm.train.run import train
 
 kill_at, where = int(sys.argv[1]), sys.argv[2]
 
@@ -228,12 +222,12 @@ def test_bad_inputs_fail_before_training(tiny, tmp_path, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_bnb)
     with pytest.raises(InputError, match="models.tiny_llama.quantization.load_in_4bit: bitsandbytes cannot run here"):
-        load_quantized(tiny["llama"]["model"], settings("llama"), "cpu")
+        load_quantized(tiny["llama"]["model"], settings("llama").quantization, "cpu", "tiny_llama")
 
 
 def test_unknown_architecture_is_one_error(tmp_path, tokenizer_dirs):
     with pytest.raises(InputError, match="architecture 'gpt9' is not one of llama, mistral"):
-        build_model("x", {"source": "random", "architecture": "gpt9"}, tmp_path / "x",
+        build_model("x", with_defaults({"source": "random", "architecture": "gpt9"}, "$defs/weights"), tmp_path / "x",
                     tokenizer=load_tokenizer(tokenizer_dirs["llama2"]))
     assert not (tmp_path / "x").exists()
 
@@ -244,7 +238,7 @@ def test_two_processes_on_the_cpu(tiny, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from telugu_llm.training import launch
+    from telugu_llm.train.launch import launch
 
     run = settings("llama", max_steps=6, eval_steps=3, save_steps=100)
     run.processes = 2

@@ -1,15 +1,20 @@
-"""Checking the workflow's config before any job starts: one message naming the key or the path."""
+"""The workflow's config: checked before any job starts (one message naming the key or the path),
+and completed with the defaults of config/schema.yaml (the one place that states a default)."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 
 import jsonschema
 import yaml
 
 from .errors import InputError
-from .languages import SAMANANTAR_LANGUAGES
+from .languages import LANGUAGE_NAMES, SAMANANTAR_LANGUAGES
+from .tasks import FIELDS, PLACEHOLDERS
 
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 EMBEDDED_SAMANANTAR_LANGS = ("te",)
 
 
@@ -17,10 +22,31 @@ def _key(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def check_schema(config: dict, schema_path: Path) -> None:
-    """Validate against the JSON Schema; the first error (in document order) names its dotted key."""
-    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
+@functools.cache
+def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+
+
+def _filling_validator(schema: dict):
+    """A validator that also sets each missing property to its schema default (deep-copied) before
+    checking it, through $ref, items and additionalProperties alike."""
+    base = jsonschema.Draft202012Validator
+    check_properties = base.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, subschema):
+        if isinstance(instance, dict):
+            for name, prop in props.items():
+                if "default" in prop and name not in instance:
+                    instance[name] = copy.deepcopy(prop["default"])
+        yield from check_properties(validator, props, instance, subschema)
+
+    return jsonschema.validators.extend(base, {"properties": properties})(schema)
+
+
+def check_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
+    """Validate against the JSON Schema and fill in its defaults, in place; the first error (in
+    document order) names its dotted key."""
+    validator = _filling_validator(load_schema(schema_path))
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
         return
@@ -32,8 +58,29 @@ def check_schema(config: dict, schema_path: Path) -> None:
     raise InputError(f"config key {_key(error.absolute_path)}: {error.message}")
 
 
-def check_inputs(config: dict, workflow_dir: Path) -> None:
-    """Cross-key rules and the existence of every input file the config names."""
+def with_defaults(value: dict, definition: str, schema_path: Path = SCHEMA_PATH) -> dict:
+    """A copy of `value` completed with the defaults of one part of the schema: a top-level key
+    ("samanantar") or a definition ("$defs/model"); for callers outside the workflow (tests, benchmarks)."""
+    schema = load_schema(schema_path)
+    part = schema["$defs"][definition.split("/", 1)[1]] if definition.startswith("$defs/") \
+        else schema["properties"][definition]
+    filled = copy.deepcopy(value)
+    errors = list(_filling_validator({**part, "$defs": schema["$defs"]}).iter_errors(filled))
+    if errors:
+        raise InputError(f"config key {definition}.{_key(errors[0].absolute_path)}: {errors[0].message}")
+    return filled
+
+
+def check_config(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
+    """Everything that can be checked before any job: the schema (which fills in the defaults, in
+    place), then the rules across keys and the files the config names."""
+    check_schema(config, schema_path)
+    check_inputs(config)
+
+
+def check_inputs(config: dict) -> None:
+    """Cross-key rules and the existence of every input file the config names (of a config that the
+    schema has checked and completed)."""
     sam = config["samanantar"]
     lang = sam["lang"]
     if lang not in SAMANANTAR_LANGUAGES:  # also in the schema; repeated for callers without it
@@ -48,32 +95,35 @@ def check_inputs(config: dict, workflow_dir: Path) -> None:
             "set samanantar.source to local (with samanantar.path) or hub"
         )
     if sam["source"] == "local":
-        if not sam.get("path"):
-            raise InputError("config key samanantar.path: required when samanantar.source is 'local'")
-        root = Path(sam["path"])
-        if not root.is_dir():
-            raise InputError(f"config key samanantar.path: directory {root} does not exist")
+        root = local_path(config, "samanantar", "directory")
         for f in (root / f"en-{lang}" / "train.en", root / f"en-{lang}" / f"train.{lang}"):
             if not f.is_file():
                 raise InputError(f"config key samanantar.path: {f} does not exist (release layout en-{lang}/train.en, en-{lang}/train.{lang})")
     check_tokenizers_and_models(config)
-    check_evaluation(config.get("evaluation") or {}, lang)
-    gua = config["guanaco"]
-    if gua["source"] == "local":
-        if not gua.get("path"):
-            raise InputError("config key guanaco.path: required when guanaco.source is 'local'")
-        path = Path(gua["path"])
-        if not path.is_file():
-            raise InputError(f"config key guanaco.path: file {path} does not exist")
+    if "samanantar" in config["prompts"]["datasets"]:
+        check_instructions(config["prompts"]["instructions"], lang)
+    check_evaluation(config["evaluation"], lang)
+    if config["guanaco"]["source"] == "local":
+        path = local_path(config, "guanaco", "file")
         if path.suffix not in (".jsonl", ".json", ".parquet"):
             raise InputError(f"config key guanaco.path: {path}: expected a .jsonl or .parquet file")
+
+
+def local_path(config: dict, dataset: str, kind: str) -> Path:
+    """<dataset>.path of a local source: given, and an existing directory or file."""
+    if not config[dataset]["path"]:
+        raise InputError(f"config key {dataset}.path: required when {dataset}.source is 'local'")
+    path = Path(config[dataset]["path"])
+    if not (path.is_dir() if kind == "directory" else path.is_file()):
+        raise InputError(f"config key {dataset}.path: {kind} {path} does not exist")
+    return path
 
 
 _SOURCE_KEYS = {"package": ("package", "file"), "hub": ("repo", "file"), "local": ("path",)}
 
 
 def check_tokenizers_and_models(config: dict) -> None:
-    tokenizers = config.get("tokenizers", {})
+    tokenizers = config["tokenizers"]
     for name, spec in tokenizers.items():
         for key in _SOURCE_KEYS[spec["source"]]:
             if not spec.get(key):
@@ -85,43 +135,60 @@ def check_tokenizers_and_models(config: dict) -> None:
         if name not in tokenizers:
             raise InputError(f"config key {key}: unknown tokenizer {name!r} (configured: {', '.join(sorted(tokenizers)) or 'none'})")
 
-    for model, spec in config.get("models", {}).items():
+    for model, spec in config["models"].items():
         known(f"models.{model}.tokenizer", spec["tokenizer"])
-    for i, model in enumerate(config.get("train", {}).get("models") or []):
-        if model not in config.get("models", {}):
+    for i, model in enumerate(config["train"]["models"] or []):
+        if model not in config["models"]:
             raise InputError(f"config key train.models[{i}]: unknown model {model!r} "
-                             f"(configured: {', '.join(sorted(config.get('models', {}))) or 'none'})")
+                             f"(configured: {', '.join(sorted(config['models'])) or 'none'})")
     for model in active_models(config):
-        if not config["models"][model].get("weights"):
+        if not config["models"][model]["weights"]:
             raise InputError(f"config key models.{model}.weights: required for a model that is trained")
-    fertility = config.get("fertility", {})
-    for i, name in enumerate(fertility.get("tokenizers", [])):
+    fertility = config["fertility"]
+    for i, name in enumerate(fertility["tokenizers"]):
         known(f"fertility.tokenizers[{i}]", name)
-    for i, cost in enumerate(fertility.get("costs", [])):
+    for i, cost in enumerate(fertility["costs"]):
         known(f"fertility.costs[{i}].tokenizer", cost["tokenizer"])
-    for i, corpus in enumerate(fertility.get("corpora", [])):
+    for i, corpus in enumerate(fertility["corpora"]):
         for side in ("src", "tgt"):
             if not Path(corpus[side]).is_file():
                 raise InputError(f"config key fertility.corpora[{i}].{side}: file {corpus[side]} does not exist")
-    names = [c["name"] for c in fertility.get("corpora", [])]
+    names = [c["name"] for c in fertility["corpora"]]
     if len(set(names)) != len(names) or "samanantar-test" in names:
         raise InputError("config key fertility.corpora: names must be unique and not 'samanantar-test'")
-    subset = config.get("prompts", {}).get("samanantar_train_subset")
+    subset = config["prompts"]["samanantar_train_subset"]
     if subset is not None and subset not in config["samanantar"]["subsets"]:
         raise InputError(f"config key prompts.samanantar_train_subset: {subset} is not one of samanantar.subsets "
                          f"{config['samanantar']['subsets']}")
+
+
+def check_instructions(instructions: list[dict], lang: str) -> None:
+    """prompts.instructions: a language with names for English and `lang`, and the placeholders."""
+    if not instructions:
+        raise InputError("config key prompts.instructions: at least one instruction phrasing is needed")
+    for i, ins in enumerate(instructions):
+        key = f"config key prompts.instructions[{i}]"
+        if ins["lang"] not in LANGUAGE_NAMES:
+            raise InputError(f"{key}.lang: no language names for {ins['lang']!r} (have {', '.join(LANGUAGE_NAMES)})")
+        for code in ("en", lang):
+            if code not in LANGUAGE_NAMES[ins["lang"]]:
+                raise InputError(f"{key}.lang: no {ins['lang']} name for language {code!r}")
+        try:
+            ins["text"].format(source="", target="", sentence="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise InputError(f"{key}.text: bad placeholder ({exc}); use {{source}}, {{target}} and {{sentence}}") from None
+        if "{sentence}" not in ins["text"]:
+            raise InputError(f"{key}.text: must contain {{sentence}}")
 
 
 RESERVED_SETS = ("embedded", "samanantar_test", "study_probes")
 
 
 def check_evaluation(spec: dict, lang: str) -> None:
-    from .evalsets import FIELDS, PLACEHOLDERS
-
-    if spec.get("sets_path") and not Path(spec["sets_path"]).is_dir():
+    if spec["sets_path"] and not Path(spec["sets_path"]).is_dir():
         raise InputError(f"config key evaluation.sets_path: directory {spec['sets_path']} does not exist")
     names = []
-    for i, hub in enumerate(spec.get("hub") or []):
+    for i, hub in enumerate(spec["hub"]):
         key = f"evaluation.hub[{i}]"
         if hub["name"] in RESERVED_SETS or hub["name"] in names:
             raise InputError(f"config key {key}.name: {hub['name']!r} is taken (reserved: {', '.join(RESERVED_SETS)}; "
@@ -135,9 +202,9 @@ def check_evaluation(spec: dict, lang: str) -> None:
         if missing or extra:
             raise InputError(f"config key {key}.fields: task {hub['task']} needs exactly {', '.join(need)}"
                              + (f"; missing {', '.join(missing)}" if missing else "") + (f"; unknown {', '.join(extra)}" if extra else ""))
-        if hub["task"] == "translation" and hub.get("source_lang") not in ("en", lang):
+        if hub["task"] == "translation" and hub["source_lang"] not in ("en", lang):
             raise InputError(f"config key {key}.source_lang: a translation set needs en or {lang} as its source")
-    for task, phrasings in (spec.get("instructions") or {}).items():
+    for task, phrasings in spec["instructions"].items():
         placeholders = PLACEHOLDERS[task]
         if "en" not in phrasings:
             raise InputError(f"config key evaluation.instructions.{task}.en: an English phrasing is required (the fallback)")
@@ -151,5 +218,5 @@ def check_evaluation(spec: dict, lang: str) -> None:
 
 def active_models(config: dict) -> list[str]:
     """The models this run formats data for, measures and trains."""
-    selected = (config.get("train") or {}).get("models")
-    return sorted(selected if selected is not None else config.get("models", {}))
+    selected = config["train"]["models"]
+    return sorted(selected if selected is not None else config["models"])

@@ -72,6 +72,14 @@ SAMANANTAR_LANGUAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# Language names as an instruction in that language writes them (translation prompts, evaluation sets)
+LANGUAGE_NAMES = {
+    "en": {"en": "English", **{code: name for code, (name, _) in SAMANANTAR_LANGUAGES.items()}},
+    "te": {"en": "ఆంగ్లం", "te": "తెలుగు", "hi": "హిందీ", "ta": "తమిళం", "kn": "కన్నడ", "ml": "మలయాళం",
+           "bn": "బెంగాలీ", "gu": "గుజరాతీ", "mr": "మరాఠీ", "or": "ఒడియా", "pa": "పంజాబీ", "as": "అస్సామీ"},
+}
+
+
 def script_of_language(lang: str) -> Script:
     return SCRIPTS[SAMANANTAR_LANGUAGES[lang][1]]
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from .errors import InputError
 
+SOURCE_JSON = "source.json"  # beside every retrieved resource: where it came from and its checksum
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -40,7 +42,7 @@ def describe(spec: dict) -> str:
     if source == "package":
         return f"{spec['file']} in {spec['package']}"
     if source == "hub":
-        return f"{spec['file']} of {spec['repo']}@{spec.get('revision') or 'main'}"
+        return f"{spec['file']} of {spec['repo']}@{spec['revision']}"
     return str(spec.get("path"))
 
 
@@ -102,7 +104,7 @@ def fetch_file(spec: dict, dest: Path, what: str) -> str:
         elif source == "package":
             fetch_package_file(spec["package"], spec["file"], tmp, what)
         elif source == "hub":
-            fetch_hub_file(spec["repo"], spec["file"], spec.get("revision") or "main", tmp, what)
+            fetch_hub_file(spec["repo"], spec["file"], spec["revision"], tmp, what)
         elif source == "local":
             path = Path(spec["path"])
             if not path.is_file():

@@ -1,0 +1,71 @@
+# Evaluation: the sets, one run per (model, adapter) with `base` for the base model, the summary.
+
+
+rule eval_sets:
+    input:
+        unpack(eval_set_inputs),
+        code=code("eval_sets.py"),
+    output:
+        directory(EVAL_SETS_DIR),
+    params:
+        spec=eval_set_params(),
+        root=str(Path(EVAL["sets_path"]) if EVAL["sets_path"] else WORKFLOW_DIR / "data" / "eval"),
+    log:
+        "results/logs/eval/sets.log",
+    benchmark:
+        "results/benchmarks/eval/sets.tsv"
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/eval_sets.py"
+
+
+rule evaluate_run:
+    input:
+        unpack(eval_inputs),
+        code=code("evaluate_run.py"),
+    output:
+        generations=f"{EVAL_DIR}/{{model}}/{{adapter}}/generations.parquet",
+        metrics=f"{EVAL_DIR}/{{model}}/{{adapter}}/metrics.json",
+    params:
+        settings=eval_settings(),
+        model=eval_model_params,
+        device=config["train"]["device"],
+    threads: all_cores()
+    resources:
+        gpu=1 if config["train"]["device"] == "cuda" else 0,
+        mem_mb=model_resource("mem_mb"),
+        runtime=model_resource("runtime"),
+    log:
+        "results/logs/eval/{model}_{adapter}.log",
+    benchmark:
+        "results/benchmarks/eval/{model}_{adapter}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/evaluate_run.py"
+
+
+rule eval_summary:
+    input:
+        generations=eval_outputs(),
+        code=code("eval_summary.py"),
+    output:
+        summary=f"{EVAL_DIR}/summary.csv",
+        differences=f"{EVAL_DIR}/differences.csv",
+        figure="results/figures/evaluation.png",
+    params:
+        settings=summary_settings(),
+    log:
+        "results/logs/eval/summary.log",
+    benchmark:
+        "results/benchmarks/eval/summary.tsv"
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/eval_summary.py"
+
+
+rule evaluate:
+    input:
+        rules.eval_summary.output,

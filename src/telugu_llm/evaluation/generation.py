@@ -1,0 +1,166 @@
+"""Batched generation and reference likelihoods for evaluation.
+
+Prompts are sorted by length and generated in batches with left padding (pitfall 2: a right-padded
+batch would continue after pad tokens), greedy unless the config samples, seeded. A row stops at
+EOS (or an end-of-turn token) and at a template marker such as `[INST]` or `### Human:` that a model
+writes when it runs into a new turn (the study's Figure 5); its stop reason is recorded: `eos`,
+`marker` or `length` (the token limit).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+END_OF_TURN = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>")
+
+
+@dataclass
+class Generation:
+    text: str
+    stop_reason: str  # eos | marker | length
+    new_tokens: int  # tokens generated up to the stop (the marker's tokens included)
+
+
+def stop_token_ids(tokenizer) -> list[int]:
+    """EOS and the end-of-turn tokens the vocabulary has."""
+    ids = [tokenizer.eos_token_id]
+    vocab = tokenizer.get_vocab()
+    ids += [vocab[t] for t in END_OF_TURN if t in vocab]
+    return sorted({i for i in ids if i is not None})
+
+
+def cut_at_marker(text: str, markers) -> tuple[str, bool]:
+    """The text before the first template marker, and whether there was one."""
+    hits = [text.find(m) for m in markers if m in text]
+    if not hits:
+        return text, False
+    return text[: min(hits)], True
+
+
+def marker_criteria(tokenizer, prompt_length: int, markers, window: int = 16):
+    """A stopping criterion, per row: the last `window` generated tokens contain a marker."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class MarkerStop(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            tails = tokenizer.batch_decode(input_ids[:, max(prompt_length, input_ids.shape[1] - window):],
+                                           skip_special_tokens=True)
+            return torch.tensor([any(m in t for m in markers) for t in tails], device=input_ids.device)
+
+    return MarkerStop()
+
+
+def finish(tokenizer, ids: list[int], stops: set[int], markers) -> Generation:
+    """The output of one row: cut at the first stop token, then at the first marker. A row that
+    stopped early (on a marker) is padded to the batch's length: the padding is not output."""
+    pad = tokenizer.pad_token_id
+    if pad is not None and pad not in stops:
+        while ids and ids[-1] == pad:
+            ids = ids[:-1]
+    end = next((i for i, t in enumerate(ids) if t in stops), None)
+    kept = ids if end is None else ids[:end]
+    text = tokenizer.decode(kept, skip_special_tokens=True)
+    text, marked = cut_at_marker(text, markers)
+    if marked:
+        return Generation(text.strip(), "marker", len(kept))
+    if end is not None:
+        return Generation(text.strip(), "eos", end + 1)
+    return Generation(text.strip(), "length", len(ids))
+
+
+def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first, so memory peaks early)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def left_padded(rows: list[list[int]], pad: int):
+    """(input_ids, attention_mask) of token-id rows padded on the left to the longest."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        input_ids[i, width - len(r):] = torch.tensor(r)
+        attention[i, width - len(r):] = 1
+    return input_ids, attention
+
+
+def encode_prompt(tokenizer, prompt: str, add_bos: bool) -> list[int]:
+    ids = tokenizer(prompt, add_special_tokens=False).input_ids
+    bos = tokenizer.bos_token_id
+    if add_bos and bos is not None and ids[:1] != [bos]:
+        ids = [bos] + ids
+    return ids
+
+
+def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: list[int], batch_size: int,
+             do_sample: bool, temperature: float, top_p: float, seed: int,
+             markers: list[str]) -> tuple[list[Generation], dict]:
+    """Generate for token-id prompts (each with its own token limit); outputs in input order, and
+    timing: generated tokens (up to each row's stop) per second of generation."""
+    import torch
+
+    stops = set(stop_token_ids(tokenizer))
+    pad = tokenizer.pad_token_id
+    device = next(model.parameters()).device
+    results: list[Generation | None] = [None] * len(prompts)
+    generated, start = 0, time.perf_counter()
+    batches = []
+    for limit in sorted(set(max_new_tokens)):  # one token limit per batch: no row runs past its own
+        members = [i for i, m in enumerate(max_new_tokens) if m == limit]
+        batches += [[members[j] for j in b] for b in length_batches([len(prompts[i]) for i in members], batch_size)]
+    for batch in batches:
+        limit = max_new_tokens[batch[0]]
+        input_ids, attention = left_padded([prompts[i] for i in batch], pad)
+        width = input_ids.shape[1]
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device),
+                                 max_new_tokens=limit, do_sample=do_sample,
+                                 temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
+                                 top_k=None, eos_token_id=sorted(stops), pad_token_id=pad,
+                                 stopping_criteria=[marker_criteria(tokenizer, width, markers)])
+        for row, i in enumerate(batch):
+            ids = out[row, width:].tolist()
+            results[i] = finish(tokenizer, ids, stops, markers)
+            generated += results[i].new_tokens
+    seconds = time.perf_counter() - start
+    return results, {"generated_tokens": generated, "generation_seconds": seconds,
+                     "generated_tokens_per_second": generated / seconds if seconds else None}
+
+
+def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]], *, batch_size: int) -> list[tuple[float, int]]:
+    """(summed negative log-likelihood, tokens) of each reference given its prompt, teacher-forced.
+
+    `examples` are (prompt ids, reference ids). Rows are left-padded so that every reference ends
+    the row, and only the last positions' logits are computed (`logits_to_keep`): a 262k-word
+    vocabulary times every prompt position would not fit in memory."""
+    import torch
+
+    pad = tokenizer.pad_token_id
+    device = next(model.parameters()).device
+    out: list[tuple[float, int] | None] = [None] * len(examples)
+    for batch in length_batches([len(p) + len(r) for p, r in examples], batch_size):
+        keep = max(len(examples[i][1]) for i in batch) + 1
+        input_ids, attention = left_padded([examples[i][0] + examples[i][1] for i in batch], pad)
+        labels = torch.full((len(batch), keep), -100, dtype=torch.long)
+        for row, i in enumerate(batch):
+            r = examples[i][1]
+            labels[row, keep - len(r):] = torch.tensor(r)
+        with torch.inference_mode():
+            positions = (attention.cumsum(-1) - 1).clamp(min=0)  # as generate() numbers left-padded rows
+            logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
+                           position_ids=positions.to(device), logits_to_keep=keep, use_cache=False).logits.float()
+        # logits at position t predict token t + 1: the kept window's last `keep - 1` labels
+        nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), labels[:, 1:].to(device),
+                                                ignore_index=-100, reduction="none")
+        for row, i in enumerate(batch):
+            out[i] = (float(nll[row].sum()), len(examples[i][1]))
+    return out

@@ -1,0 +1,135 @@
+"""Evaluation of one model, base or with one adapter, on every set.
+
+`evaluate` writes `generations.parquet` (one row per item: the prompt as the model saw it, the
+reference, the output, its stop reason, the per-item scores and the reference likelihood) and
+`metrics.json` (per set, task and language: every metric's value; counts; speed). Intervals are
+the summary's (`summary.summarize`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..atomic import atomic_directory, json_text
+from ..errors import InputError
+from ..loading import Quantization, device_name, load_quantized, padded_tokenizer, resolve_device, versions
+from ..prompts.formats import adds_bos, render
+from .generation import encode_prompt, generate, reference_nll
+from .scoring import metric_values, score_item
+from .sets import read_sets
+from .settings import GenerationSettings
+
+log = logging.getLogger(__name__)
+
+
+GENERATION_SCHEMA = pa.schema([
+    ("id", pa.string()), ("set", pa.string()), ("task", pa.string()), ("lang", pa.string()),
+    ("instruction", pa.string()), ("prompt", pa.string()), ("reference", pa.string()),
+    ("references", pa.list_(pa.string())), ("output", pa.string()), ("stop_reason", pa.string()),
+    ("prompt_tokens", pa.int64()), ("new_tokens", pa.int64()), ("nll", pa.float64()), ("ref_tokens", pa.int64()),
+    ("ref_chars", pa.int64()), ("repetition_rate", pa.float64()), ("stopped", pa.float64()), ("marker", pa.float64()),
+    ("script_fidelity", pa.float64()), ("exact_match", pa.float64()), ("f1", pa.float64()), ("rouge_l", pa.float64()),
+    ("refusal", pa.float64()),
+])
+
+
+def load_for_eval(model_name: str, quantization: Quantization, model_dir: Path, adapter_dir: Path | None, device: str):
+    model = load_quantized(Path(model_dir), quantization, device, model_name)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+    model.eval()
+    contiguous_lm_head_input(model)
+    return model
+
+
+def contiguous_lm_head_input(model) -> None:
+    """Hand the output projection a contiguous input. After the prompt pass the last position's
+    hidden states are a strided slice; for such a 3-D input `F.linear` falls back to a batched
+    product that first copies the weight once per row (8 x 262k x 640 for Gemma 3: 10 s of a
+    one-second batch on a CPU, seen with a PEFT adapter). A copy of the small input avoids it."""
+    head = model.get_output_embeddings()
+    if head is not None:
+        head.register_forward_pre_hook(lambda module, args: (args[0].contiguous(), *args[1:]))
+
+
+def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quantization, settings: GenerationSettings,
+             model_dir: Path, tokenizer_dir: Path, sets_dir: Path, adapter_dir: Path | None, out_dir: Path,
+             device: str) -> dict:
+    """Generate for every item, score, and write generations.parquet and metrics.json. `template`
+    and `quantization` are the model's (models.<name>), `device` is train.device."""
+    import torch
+
+    device = resolve_device(device)
+    tokenizer = padded_tokenizer(tokenizer_dir, "left")
+    items = read_sets(sets_dir).to_pylist()
+    bos = adds_bos(tokenizer)
+    prompts, kept, skipped = [], [], {}
+    for item in items:
+        rendered = render(template, [("Human", item["instruction"]), ("Assistant", "")], tokenizer=tokenizer)
+        ids = encode_prompt(tokenizer, rendered.prompt, bos)
+        if len(ids) > settings.max_prompt_tokens:
+            key = f"{item['set']}/{item['task']}/{item['lang']}"
+            skipped[key] = skipped.get(key, 0) + 1
+            continue
+        kept.append((item, rendered.prompt))
+        prompts.append(ids)
+    if not kept:
+        raise InputError(f"evaluation.max_prompt_tokens: every evaluation prompt is longer than "
+                         f"{settings.max_prompt_tokens} tokens under {model_name}'s tokenizer")
+    for key, n in skipped.items():
+        log.warning("%s: %d items skipped, prompt longer than %d tokens", key, n, settings.max_prompt_tokens)
+
+    start = time.perf_counter()
+    model = load_for_eval(model_name, quantization, model_dir, adapter_dir, device)
+    load_seconds = time.perf_counter() - start
+    limits = [settings.max_new_tokens[item["task"]] for item, _ in kept]
+    outputs, speed = generate(model, tokenizer, prompts, max_new_tokens=limits, batch_size=settings.batch_size,
+                              do_sample=settings.decoding.do_sample, temperature=settings.decoding.temperature,
+                              top_p=settings.decoding.top_p, seed=settings.seed, markers=settings.markers)
+    nll = [(math.nan, 0)] * len(kept)
+    ref_ids = [tokenizer(item["reference"] or "", add_special_tokens=False).input_ids for item, _ in kept]
+    if settings.perplexity:
+        with_ref = [i for i, (item, _) in enumerate(kept) if item["reference"] and ref_ids[i]]
+        start_ppl = time.perf_counter()
+        values = reference_nll(model, tokenizer, [(prompts[i], ref_ids[i]) for i in with_ref], batch_size=settings.batch_size)
+        for i, v in zip(with_ref, values):
+            nll[i] = v
+        speed["perplexity_seconds"] = time.perf_counter() - start_ppl
+
+    rows = []
+    for (item, prompt), gen, (item_nll, n_ref), ids in zip(kept, outputs, nll, prompts):
+        rows.append({"id": item["id"], "set": item["set"], "task": item["task"], "lang": item["lang"],
+                     "instruction": item["instruction"], "prompt": prompt, "reference": item["reference"],
+                     "references": item["references"], "output": gen.text, "stop_reason": gen.stop_reason,
+                     "prompt_tokens": len(ids), "new_tokens": gen.new_tokens, "nll": item_nll if n_ref else math.nan,
+                     "ref_tokens": n_ref, "ref_chars": len(item["reference"] or ""),
+                     **score_item(item["task"], item["lang"], gen.text, item["references"], gen.stop_reason)})
+    table = pa.Table.from_pylist(rows, schema=GENERATION_SCHEMA)
+    stop_reasons: dict[str, int] = {}
+    for gen in outputs:
+        stop_reasons[gen.stop_reason] = stop_reasons.get(gen.stop_reason, 0) + 1
+    summary = {
+        "model": model_name, "adapter": adapter, "template": template, "items": len(rows),
+        "skipped_prompt_too_long": skipped, "stop_reasons": stop_reasons,
+        "metrics": metric_values(table),
+        "load_seconds": load_seconds, **speed, "batch_size": settings.batch_size,
+        "device": device,
+        "device_name": device_name(device),
+        "threads": torch.get_num_threads(), "seed": settings.seed, "settings": asdict(settings),
+        "versions": versions("sacrebleu", "rouge-score"),
+    }
+    with atomic_directory(Path(out_dir)) as tmp:
+        pq.write_table(table, tmp / "generations.parquet", compression="zstd")
+        (tmp / "metrics.json").write_text(json_text(summary), encoding="utf-8")
+    return summary
+
+

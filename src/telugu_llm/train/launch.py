@@ -1,0 +1,67 @@
+"""Starting a training run: in this process, or in several processes started by torchrun
+(torch.distributed data parallel), whose output streams into the job's log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from .run import train
+from .settings import RunSettings
+
+log = logging.getLogger(__name__)
+
+
+def launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, out_dir: Path,
+           checkpoint_root: Path, threads: int = 1) -> dict:
+    """Train in this process, or, with `settings.processes` > 1, in that many processes started by
+    torchrun (torch.distributed data parallel: gloo on CPUs, NCCL with one GPU per process), each
+    loading the 4-bit model on its own device; rank 0 writes the same outputs as a single process."""
+    args = {"settings": asdict(settings), "model_dir": str(model_dir), "tokenizer_dir": str(tokenizer_dir),
+            "prompts_dir": str(prompts_dir), "out_dir": str(out_dir), "checkpoint_root": str(checkpoint_root)}
+    if settings.processes == 1:
+        import torch
+
+        torch.set_num_threads(threads)
+        return train(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir, prompts_dir=prompts_dir,
+                     out_dir=out_dir, checkpoint_root=checkpoint_root)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(args, handle)
+    src = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads // settings.processes)),
+           "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={settings.processes}",
+               "-m", "telugu_llm.train.worker", handle.name]
+    log.info("launching %d training processes: %s", settings.processes, " ".join(command))
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def forward(signum, frame):  # a job killed at its time limit takes its processes with it
+        os.killpg(proc.pid, signal.SIGTERM)
+        raise SystemExit(f"training interrupted by signal {signum}")
+
+    signal.signal(signal.SIGTERM, forward)
+    tail: list[str] = []
+    try:
+        for line in proc.stdout:  # into the job's log as it comes, not at the end
+            log.info("[torchrun] %s", line.rstrip())
+            tail = (tail + [line.rstrip()])[-15:]
+        proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        os.unlink(handle.name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"distributed training of {settings.model} on {settings.dataset} failed "
+                           f"(exit {proc.returncode}):\n" + "\n".join(tail))
+    return json.loads((Path(out_dir) / "metrics.json").read_text())

@@ -1,0 +1,292 @@
+"""QLoRA fine-tuning: a 4-bit NF4 base model, LoRA adapters, trl's SFTTrainer, on a CPU or a GPU.
+
+One entry point, `train`, whose every knob comes from a `RunSettings` built from the config.
+Examples are tokenized by `prompts.formats.tokenize_example` (one BOS, EOS last, prompt masked), so
+the trainer gets `input_ids` and `labels` and never re-tokenizes, truncates or masks on its own.
+Examples longer than the maximum length are dropped (or cut keeping their EOS) and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from ..atomic import write_json
+from ..errors import InputError
+from ..loading import (device_name, load_quantized, padded_tokenizer, peak_memory_bytes, resolve_device, versions,
+                       world_size)
+from ..prompts.formats import IGNORE_INDEX, STUDY_TEMPLATES, check_example, tokenize_example
+from ..resources import SOURCE_JSON, sha256_file
+from .settings import RunSettings
+
+log = logging.getLogger(__name__)
+
+
+def tokenized_split(tokenizer, parquet: Path, *, template: str, max_length: int, truncation: str,
+                    limit: int | None = None) -> tuple[list[dict], dict]:
+    """Examples as {input_ids, labels}, each checked for the training invariants; and what was
+    dropped or cut for length."""
+    table = pq.read_table(parquet, columns=["prompt", "completion"])
+    if limit is not None:
+        table = table.slice(0, limit)
+    examples, dropped, cut = [], 0, 0
+    single_bos = template in STUDY_TEMPLATES
+    for prompt, completion in zip(table.column("prompt").to_pylist(), table.column("completion").to_pylist()):
+        ids, labels = tokenize_example(tokenizer, prompt, completion)
+        if len(ids) > max_length:
+            n_prompt = labels.count(IGNORE_INDEX)
+            if truncation != "keep_eos" or n_prompt >= max_length - 1:
+                dropped += 1
+                continue
+            ids = ids[: max_length - 1] + [ids[-1]]
+            labels = labels[: max_length - 1] + [labels[-1]]
+            cut += 1
+        check_example(tokenizer, ids, labels, single_bos=single_bos)
+        examples.append({"input_ids": ids, "labels": labels})
+    return examples, {"examples": table.num_rows, "kept": len(examples), "dropped_too_long": dropped, "cut_keeping_eos": cut}
+
+
+def add_lora(model, settings: RunSettings):
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [m for m in settings.lora.target_modules if m not in names]
+    if missing:
+        raise InputError(f"models.{settings.model}.lora.target_modules: {missing} not in the model "
+                         f"({model.config.model_type}); it has e.g. {sorted(n for n in names if n.endswith('proj'))}")
+    if settings.quantization.load_in_4bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=settings.training.gradient_checkpointing)
+    elif settings.training.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    config = LoraConfig(r=settings.lora.r, lora_alpha=settings.lora.alpha, lora_dropout=settings.lora.dropout,
+                        target_modules=list(settings.lora.target_modules), task_type="CAUSAL_LM", bias="none")
+    return get_peft_model(model, config)
+
+
+CHECKPOINT_FILES = ("trainer_state.json", "adapter_config.json", "adapter_model.safetensors", "optimizer.pt",
+                    "scheduler.pt")
+
+
+def checkpoint_complete(path: Path) -> bool:
+    """Whether a checkpoint folder was saved to the end: the trainer writes its state last, so a
+    state file that parses, beside the adapter, optimizer and scheduler files, means every file is whole."""
+    if not all((path / name).is_file() for name in CHECKPOINT_FILES):
+        return False
+    try:
+        json.loads((path / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def resumable_checkpoint(directory: Path) -> tuple[Path | None, int]:
+    """The newest complete checkpoint under `directory`, and how many incomplete ones (a job killed
+    inside a save) were set aside: renamed out of the trainer's `checkpoint-N` pattern, so that neither
+    resuming nor a later save of the same step ever reads their files."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None, 0
+    found = sorted((int(p.name.split("-", 1)[1]), p) for p in directory.iterdir()
+                   if p.is_dir() and p.name.startswith("checkpoint-") and p.name.split("-", 1)[1].isdigit())
+    set_aside = 0
+    for _, path in reversed(found):
+        if checkpoint_complete(path):
+            return path, set_aside
+        aside = path.with_name(f"incomplete-{path.name}-{os.getpid()}")
+        path.rename(aside)
+        set_aside += 1
+        log.warning("checkpoint %s is incomplete (the job was killed while saving it): set aside as %s",
+                    path.name, aside.name)
+    return None, set_aside
+
+
+def broadcast_choice(value):
+    """Rank 0's value on every process of a data-parallel run (the process group is up once the
+    trainer exists); the value itself where there is no group."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def run_fingerprint(settings: RunSettings, model_dir: Path, prompts_dir: Path) -> str:
+    """What a checkpoint belongs to: the settings, the weights and the training data. A run resumes
+    only from a checkpoint with the same fingerprint, never from one of an edited config."""
+    source = Path(model_dir) / SOURCE_JSON
+    parts = {"settings": asdict(settings),
+             "model": json.loads(source.read_text()) if source.exists() else None,
+             "train": sha256_file(Path(prompts_dir) / "train.parquet"),
+             "validation": sha256_file(Path(prompts_dir) / "validation.parquet")}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, checkpoint_dir: Path):
+    """The tokenizer, the examples and the trainer of one run (everything but the training itself)."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    device = resolve_device(settings.device)
+    torch.manual_seed(settings.training.seed)
+    tokenizer = padded_tokenizer(tokenizer_dir, "right")
+    t = settings.training
+    train_examples, train_counts = tokenized_split(tokenizer, Path(prompts_dir) / "train.parquet", template=settings.template,
+                                                   max_length=settings.max_length, truncation=t.truncation,
+                                                   limit=t.max_train_examples)
+    eval_examples, eval_counts = tokenized_split(tokenizer, Path(prompts_dir) / "validation.parquet",
+                                                 template=settings.template, max_length=settings.max_length,
+                                                 truncation=t.truncation, limit=t.max_eval_examples)
+    if not train_examples:
+        raise InputError(f"models.{settings.model}.max_length: no {settings.dataset} training example is left "
+                         f"after truncation ({train_counts['dropped_too_long']} of {train_counts['examples']} are longer "
+                         f"than {settings.max_length} tokens)")
+    model = add_lora(load_quantized(Path(model_dir), settings.quantization, device, settings.model), settings)
+    model.config.pad_token_id = tokenizer.pad_token_id
+
+    bf16 = settings.quantization.compute_dtype == "bfloat16" and (device == "cpu" or torch.cuda.is_bf16_supported())
+    fp16 = settings.quantization.compute_dtype == "float16" and device == "cuda"
+    optim = t.optim if device == "cuda" or "paged" not in t.optim else "adamw_torch"  # pitfall 6
+    config = SFTConfig(
+        output_dir=str(checkpoint_dir),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a fraction below 1 is a ratio (pitfall 7)
+        max_grad_norm=t.max_grad_norm,
+        weight_decay=t.weight_decay,
+        optim=optim,
+        gradient_checkpointing=t.gradient_checkpointing,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        packing=t.packing,
+        max_length=settings.max_length if t.packing else None,
+        completion_only_loss=t.completion_only_loss,
+        bf16=bf16,
+        fp16=fp16,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if eval_examples else "no",
+        eval_steps=t.eval_steps or t.logging_steps,
+        eval_on_start=bool(eval_examples),
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=2,
+        seed=t.seed,
+        data_seed=t.seed,
+        report_to="none",
+        use_cpu=device == "cpu",
+        ddp_backend=("gloo" if device == "cpu" else "nccl") if world_size() > 1 else None,
+        ddp_find_unused_parameters=False if world_size() > 1 else None,
+        dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",
+        disable_tqdm=True,
+    )
+    trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer,
+                         train_dataset=Dataset.from_list(train_examples),
+                         eval_dataset=Dataset.from_list(eval_examples) if eval_examples else None)
+    info = {"device": device, "optimizer": optim, "bf16": bf16, "fp16": fp16, "train_examples": train_counts,
+            "eval_examples": eval_counts}
+    return trainer, tokenizer, info
+
+
+def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, out_dir: Path,
+          checkpoint_root: Path) -> dict:
+    """Fine-tune one model on one dataset; write the adapter, log_history.csv and metrics.json.
+
+    Checkpoints go under `checkpoint_root` (not an output: Snakemake deletes the outputs of a failed
+    job), in a folder named by the run's fingerprint; a run that finds a checkpoint there resumes
+    from it, and the folder is removed once the run has succeeded."""
+    import torch
+
+    checkpoint_dir = Path(checkpoint_root) / run_fingerprint(settings, model_dir, prompts_dir)
+    trainer, _, info = prepare(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir,
+                               prompts_dir=prompts_dir, checkpoint_dir=checkpoint_dir)
+    device = info["device"]
+    resume, set_aside = resumable_checkpoint(checkpoint_dir) if trainer.is_world_process_zero() else (None, 0)
+    if world_size() > 1:  # rank 0 decides (and renames); the others follow its choice
+        resume = broadcast_choice(str(resume) if resume else None)
+    tokens_before = 0
+    if resume:
+        log.info("resuming from %s", resume)
+        tokens_before = json.loads((Path(resume) / "trainer_state.json").read_text()).get("num_input_tokens_seen", 0)
+    start = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    wall = time.perf_counter() - start
+    tokens = trainer.state.num_input_tokens_seen - tokens_before  # non-padding tokens trained on in this process
+    logged = [h for h in trainer.state.log_history if "eval_loss" in h]
+    if logged and logged[-1].get("step") == trainer.state.global_step:
+        final_eval = logged[-1]  # the last step was just evaluated; do not pay for it twice
+    else:
+        final_eval = trainer.evaluate() if trainer.eval_dataset is not None else {}
+
+    if not trainer.is_world_process_zero():
+        return {}  # the other processes of a data-parallel run: rank 0 writes the outputs
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer.model.save_pretrained(out_dir / "adapter", safe_serialization=True)
+    history = write_log_history(trainer.state.log_history, out_dir / "log_history.csv")
+    evals = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
+    metrics = {
+        "model": settings.model,
+        "dataset": settings.dataset,
+        "train_loss": result.training_loss,
+        "eval_loss": final_eval.get("eval_loss"),
+        "eval_loss_before": evals[0] if evals else None,
+        "steps": trainer.state.global_step,
+        "resumed_from": Path(resume).name if resume else None,
+        "incomplete_checkpoints_set_aside": set_aside,
+        "tokens_per_second": tokens / wall if wall else None,
+        "non_padding_tokens": trainer.state.num_input_tokens_seen,
+        "peak_memory_bytes": peak_memory_bytes(device),
+        "wall_time_s": wall,
+        "device": device,
+        "device_name": device_name(device),
+        "optimizer": info["optimizer"],
+        "bf16": info["bf16"],
+        "fp16": info["fp16"],
+        "train_examples": info["train_examples"],
+        "eval_examples": info["eval_examples"],
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "settings": asdict(settings),
+        "versions": versions(),
+        "seed": settings.training.seed,
+        "log_rows": len(history),
+        "threads": torch.get_num_threads(),
+        "processes": world_size(),
+    }
+    write_json(out_dir / "metrics.json", metrics)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return metrics
+
+
+LOG_COLUMNS = ("step", "loss", "learning_rate", "grad_norm", "tokens_seen", "eval_loss")
+
+
+def write_log_history(history: list[dict], path: Path) -> list[dict]:
+    rows = []
+    for entry in history:
+        if "loss" not in entry and "eval_loss" not in entry:
+            continue
+        rows.append({"step": entry.get("step"), "loss": entry.get("loss"), "learning_rate": entry.get("learning_rate"),
+                     "grad_norm": entry.get("grad_norm"), "tokens_seen": entry.get("num_input_tokens_seen"),
+                     "eval_loss": entry.get("eval_loss")})
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows

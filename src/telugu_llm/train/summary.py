@@ -1,0 +1,43 @@
+"""The training stage's summary: one row per run, and the logged curves, for the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+SUMMARY_COLUMNS = [
+    "model", "dataset", "steps", "train_loss", "eval_loss_before", "eval_loss", "tokens_per_second",
+    "non_padding_tokens", "peak_memory_gib", "wall_time_s", "device", "optimizer", "compute_dtype", "lora_r",
+    "lora_alpha", "lora_dropout", "target_modules", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size",
+    "gradient_accumulation_steps", "max_length", "gradient_checkpointing", "group_by_length", "packing",
+    "max_grad_norm", "weight_decay", "train_examples", "dropped_too_long", "trainable_parameters", "seed",
+]
+
+
+def gather_runs(metrics_files: list[Path], history_files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows, curves = [], []
+    for metrics_file, history_file in zip(metrics_files, history_files):
+        m = json.loads(Path(metrics_file).read_text())
+        s = m["settings"]
+        t, lora, quant = s["training"], s["lora"], s["quantization"]
+        rows.append({
+            "model": m["model"], "dataset": m["dataset"], "steps": m["steps"], "train_loss": m["train_loss"],
+            "eval_loss_before": m["eval_loss_before"], "eval_loss": m["eval_loss"],
+            "tokens_per_second": m["tokens_per_second"], "non_padding_tokens": m["non_padding_tokens"],
+            "peak_memory_gib": m["peak_memory_bytes"] / 2**30, "wall_time_s": m["wall_time_s"], "device": m["device"],
+            "optimizer": m["optimizer"], "compute_dtype": quant["compute_dtype"] if quant["load_in_4bit"] else "full",
+            "lora_r": lora["r"], "lora_alpha": lora["alpha"], "lora_dropout": lora["dropout"],
+            "target_modules": ",".join(lora["target_modules"]), "learning_rate": t["learning_rate"],
+            "lr_scheduler": t["lr_scheduler"], "warmup_ratio": t["warmup_ratio"], "batch_size": t["batch_size"],
+            "gradient_accumulation_steps": t["gradient_accumulation_steps"], "max_length": s["max_length"],
+            "gradient_checkpointing": t["gradient_checkpointing"], "group_by_length": t["group_by_length"],
+            "packing": t["packing"], "max_grad_norm": t["max_grad_norm"], "weight_decay": t["weight_decay"],
+            "train_examples": m["train_examples"]["kept"], "dropped_too_long": m["train_examples"]["dropped_too_long"],
+            "trainable_parameters": m["trainable_parameters"], "seed": m["seed"],
+        })
+        history = pd.read_csv(history_file)
+        history["run"] = f"{m['model']} / {m['dataset']}"
+        curves.append(history)
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS), pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
