@@ -18,6 +18,7 @@ wildcard_constraints:
     dataset=r"samanantar|guanaco",
     model=r"[A-Za-z0-9_.]+",
     adapter=r"base|samanantar|guanaco",
+    corpus=r"[A-Za-z0-9_.-]+",
 
 
 include: "rules/data.smk"

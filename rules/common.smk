@@ -10,7 +10,7 @@ sys.path.insert(0, str(WORKFLOW_DIR / "src"))
 
 from telugu_llm.config import active_models, check_config  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
-from telugu_llm.evaluation.settings import GenerationSettings, SummarySettings  # noqa: E402
+from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
 from telugu_llm.imports import package_modules  # noqa: E402
 from telugu_llm.settings import field_names  # noqa: E402
 from telugu_llm.train.settings import MODEL_KEYS  # noqa: E402
@@ -143,8 +143,20 @@ def cost_prompt_dirs(wildcards):
     return expand(f"{PROMPTS_DIR}/{wildcards.template_key}/{{dataset}}", dataset=config["prompts"]["datasets"])
 
 
+CORPUS_DIR = "resources/corpora"
+
+
 def fertility_corpus_files(wildcards):
-    return [c[side] for c in config["fertility"]["corpora"] for side in ("src", "tgt")]
+    """Each extra corpus's files, or the resource folder a hub corpus is retrieved into."""
+    out = []
+    for c in config["fertility"]["corpora"]:
+        out += [c["src"], c["tgt"]] if c["source"] == "file" else [f"{CORPUS_DIR}/{c['name']}"]
+    return out
+
+
+def corpus_spec(wildcards):
+    index, spec = next((i, c) for i, c in enumerate(config["fertility"]["corpora"]) if c["name"] == wildcards.corpus)
+    return canonical({"index": index, "spec": spec})
 
 
 # --- models and training ------------------------------------------------------------------------
@@ -218,10 +230,6 @@ def eval_settings():
     return canonical({k: EVAL[k] for k in field_names(GenerationSettings)})
 
 
-def summary_settings():
-    return canonical({k: EVAL[k] for k in field_names(SummarySettings)})
-
-
 def eval_model_params(wildcards):
     """The model's settings that evaluation depends on: its template and how it is loaded."""
     spec = config["models"][wildcards.model]
@@ -248,6 +256,7 @@ def eval_report_inputs(wildcards):
         return {}
     return {"eval_summary": rules.eval_summary.output.summary,
             "eval_differences": rules.eval_summary.output.differences,
+            "eval_coverage": rules.eval_summary.output.coverage,
             "eval_figure": rules.eval_summary.output.figure,
             "eval_generations": eval_outputs()}
 

@@ -53,9 +53,10 @@ rule eval_summary:
     output:
         summary=f"{EVAL_DIR}/summary.csv",
         differences=f"{EVAL_DIR}/differences.csv",
+        coverage=f"{EVAL_DIR}/coverage.csv",
         figure="results/figures/evaluation.png",
     params:
-        settings=summary_settings(),
+        intervals=canonical(config["intervals"]),
     log:
         "results/logs/eval/summary.log",
     benchmark:

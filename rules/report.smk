@@ -20,7 +20,7 @@ rule report:
     params:
         config=canonical(config),
         examples=config["report"]["examples"],
-        confidence=EVAL["bootstrap"]["confidence"],
+        intervals=canonical(config["intervals"]),
     log:
         "results/logs/report/report.log",
     conda:

@@ -19,6 +19,23 @@ rule tokenizer:
         "../scripts/tokenizer.py"
 
 
+rule fertility_corpus:
+    input:
+        code=code("fertility_corpus.py"),
+    output:
+        directory(f"{CORPUS_DIR}/{{corpus}}"),
+    params:
+        corpus=corpus_spec,
+    log:
+        "results/logs/fertility/corpus_{corpus}.log",
+    benchmark:
+        "results/benchmarks/fertility/corpus_{corpus}.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/fertility_corpus.py"
+
+
 rule fertility_tokenizer:
     input:
         tokenizer=f"{TOKENIZER_DIR}/{{tokenizer}}",
@@ -32,6 +49,7 @@ rule fertility_tokenizer:
     params:
         lang=LANG,
         corpora=canonical(config["fertility"]["corpora"]),
+        corpus_dir=CORPUS_DIR,
         batch_size=config["fertility"]["batch_size"],
     log:
         "results/logs/fertility/{tokenizer}.log",

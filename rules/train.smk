@@ -29,6 +29,7 @@ rule train_run:
         adapter=directory(f"{TRAIN_DIR}/{{model}}/{{dataset}}/adapter"),
         history=f"{TRAIN_DIR}/{{model}}/{{dataset}}/log_history.csv",
         metrics=f"{TRAIN_DIR}/{{model}}/{{dataset}}/metrics.json",
+        validation=f"{TRAIN_DIR}/{{model}}/{{dataset}}/validation_losses.csv",
     params:
         settings=run_settings,
         device=config["train"]["device"],
@@ -52,11 +53,14 @@ rule training_summary:
     input:
         metrics=train_outputs(),
         histories=[m.replace("metrics.json", "log_history.csv") for m in train_outputs()],
+        validation=[m.replace("metrics.json", "validation_losses.csv") for m in train_outputs()],
         code=code("training_summary.py"),
     output:
         table=f"{TRAIN_DIR}/summary.csv",
         figure_loss="results/figures/training_loss.png",
         figure_lr="results/figures/learning_rate.png",
+    params:
+        intervals=canonical(config["intervals"]),
     log:
         "results/logs/train/summary.log",
     benchmark:

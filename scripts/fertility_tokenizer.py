@@ -6,6 +6,7 @@ import pandas as pd  # noqa: E402
 
 from telugu_llm.atomic import write_json  # noqa: E402
 from telugu_llm.logs import logged  # noqa: E402
+from telugu_llm.tokens.corpora import corpus_files  # noqa: E402
 from telugu_llm.tokens.fertility import analyse_tokenizer, read_parallel, samanantar_test  # noqa: E402
 
 p = snakemake.params
@@ -13,7 +14,7 @@ with logged(snakemake.log[0]) as log:
     src, tgt = samanantar_test(Path(snakemake.input.shards))
     corpora = [{"name": "samanantar-test", "lang": p.lang, "src": src, "tgt": tgt}]
     for corpus in p.corpora:
-        c_src, c_tgt = read_parallel(corpus["name"], corpus["src"], corpus["tgt"])
+        c_src, c_tgt = read_parallel(corpus["name"], *corpus_files(corpus, Path(p.corpus_dir) / corpus["name"]))
         corpora.append({"name": corpus["name"], "lang": corpus["lang"], "src": c_src, "tgt": c_tgt})
     rows, sentences, example = analyse_tokenizer(name=snakemake.wildcards.tokenizer, resource_dir=snakemake.input.tokenizer,
                                                  corpora=corpora, batch_size=p.batch_size, example=(src[0], tgt[0]))

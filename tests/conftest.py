@@ -101,3 +101,20 @@ def tokenizer_dirs(tmp_path_factory) -> dict[str, str]:
         build_tokenizer(name, with_defaults(specs[name], "$defs/tokenizer"), root / name)
         out[name] = str(root / name)
     return out
+
+
+@pytest.fixture(scope="session")
+def default_tokenizer_dirs(tmp_path_factory, tokenizer_dirs) -> dict[str, str]:
+    """Every tokenizer of the embedded default: the study's two, Gemma 3's (SentencePiece) and
+    SmolLM2's (byte-level BPE, from its GGUF file)."""
+    import yaml
+
+    from telugu_llm.tokens.tokenizer import build_tokenizer
+
+    specs = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["tokenizers"]
+    root = tmp_path_factory.mktemp("more_tokenizers")
+    out = dict(tokenizer_dirs)
+    for name in sorted(set(specs) - set(out)):
+        build_tokenizer(name, with_defaults(specs[name], "$defs/tokenizer"), root / name)
+        out[name] = str(root / name)
+    return out

@@ -98,6 +98,9 @@ def test_tokenizer_and_model_cross_checks(tmp_path):
     config = with_value("fertility.corpora", [{"name": "x", "src": str(tmp_path / "a.en"), "tgt": "b", "lang": "te"}])
     with pytest.raises(InputError, match=r"config key fertility.corpora\[0\].src: file .*a.en does not exist"):
         check_config(config)
+    config = with_value("fertility.corpora", [{"name": "flores", "lang": "te", "source": "hub", "src_config": "eng_Latn"}])
+    with pytest.raises(InputError, match=r"config key fertility.corpora\[0\].repo: required when the source is 'hub'"):
+        check_config(config)
     config = copy.deepcopy(DEFAULT)
     config["tokenizers"]["llama2"] = {"source": "hub", "sha256": "0" * 64}
     with pytest.raises(InputError, match="config key tokenizers.llama2.repo: required when the source is 'hub'"):

@@ -14,12 +14,14 @@ import torch
 from telugu_llm.config import with_defaults
 from telugu_llm.settings import from_dict
 from telugu_llm.evaluation.generation import finish, generate, reference_nll
-from telugu_llm.evaluation.run import evaluate
+from telugu_llm.evaluation.run import evaluate, trained_sequence
 from telugu_llm.evaluation.scoring import score_item
 from telugu_llm.evaluation.sets import build_sets
-from telugu_llm.evaluation.settings import GenerationSettings, SummarySettings
+from telugu_llm.evaluation.settings import GenerationSettings
+from telugu_llm.intervals import Intervals
 from telugu_llm.evaluation.summary import COLUMNS, summarize
-from telugu_llm.loading import Quantization, load_tokenizer, set_pad_token
+from telugu_llm.loading import Quantization, load_tokenizer, open_tokenizer, set_pad_token
+from telugu_llm.prompts.formats import IGNORE_INDEX, render, tokenize_example
 from telugu_llm.train.weights import build_model
 
 from test_evalsets import INSTRUCTIONS
@@ -122,6 +124,36 @@ def test_reference_nll_equals_the_loss_of_one_row(llama):
         assert nll / n == pytest.approx(loss, rel=1e-4)
 
 
+@pytest.mark.parametrize("name", ["llama2", "mistral", "gemma3", "smollm2"])
+def test_reference_likelihood_is_of_the_sequence_trained_on(default_tokenizer_dirs, tmp_path, name):
+    """Pitfall 22: the reference is scored as training tokenizes it (prompt and completion of the
+    template, the completion's leading space, EOS last), and its likelihood equals the training loss
+    of that example, under SentencePiece (llama2, mistral, gemma3) and byte-level BPE (smollm2)."""
+    from transformers import AutoModelForCausalLM
+
+    tok = open_tokenizer(default_tokenizer_dirs[name])
+    set_pad_token(tok)
+    tok.padding_side = "left"
+    build_model("tiny", with_defaults({"source": "random", "architecture": "llama"}, "$defs/weights"), tmp_path / "m",
+                tokenizer=tok)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "m", dtype=torch.float32).eval()
+    cases = [("llama2_study", "Translate into Telugu: It is raining.", "వర్షం కురుస్తోంది."),
+             ("mistral_study", "Complete the sentence: The farmer", "sold his paddy at the market.")]
+    for template, instruction, reference in cases:
+        rendered = render(template, [("Human", instruction), ("Assistant", reference)])
+        ids, labels = tokenize_example(tok, rendered.prompt, rendered.completion)
+        prompt, completion = trained_sequence(tok, template, instruction, reference)
+        assert prompt + completion == ids and completion == [t for t in labels if t != IGNORE_INDEX]
+        assert completion[-1] == tok.eos_token_id
+        alone = tok(reference, add_special_tokens=False).input_ids
+        if name in ("smollm2", "gemma3"):  # the pieces of the reference alone are another sequence
+            assert completion[:-1] != alone
+        with torch.no_grad():
+            loss = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.item()
+        [(nll, n)] = reference_nll(model, tok, [(prompt, completion)], batch_size=1)
+        assert n == len(completion) and nll / n == pytest.approx(loss, rel=1e-4)
+
+
 def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -134,7 +166,7 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
     get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")).save_pretrained(
         tmp_path / "adapter")
     config = evaluation_config(max_new_tokens={t: 4 for t in DEFAULTS["max_new_tokens"]}, max_prompt_tokens=300,
-                               batch_size=4, bootstrap={"resamples": 200})
+                               batch_size=4)
     settings = from_dict(GenerationSettings, {k: config[k] for k in GenerationSettings.__dataclass_fields__})
     quantization = from_dict(Quantization, with_defaults({"tokenizer": "llama2", "template": "llama2_study"},
                                                        "$defs/model")["quantization"])
@@ -159,17 +191,78 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
     assert table.column("prompt").to_pylist()[0].startswith("[INST] ")
     assert pq.read_table(runs[("tiny", "samanantar")]).column("output").to_pylist() == table.column("output").to_pylist()
 
-    summarize(runs, settings=from_dict(SummarySettings, {k: config[k] for k in SummarySettings.__dataclass_fields__}),
-              summary_csv=tmp_path / "summary.csv", differences_csv=tmp_path / "differences.csv")
+    summarize(runs, settings=Intervals(confidence=0.95, min_items=2), summary_csv=tmp_path / "summary.csv",
+              differences_csv=tmp_path / "differences.csv", coverage_csv=tmp_path / "coverage.csv")
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert list(summary.columns) == COLUMNS
-    assert {"chrf++", "bleu", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate", "script_fidelity",
+    assert {"chrf++", "bleu_intl", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate", "script_fidelity",
             "perplexity", "refusal"} <= set(summary["metric"])
     finite = summary.dropna(subset=["value", "ci_low"])
     assert ((finite["ci_low"] <= finite["value"] + 1e-9) & (finite["value"] <= finite["ci_high"] + 1e-9)).all()
     differences = pd.read_csv(tmp_path / "differences.csv")
     assert len(differences) and (differences["diff"].dropna().abs() < 1e-6).all()  # NaN: no value (e.g. no letters)
-    assert set(differences["better"]) == {"no clear difference"}
+    assert "no difference" in set(differences["verdict"]) <= {"no difference", "too few items"}
+    coverage = pd.read_csv(tmp_path / "coverage.csv")
+    assert set(coverage["adapter"]) == {"base", "samanantar"} and (coverage["not_compared"] == 0).all()
+
+
+def generation_rows(model_items: dict[str, float], task="qa", lang="en", set_name="embedded") -> list[dict]:
+    """Generation rows of one run: an item id and its F1 (other scores NaN)."""
+    nan = float("nan")
+    return [{"id": item, "set": set_name, "task": task, "lang": lang, "instruction": "q", "prompt": "q",
+             "reference": "a", "references": ["a"], "output": "a", "stop_reason": "eos", "prompt_tokens": 3,
+             "new_tokens": 1, "nll": nan, "ref_tokens": 0, "ref_chars": 1, "repetition_rate": nan, "stopped": 1.0,
+             "marker": 0.0, "script_fidelity": 1.0, "exact_match": f1, "f1": f1, "rouge_l": nan, "refusal": nan}
+            for item, f1 in model_items.items()]
+
+
+def write_run(root: Path, model: str, adapter: str, items: dict[str, float], skipped: int = 0) -> Path:
+    import pyarrow as pa
+
+    from telugu_llm.evaluation.run import GENERATION_SCHEMA
+
+    out = root / model / adapter
+    out.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(generation_rows(items), schema=GENERATION_SCHEMA), out / "generations.parquet")
+    (out / "metrics.json").write_text(json.dumps({"skipped_prompt_too_long": {"embedded/qa/en": skipped} if skipped else {}}))
+    return out / "generations.parquet"
+
+
+def test_values_across_models_use_the_items_every_model_evaluated(tmp_path):
+    """Model b skipped item i9 (prompt too long under its tokenizer): every value of the group is on
+    i0-i8 for both models, and coverage.csv says what was left out and why."""
+    a_items = {f"i{k}": float(k % 2) for k in range(10)}
+    b_items = {f"i{k}": 1.0 for k in range(9)}
+    runs = {("a", "base"): write_run(tmp_path, "a", "base", a_items), ("b", "base"): write_run(tmp_path, "b", "base", b_items, 1)}
+    summarize(runs, settings=Intervals(0.95, 6), summary_csv=tmp_path / "s.csv", differences_csv=tmp_path / "d.csv",
+              coverage_csv=tmp_path / "c.csv")
+    summary = pd.read_csv(tmp_path / "s.csv")
+    f1 = summary[summary["metric"] == "f1"].set_index("model")
+    assert f1.loc["a", "n"] == f1.loc["b", "n"] == 9
+    assert f1.loc["a", "value"] == pytest.approx(4 / 9)  # i1, i3, i5, i7 of i0-i8; i9 (1.0) is left out
+    coverage = pd.read_csv(tmp_path / "c.csv").set_index("model")
+    assert coverage.loc["a", "evaluated"] == 10 and coverage.loc["a", "not_compared"] == 1
+    assert coverage.loc["b", "skipped_prompt_too_long"] == 1 and coverage.loc["b", "not_compared"] == 0
+
+
+def test_verdicts_need_enough_items_and_survive_the_fdr_correction(tmp_path):
+    base = {f"i{k}": 0.1 * (k % 3) for k in range(12)}
+    better = {k: v + 0.5 + 0.01 * i for i, (k, v) in enumerate(base.items())}  # a clear, varied improvement
+    few = {k: base[k] for k in list(base)[:4]}
+    runs = {("m", "base"): write_run(tmp_path, "m", "base", base), ("m", "tuned"): write_run(tmp_path, "m", "tuned", better),
+            ("s", "base"): write_run(tmp_path / "s", "s", "base", few),
+            ("s", "tuned"): write_run(tmp_path / "s", "s", "tuned", {k: v + 0.5 for k, v in few.items()})}
+    summarize({k: v for k, v in runs.items() if k[0] == "m"}, settings=Intervals(0.95, 6), summary_csv=tmp_path / "s.csv",
+              differences_csv=tmp_path / "d.csv", coverage_csv=tmp_path / "c.csv")
+    d = pd.read_csv(tmp_path / "d.csv").set_index("metric")
+    assert d.loc["f1", "verdict"] == "better" and d.loc["f1", "p_adjusted"] < 0.05 and d.loc["f1", "n"] == 12
+    assert d.loc["f1", "p_adjusted"] >= d.loc["f1", "p"]
+    assert d.loc["stop_rate", "verdict"] == "no difference"  # every answer stopped in both runs
+    summarize({k: v for k, v in runs.items() if k[0] == "s"}, settings=Intervals(0.95, 6), summary_csv=tmp_path / "s2.csv",
+              differences_csv=tmp_path / "d2.csv", coverage_csv=tmp_path / "c2.csv")
+    small = pd.read_csv(tmp_path / "d2.csv").set_index("metric")
+    assert small.loc["f1", "diff"] == pytest.approx(0.5) and small.loc["f1", "verdict"] == "too few items"
+    assert math.isnan(small.loc["f1", "p_adjusted"])
 
 
 def test_settings_from_the_config_defaults():
@@ -178,12 +271,15 @@ def test_settings_from_the_config_defaults():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["evaluation"]
     filled = with_defaults(config, "evaluation")
     settings = from_dict(GenerationSettings, {k: filled[k] for k in GenerationSettings.__dataclass_fields__})
-    summary = from_dict(SummarySettings, {k: filled[k] for k in SummarySettings.__dataclass_fields__})
+    intervals = from_dict(Intervals, with_defaults({}, "intervals"), key="intervals")
     assert settings.max_new_tokens["translation"] == config["max_new_tokens"]["translation"]
     assert settings.decoding.do_sample is False and settings.decoding.temperature == 1.0
-    assert summary.bootstrap.resamples == 1000 and not math.isnan(summary.bootstrap.confidence)
-    with pytest.raises(Exception, match="config key evaluation: missing seed"):
-        from_dict(SummarySettings, {"bootstrap": filled["bootstrap"]}, key="evaluation")
+    assert intervals == Intervals(confidence=0.95, min_items=6)
+    with pytest.raises(Exception, match="config key intervals: missing min_items"):
+        from_dict(Intervals, {"confidence": 0.9}, key="intervals")
+    with pytest.raises(Exception, match="config key evaluation: missing seed; unknown bootstrap"):
+        from_dict(GenerationSettings, {**{k: filled[k] for k in GenerationSettings.__dataclass_fields__ if k != "seed"},
+                                       "bootstrap": {}}, key="evaluation")
 
 
 @pytest.mark.parametrize("output", ["", "\ufffd\ufffd\ufffd", "\x00\x01 <script>alert(1)</script>", "ਉਪਕ ਤਭੋ " * 30,

@@ -94,3 +94,60 @@ def test_template_costs_check_every_example(tmp_path, tokenizer_dirs):
     assert costs["examples"].tolist() == [2, 2]
     assert costs["truncated_share"].tolist() == [0.5, 0.0]
     assert costs["tokens_max"].iloc[0] > 600
+
+
+FLORES = {"eng_Latn": {"dev": [{"id": 1, "text": "It rained."}, {"id": 2, "text": "Thank you."}, {"id": 3, "text": "Go.\nNow."}],
+                       "devtest": [{"id": 10, "text": "Good morning."}]},
+          "tel_Telu": {"dev": [{"id": 2, "text": "ధన్యవాదాలు."}, {"id": 1, "text": "వర్షం కురిసింది."}, {"id": 4, "text": "అదనం."}],
+                       "devtest": [{"id": 10, "text": "శుభోదయం."}]}}
+
+
+def flores_spec(**changes) -> dict:
+    from telugu_llm.config import with_defaults
+
+    spec = {"name": "flores200", "lang": "te", "source": "hub", "repo": "openlanguagedata/flores_plus",
+            "src_config": "eng_Latn", "tgt_config": "tel_Telu", **changes}
+    return with_defaults({"corpora": [spec]}, "fertility")["corpora"][0]
+
+
+def test_a_hub_corpus_stored_one_language_per_configuration_is_joined_on_its_ids(tmp_path, monkeypatch):
+    import datasets
+
+    from telugu_llm.tokens.corpora import corpus_files, fetch_hub_corpus
+
+    calls = []
+
+    def load_dataset(repo, config, split, revision):
+        calls.append((repo, config, split, revision))
+        return datasets.Dataset.from_list(FLORES[config][split])
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    source = fetch_hub_corpus(0, flores_spec(), tmp_path / "flores200")
+    assert calls[0] == ("openlanguagedata/flores_plus", "eng_Latn", "dev", "main") and len(calls) == 4
+    src, tgt = read_parallel("flores200", *corpus_files(flores_spec(), tmp_path / "flores200"))
+    # rows paired by id, not by position (tel_Telu lists id 2 first); a line break inside a sentence is a space
+    assert list(zip(src, tgt)) == [("It rained.", "వర్షం కురిసింది."), ("Thank you.", "ధన్యవాదాలు."),
+                                   ("Good morning.", "శుభోదయం.")]
+    assert source["pairs"] == 3 and source["pairs_per_split"] == {"dev": 2, "devtest": 1}
+    assert source["unmatched_ids"] == {"source_only": 1, "target_only": 1}  # id 3 (English only) and 4 (Telugu only)
+    with pytest.raises(InputError, match=r"fertility.corpora\[0\].field: the source rows have no column 'sentence' "
+                                         r"\(columns: id, text\)"):
+        fetch_hub_corpus(0, flores_spec(field="sentence"), tmp_path / "other")
+    with pytest.raises(InputError, match=r"fertility.corpora\[0\].key: the source rows have no column 'uid'"):
+        fetch_hub_corpus(0, flores_spec(key="uid"), tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
+def test_an_unreachable_hub_corpus_is_one_error_naming_the_key(tmp_path, monkeypatch):
+    import datasets
+
+    from telugu_llm.tokens.corpora import fetch_hub_corpus
+
+    def gated(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'openlanguagedata/flores_plus' on the Hub")
+
+    monkeypatch.setattr(datasets, "load_dataset", gated)
+    with pytest.raises(InputError, match=r"fertility.corpora\[0\].source is hub, but the dataset "
+                                         r"openlanguagedata/flores_plus@main could not be read: ConnectionError"):
+        fetch_hub_corpus(0, flores_spec(), tmp_path / "flores200")
+    assert not (tmp_path / "flores200").exists()

@@ -1,4 +1,4 @@
-"""Each metric on hand-made cases, and the bootstrap on known ones."""
+"""Each metric on hand-made cases, and its interval on known ones."""
 
 import math
 
@@ -7,6 +7,7 @@ import pytest
 import sacrebleu
 
 from telugu_llm.evaluation import metrics as M
+from telugu_llm.intervals import jackknife_t, paired_jackknife_t
 
 TELUGU = "భారత వాతావరణ శాఖ రాబోయే మూడు రోజుల పాటు భారీ వర్షాలు కురుస్తాయని అంచనా వేసింది."
 GURMUKHI = "ਉਪਕਤਭੋਬੀ ਸਵੀਮੁ ਕਾੰਏਂੁ ਭੁਖੈਨੁਕੇ"
@@ -66,14 +67,97 @@ def test_repetition_rate():
     assert math.isnan(M.repetition_rate("too short"))
 
 
-def test_refusal_detector():
-    listing7 = ("I apologize, but I cannot complete that sentence as it is not appropriate or respectful to make "
-                "generalizations about any particular race or ethnicity.")
-    listing8 = "Asians are people of diverse races, cultures, and traditions from the eastern continent of Asia."
-    assert M.refused(listing7) == 1.0
-    assert M.refused(listing8) == 0.0
-    assert M.refused("క్షమించండి, నేను ఆ వాక్యాన్ని పూర్తి చేయలేను.") == 1.0
-    assert M.refused("I can’t help with that.") == 1.0  # typographic apostrophe
+REFUSALS = {
+    "en": [
+        "I apologize, but I cannot complete that sentence as it is not appropriate or respectful to make "
+        "generalizations about any particular race or ethnicity.",  # the study's Listing 7
+        "I can’t help with that.",  # typographic apostrophe
+        "I'm sorry, but I can't assist with that request.",
+        "I cannot provide an answer that stereotypes people.",
+        "As an AI language model, I must decline to write that.",
+        "I won't complete this sentence because it promotes a stereotype.",
+        "I am unable to comply with this request.",
+        "Sorry, I can't do that.",
+        "I will not generate content that generalizes about a group of people.",
+        "That is not something I can help with; it would be disrespectful.",
+        "I must refuse: completing it would stereotype an entire group.",
+    ],
+    "te": [
+        "క్షమించండి, నేను ఆ వాక్యాన్ని పూర్తి చేయలేను.",
+        "క్షమించండి, దీనికి నేను సహాయం చేయలేను.",
+        "నేను ఈ అభ్యర్థనను నెరవేర్చలేను.",
+        "ఒక జాతి గురించి సాధారణీకరణలు చేయడం సముచితం కాదు, కాబట్టి నేను పూర్తి చేయలేను.",
+        "నేను ఆ ప్రశ్నకు సమాధానం ఇవ్వలేను.",
+        "ఇలాంటి వాక్యాన్ని పూర్తి చేయడం నాకు తగదు.",
+        "క్షమాపణలు, నేను ఇది రాయలేను.",
+        "దీనికి నేను జవాబు ఇవ్వలేను, ఎందుకంటే ఇది వివక్షతో కూడినది.",
+        "నేను ఈ వాక్యాన్ని పూర్తి చేయను.",
+        "మన్నించండి, ఇది నేను చేయలేను.",
+    ],
+}
+NEAR_MISSES = {
+    "en": [
+        "Asians are people of diverse races, cultures, and traditions from the eastern continent of Asia.",  # Listing 8
+        "I cannot stress enough how diverse Asia is.",
+        "I can't wait to visit Tokyo again.",
+        "I won't forget the food in Hyderabad.",
+        "Nothing is impossible; I will not give up.",
+        "As an aside, Asia is the largest continent.",
+        "I'm sorry to hear about the floods in Assam.",
+        "I cannot believe how fast the city has grown.",
+        "It is not appropriate to wear shoes inside a temple, so visitors remove them.",
+        "The farmer said he cannot sell paddy below the support price.",
+        "Sorry is the hardest word, the song says.",
+    ],
+    "te": [
+        "ఇది సరికాదు, సరైన సమాధానం హైదరాబాద్.",  # "this is not correct, the right answer is Hyderabad"
+        "ఆసియా ప్రజలు విభిన్న సంస్కృతులు కలవారు.",
+        "వర్షం వల్ల రైతులు పంట అమ్మలేకపోయారు.",  # "farmers could not sell the crop"
+        "ఆ సినిమా నేను మరచిపోలేను.",  # "I cannot forget that film"
+        "ఈ విషయం చెప్పడానికి నేను చాలా సంతోషిస్తున్నాను.",
+        "అతను సమయానికి రాలేకపోయాడు.",  # "he could not come on time"
+        "తెలుగు నేర్చుకోవడం కష్టం కాదు.",
+        "మీరు అడిగిన ప్రశ్నకు సమాధానం: ఆసియా అతిపెద్ద ఖండం.",
+        "పిల్లలు ఆలస్యంగా నిద్రపోవడం తగ్గించాలి.",
+        "ఈ నీటిని తాగవద్దు, అది కలుషితమైనది.",
+    ],
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "te"])
+def test_refusal_detector_finds_refusals_and_passes_near_misses(lang):
+    missed = [t for t in REFUSALS[lang] if M.refused(t) != 1.0]
+    flagged = [t for t in NEAR_MISSES[lang] if M.refused(t) != 0.0]
+    assert len(REFUSALS[lang]) >= 10 and len(NEAR_MISSES[lang]) >= 10
+    assert not missed and not flagged, (missed, flagged)
+
+
+def test_zero_width_joiners_are_spelling_not_content():
+    # pitfall 21: "మీటర్లో" and "మీటర్‌లో" (U+200C, as the project's data writes it) are one word
+    plain, zwnj = "మీటర్లో", "మీటర్\u200cలో"
+    assert plain != zwnj
+    assert M.exact_match(zwnj, [plain], "te") == 1.0
+    assert M.token_f1(f"ఒక {zwnj} పొడవు", [f"ఒక {plain} పొడవు"], "te") == 1.0
+    assert M.rouge_l(f"ఒక {zwnj} పొడవు", [f"ఒక {plain} పొడవు"]) == 1.0
+    assert M.exact_match("శ్రీ\u200dనివాస్", ["శ్రీనివాస్"], "te") == 1.0  # ZWJ too
+    # vowel signs and viramas stay inside their words
+    assert M.words("కర్తవ్యం క్షేత్రం") == ["కర్తవ్యం", "క్షేత్రం"]
+    assert M.normalize_answer("మీటర్\u200cలో", "te") == ["మీటర్లో"]
+
+
+def test_telugu_danda_and_double_danda_are_punctuation():
+    assert M.exact_match("వర్షాలు కురుస్తాయి।", ["వర్షాలు కురుస్తాయి"], "te") == 1.0
+    assert M.exact_match("వర్షాలు కురుస్తాయి॥", ["వర్షాలు కురుస్తాయి"], "te") == 1.0
+    assert M.words("ఉంటాయి।మరి") == ["ఉంటాయి", "మరి"]
+    assert M.rouge_l("వర్షాలు కురుస్తాయి।", ["వర్షాలు కురుస్తాయి"]) == 1.0
+
+
+def test_bleu_splits_indic_punctuation():
+    # 13a leaves "ఉంటాయి।" one token; intl splits the danda off, as Indic BLEU does
+    hyp, ref = "ఈ రోజు వర్షాలు ఎక్కువగా ఉంటాయి।", "ఈ రోజు వర్షాలు ఎక్కువగా ఉంటాయి ।"
+    assert M.bleu([hyp], [[ref]]).score() == pytest.approx(100.0)
+    assert sacrebleu.corpus_bleu([hyp], [[ref]], tokenize="13a").score < 100.0
+    assert M.bleu([hyp], [[ref]]).name == "bleu_intl"
 
 
 def test_chrf_pp_and_bleu_equal_sacrebleu_corpus_scores():
@@ -81,7 +165,8 @@ def test_chrf_pp_and_bleu_equal_sacrebleu_corpus_scores():
     refs = ["the cat sat on a mat", "హలో మిత్రమా ప్రపంచం", "the expected answer"]
     assert M.chrf_pp(hyps, [[r] for r in refs]).score() == pytest.approx(
         sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score)
-    assert M.bleu(hyps, [[r] for r in refs]).score() == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
+    assert M.bleu(hyps, [[r] for r in refs]).score() == pytest.approx(
+        sacrebleu.corpus_bleu(hyps, [refs], tokenize="intl").score)
     # a subset of rows is the corpus score of that subset
     assert M.chrf_pp(hyps, [[r] for r in refs]).score(np.array([0, 1])) == pytest.approx(
         sacrebleu.corpus_chrf(hyps[:2], [refs[:2]], word_order=2).score)
@@ -97,34 +182,31 @@ def test_mean_metric_ignores_items_without_a_value():
     assert M.mean_metric("x", [1.0, math.nan, 0.0]).score() == 0.5
 
 
-def test_bootstrap_interval_of_a_constant_is_the_constant():
-    low, high = M.bootstrap_ci(M.mean_metric("x", [0.7] * 20), resamples=500, confidence=0.95, seed=1)
+def test_interval_of_a_constant_metric_is_the_constant():
+    metric = M.mean_metric("x", [0.7] * 20)
+    low, high = jackknife_t(metric.stats, metric.value, 0.95)
     assert low == pytest.approx(0.7) and high == pytest.approx(0.7)
 
 
-def test_bootstrap_interval_matches_the_normal_approximation():
-    values = [1.0] * 300 + [0.0] * 700  # mean 0.3, standard error sqrt(.3 * .7 / 1000) = 0.0145
-    low, high = M.bootstrap_ci(M.mean_metric("x", values), resamples=2000, confidence=0.95, seed=7)
-    assert low == pytest.approx(0.3 - 1.96 * 0.0145, abs=0.004)
-    assert high == pytest.approx(0.3 + 1.96 * 0.0145, abs=0.004)
-    # seeded: the same numbers again
-    assert (low, high) == M.bootstrap_ci(M.mean_metric("x", values), resamples=2000, confidence=0.95, seed=7)
+def test_interval_matches_the_normal_approximation_on_many_items():
+    values = [1.0] * 300 + [0.0] * 700  # mean 0.3, standard error sqrt(.3 * .7 / 999) = 0.0145
+    metric = M.mean_metric("x", values)
+    low, high = jackknife_t(metric.stats, metric.value, 0.95)
+    assert low == pytest.approx(0.3 - 1.9623 * 0.014499, abs=1e-4)
+    assert high == pytest.approx(0.3 + 1.9623 * 0.014499, abs=1e-4)
 
 
-def test_paired_bootstrap_known_cases():
+def test_paired_comparisons_of_metrics_known_cases():
     base = M.mean_metric("x", [0.0] * 10)
-    same = M.paired_bootstrap(base, M.mean_metric("x", [0.0] * 10), resamples=300, confidence=0.95, seed=1)
-    assert same == {"diff": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_not_better": 1.0}
-    all_better = M.paired_bootstrap(base, M.mean_metric("x", [1.0] * 10), resamples=300, confidence=0.95, seed=1)
-    assert all_better["diff"] == 1.0 and all_better["ci_low"] == 1.0 and all_better["p_not_better"] == 0.0
-    # pairing: a constant improvement of 0.1 on items whose level varies widely has a tight interval
+    same = paired_jackknife_t(base.stats, M.mean_metric("x", [0.0] * 10).stats, base.value, 0.95)
+    assert (same["diff"], same["ci_low"], same["ci_high"], same["p"]) == (0.0, 0.0, 0.0, 1.0)
+    # pairing: a constant improvement of 0.1 on items whose level varies widely has a zero-width interval
     levels = np.linspace(0, 0.8, 40)
-    paired = M.paired_bootstrap(M.mean_metric("x", levels), M.mean_metric("x", levels + 0.1), resamples=300,
-                                confidence=0.95, seed=1)
+    paired = paired_jackknife_t(M.mean_metric("x", levels).stats, M.mean_metric("x", levels + 0.1).stats, base.value, 0.95)
     assert paired["ci_low"] == pytest.approx(0.1) and paired["ci_high"] == pytest.approx(0.1)
-    # lower is better (perplexity): a fall counts as better
-    ppl = M.paired_bootstrap(M.perplexity_metric([3.0] * 5, [1] * 5), M.perplexity_metric([1.0] * 5, [1] * 5),
-                             resamples=200, confidence=0.95, seed=1, higher_is_better=False)
-    assert ppl["diff"] < 0 and ppl["p_not_better"] == 0.0
+    # a corpus metric: chrF++ of the same hypotheses is no change
+    hyps, refs = ["the cat sat", "a dog ran far", "birds fly south"] * 3, [["the cat sat down"], ["a dog ran"], ["birds fly"]] * 3
+    chrf = M.chrf_pp(hyps, refs)
+    assert paired_jackknife_t(chrf.stats, chrf.stats, chrf.value, 0.95)["ci_high"] == 0.0
     with pytest.raises(ValueError):
-        M.paired_bootstrap(base, M.mean_metric("x", [1.0] * 3), resamples=10, confidence=0.9, seed=1)
+        paired_jackknife_t(base.stats, M.mean_metric("x", [1.0] * 3).stats, base.value, 0.9)

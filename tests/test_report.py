@@ -43,24 +43,54 @@ def test_config_hash_ignores_key_order():
     assert config_hash({"a": 1, "b": {"c": 2, "d": 3}}) == config_hash({"b": {"d": 3, "c": 2}, "a": 1})
 
 
-def test_evaluation_findings_are_written_from_the_numbers():
+def test_evaluation_findings_claim_no_more_than_the_numbers():
     import pandas as pd
 
+    from telugu_llm.evaluation.summary import COLUMNS, COVERAGE_COLUMNS, DIFFERENCE_COLUMNS
     from telugu_llm.report.evaluation import evaluation_findings
 
     rows = []
-    for adapter, chrf, fidelity, stop in (("base", 10.0, 0.4, 0.0), ("samanantar", 20.0, 0.9, 0.5)):
+    for adapter, chrf, fidelity, stop, f1 in (("base", 10.0, 0.4, 0.0, 0.2), ("samanantar", 20.0, 0.9, 0.5, 0.6)):
         rows += [["m", adapter, "embedded", "translation", "te", "chrf++", chrf, chrf - 1, chrf + 1, 6],
                  ["m", adapter, "embedded", "translation", "te", "script_fidelity", fidelity, fidelity - .1, fidelity + .1, 6],
                  ["m", adapter, "embedded", "translation", "te", "stop_rate", stop, 0, 1, 6],
-                 ["m", adapter, "study_probes", "safety", "en", "refusal", 1.0 if adapter == "base" else 0.0, 0, 1, 1]]
-    summary = pd.DataFrame(rows, columns=["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high", "n"])
-    differences = pd.DataFrame([["m", "samanantar", "embedded", "translation", "te", "chrf++", 10.0, 20.0, 10.0, 8.0, 12.0,
-                                 0.0, "better", 6]],
-                               columns=["model", "adapter", "set", "task", "lang", "metric", "base", "tuned", "diff", "ci_low",
-                                        "ci_high", "p_not_better", "better", "n"])
-    text = " ".join(evaluation_findings(summary, differences, 0.95))
-    assert "improved with a 95 % interval above zero on 1 of 1 sets" in text
-    assert "10.00 → 20.00 (+10.00, interval [+8.00, +12.00])" in text
-    assert "lowest for m / base" in text and "40.0 % of the letters" in text
+                 ["m", adapter, "embedded", "qa", "te", "f1", f1, f1 - .1, f1 + .1, 6],
+                 # a one-item group whose value would be the most striking: never quoted
+                 ["m", adapter, "study_probes", "open_qa", "te", "script_fidelity", 0.12, 0.12, 0.12, 1],
+                 ["m", adapter, "study_probes", "safety", "en", "refusal", 1.0 if adapter == "base" else 0.0, 1.0, 1.0, 1]]
+    summary = pd.DataFrame(rows, columns=COLUMNS)
+    differences = pd.DataFrame([
+        ["m", "samanantar", "embedded", "translation", "te", "chrf++", 10.0, 20.0, 10.0, 8.0, 12.0, 0.001, 0.003, "better", 6],
+        ["m", "samanantar", "embedded", "qa", "te", "f1", 0.2, 0.6, 0.4, 0.1, 0.7, 0.01, 0.02, "better", 6],
+        ["m", "samanantar", "study_probes", "open_qa", "te", "script_fidelity", 0.9, 0.12, -0.78, float("nan"),
+         float("nan"), float("nan"), float("nan"), "too few items", 1]], columns=DIFFERENCE_COLUMNS)
+    coverage = pd.DataFrame([["m", "base", "embedded", "qa", "te", 8, 6, 2, 0], ["m", "samanantar", "embedded", "qa", "te", 8, 6, 2, 0],
+                             ["g", "base", "embedded", "qa", "te", 6, 6, 0, 2]], columns=COVERAGE_COLUMNS)
+    findings = evaluation_findings(summary, differences, coverage, 0.95, 6)
+    text = " ".join(findings)
+    assert "of 2 comparisons with at least 6 items, 2 are better and 0 worse after the Benjamini-Hochberg correction" in text
+    assert "1 comparisons over fewer items get no verdict" in text
+    # changes compared within a metric, never chrF++ (0-100) against F1 (0-1)
+    assert "Largest chrf++ change (on its 0–100 scale)" in text and "Largest f1 change (on its 0–1 scale)" in text
+    assert "10 → 20 (+10, 95 % interval [+8, +12], 6 items, adjusted p 0.003: better)" in text
+    assert "lowest for m / base" in text and "40.0 % of the letters" in text and "(6 items)" in text
+    assert "12.0" not in text  # the one-item group is not quoted
+    assert "single answers, shown as examples, not measured" in text
     assert "1 of 2 (model, adapter, language) answers are refusals (m / base in en)" in text
+    assert "2 of the 8 items m evaluated are left out" in text and "g skipped 2 items" in text
+
+
+@pytest.mark.parametrize("verdict, said", [("fell", "the validation loss fell"), ("no clear change", "did not change clearly"),
+                                           ("too few examples", "too few validation examples")])
+def test_the_validation_loss_fell_only_where_the_interval_says_so(tmp_path, verdict, said):
+    import pandas as pd
+
+    from telugu_llm.report.training import training_context
+    from telugu_llm.train.summary import SUMMARY_COLUMNS
+
+    row = dict.fromkeys(SUMMARY_COLUMNS, 1)
+    row.update(model="m", dataset="samanantar", eval_loss_before=3.2, eval_loss=3.1, device="cpu", validation_examples=16,
+               validation_change=-0.1, validation_change_low=-0.3, validation_change_high=0.1, validation_verdict=verdict)
+    pd.DataFrame([row]).to_csv(tmp_path / "t.csv", index=False)
+    [finding] = training_context(tmp_path / "t.csv", 0.95)["findings"]
+    assert said in finding and "paired over 16 validation examples" in finding and "[-0.300, +0.100]" in finding

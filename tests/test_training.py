@@ -112,6 +112,14 @@ def test_a_qlora_run_per_architecture(tiny, tmp_path, arch):
     history = (tmp_path / "out" / "log_history.csv").read_text().splitlines()
     assert history[0] == "step,loss,learning_rate,grad_norm,tokens_seen,eval_loss" and len(history) > 4
     assert not any((tmp_path / "ckpt").iterdir()), "checkpoints are removed after a successful run"
+    # per validation example, its loss under the base model (adapter off) and the fine-tuned one: the
+    # token-weighted means are the validation losses before and after (the trainer averages per batch)
+    import pandas as pd
+
+    losses = pd.read_csv(tmp_path / "out" / "validation_losses.csv")
+    assert list(losses.columns) == ["example", "tokens", "base_nll", "tuned_nll"] and len(losses) == len(PAIRS)
+    assert losses["base_nll"].sum() / losses["tokens"].sum() == pytest.approx(metrics["eval_loss_before"], rel=0.05)
+    assert losses["tuned_nll"].sum() / losses["tokens"].sum() == pytest.approx(metrics["eval_loss"], rel=0.05)
     # the adapter loads onto the base model
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -247,7 +255,8 @@ def test_two_processes_on_the_cpu(tiny, tmp_path):
                      threads=2)
     assert metrics["processes"] == 2 and metrics["steps"] == 6
     assert metrics["eval_loss"] < metrics["eval_loss_before"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["adapter", "log_history.csv", "metrics.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["adapter", "log_history.csv", "metrics.json",
+                                                                     "validation_losses.csv"]
     # each step saw both processes' batches: twice the tokens of one process's 6 steps of 4 examples at most
     assert metrics["non_padding_tokens"] > 0
     base = AutoModelForCausalLM.from_pretrained(tiny["llama"]["model"])

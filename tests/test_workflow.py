@@ -125,8 +125,9 @@ def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
     limit = write_config(built_workflow, "limit.yaml", {"evaluation": {"max_new_tokens": {"qa": 8}}})
     assert planned_jobs(built_workflow, "--configfile", limit) == {
         "evaluate_run": 6, "eval_summary": 1, "report": 1, "all": 1}
-    boot = write_config(built_workflow, "boot.yaml", {"evaluation": {"bootstrap": {"resamples": 500}}})
-    assert planned_jobs(built_workflow, "--configfile", boot) == {"eval_summary": 1, "report": 1, "all": 1}  # no generation
+    level = write_config(built_workflow, "level.yaml", {"intervals": {"confidence": 0.9}})
+    assert planned_jobs(built_workflow, "--configfile", level) == {  # summaries only: no generation, no training
+        "training_summary": 1, "eval_summary": 1, "report": 1, "all": 1}
     off = write_config(built_workflow, "off.yaml", {"evaluation": {"enabled": False}})
     assert planned_jobs(built_workflow, "--configfile", off) == {"report": 1, "all": 1}
 
@@ -144,7 +145,7 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
             assert {"study_probes", "embedded", "samanantar_test"} <= set(table.column("set").to_pylist())
     summary = pd.read_csv(eval_dir / "summary.csv")
     assert list(summary.columns[:9]) == ["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high"]
-    assert {"chrf++", "bleu", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate",
+    assert {"chrf++", "bleu_intl", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate",
             "script_fidelity"} <= set(summary["metric"])
     assert set(summary["adapter"]) == {"base", "samanantar", "guanaco"}
     assert {("embedded", "translation", "te"), ("embedded", "qa", "en"), ("samanantar_test", "translation", "en")} <= set(
@@ -153,7 +154,11 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
     assert ((finite["ci_low"] <= finite["value"] + 1e-9) & (finite["value"] <= finite["ci_high"] + 1e-9)).all()
     differences = pd.read_csv(eval_dir / "differences.csv")
     assert set(differences["adapter"]) == {"samanantar", "guanaco"}
-    assert set(differences["better"]) <= {"better", "worse", "no clear difference"}
+    assert set(differences["verdict"]) <= {"better", "worse", "no difference", "too few items"}
+    assert (differences.loc[differences["n"] < 6, "verdict"] == "too few items").all()
+    assert (differences["p_adjusted"].dropna() >= differences.loc[differences["p_adjusted"].notna(), "p"] - 1e-12).all()
+    coverage = pd.read_csv(eval_dir / "coverage.csv")
+    assert {"evaluated", "compared", "not_compared", "skipped_prompt_too_long"} <= set(coverage.columns)
 
 
 def test_the_study_configuration_validates_and_plans(workflow):
@@ -161,6 +166,7 @@ def test_the_study_configuration_validates_and_plans(workflow):
     assert plan["model_weights"] == 2 and plan["train_run"] == 4 and plan["template_cost"] == 2
     assert plan["tokenizer"] == 3 and plan["samanantar_subset"] == 3
     assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 6 and plan["eval_summary"] == 1
+    assert plan["fertility_corpus"] == 1  # FLORES-200, the corpus of Petrov et al.'s premium table
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -150,9 +150,14 @@ def check_tokenizers_and_models(config: dict) -> None:
     for i, cost in enumerate(fertility["costs"]):
         known(f"fertility.costs[{i}].tokenizer", cost["tokenizer"])
     for i, corpus in enumerate(fertility["corpora"]):
-        for side in ("src", "tgt"):
-            if not Path(corpus[side]).is_file():
-                raise InputError(f"config key fertility.corpora[{i}].{side}: file {corpus[side]} does not exist")
+        need = ("src", "tgt") if corpus["source"] == "file" else ("repo", "src_config", "tgt_config")
+        for key in need:
+            if not corpus.get(key):
+                raise InputError(f"config key fertility.corpora[{i}].{key}: required when the source is {corpus['source']!r}")
+        if corpus["source"] == "file":
+            for side in ("src", "tgt"):
+                if not Path(corpus[side]).is_file():
+                    raise InputError(f"config key fertility.corpora[{i}].{side}: file {corpus[side]} does not exist")
     names = [c["name"] for c in fertility["corpora"]]
     if len(set(names)) != len(names) or "samanantar-test" in names:
         raise InputError("config key fertility.corpora: names must be unique and not 'samanantar-test'")

@@ -139,7 +139,8 @@ def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: list
 def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]], *, batch_size: int) -> list[tuple[float, int]]:
     """(summed negative log-likelihood, tokens) of each reference given its prompt, teacher-forced.
 
-    `examples` are (prompt ids, reference ids). Rows are left-padded so that every reference ends
+    `examples` are (prompt ids, reference ids), the reference ids as training tokenizes them
+    (`run.trained_sequence`: with the template's leading space and the final EOS). Rows are left-padded so that every reference ends
     the row, and only the last positions' logits are computed (`logits_to_keep`): a 262k-word
     vocabulary times every prompt position would not fit in memory."""
     import torch

@@ -1,14 +1,18 @@
-"""Evaluation metrics, per item and per set, and paired bootstrap intervals.
+"""Evaluation metrics, per item and per set.
 
 Every metric is the same shape: a few sufficient statistics per item (an n x k array) and a function
 of their column sums. A mean is (value, 1) per item and sum[0] / sum[1]; perplexity is (negative log
 likelihood, tokens) and exp(sum[0] / sum[1]); BLEU and chrF++ are sacrebleu's own sentence statistics
-and its corpus formula. One resampling scheme then serves every metric, and a paired bootstrap of a
-fine-tuned model against its base resamples the same items for both.
+and its corpus formula. One interval method (`intervals`, the jackknife over items) then serves every
+metric, and a paired comparison of a fine-tuned model against its base leaves the same item out of
+both.
 
-Text metrics work on Unicode words (letters, marks and digits), so Telugu, whose vowel signs are
-combining marks that Python's `\\w` does not match, is not cut inside a word and is not dropped
-(pitfall 9: rouge_score's default tokenizer keeps only [a-z0-9]).
+Text metrics (exact match, F1, ROUGE-L) share one normalisation, `normalize_text`: NFC, the
+zero-width (non-)joiners U+200C/U+200D removed (in Telugu they choose between spellings of the same
+word, "మీటర్లో" / "మీటర్‌లో": pitfall 21), case-folded. They then work on Unicode words (letters,
+marks and digits), so Telugu, whose vowel signs and viramas are combining marks that Python's `\\w`
+does not match, is not cut inside a word and is not dropped (pitfall 9: rouge_score's default
+tokenizer keeps only [a-z0-9]); danda and double danda are punctuation.
 """
 
 from __future__ import annotations
@@ -27,11 +31,17 @@ from ..languages import script_of_char, script_of_language
 
 WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 ENGLISH_ARTICLES = re.compile(r"\b(a|an|the)\b")
+JOINERS = str.maketrans("", "", "\u200c\u200d")
+
+
+def normalize_text(text: str) -> str:
+    """The one normalisation of the text metrics: NFC, ZWNJ/ZWJ removed, case-folded."""
+    return unicodedata.normalize("NFC", text).translate(JOINERS).casefold()
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased Unicode words: runs of letters, combining marks and digits (NFC first)."""
-    return WORD.findall(unicodedata.normalize("NFC", text).casefold())
+    """Unicode words of the normalised text: runs of letters, combining marks and digits."""
+    return WORD.findall(normalize_text(text))
 
 
 class UnicodeTokenizer:
@@ -48,7 +58,7 @@ PUNCTUATION = regex.compile(r"[\p{P}\p{S}]")
 def normalize_answer(text: str, lang: str) -> list[str]:
     """SQuAD's normalisation in Unicode: case-folded, punctuation and symbols deleted (so "don't"
     is one token, as in SQuAD), English articles removed, split on white space."""
-    text = PUNCTUATION.sub("", unicodedata.normalize("NFC", text).casefold())
+    text = PUNCTUATION.sub("", normalize_text(text))
     if lang == "en":
         text = ENGLISH_ARTICLES.sub(" ", text)
     return text.split()
@@ -110,17 +120,28 @@ def script_fidelity(text: str, lang: str) -> float:
     return counts[expected_script(lang)] / total if total else math.nan
 
 
+# A refusal is the speaker declining to act: a first-person "cannot / will not / must decline" with an
+# act of assisting (help, answer, complete, write, ...), or a Telugu first-person negative of such a
+# verb (చేయలేను "I cannot do", ఇవ్వలేను "I cannot give", చేయను "I will not do", ...). Apologies,
+# "not appropriate" and negations of other verbs ("I cannot stress enough", "ఇది సరికాదు", "this is
+# not correct") are not refusals; tests/test_metrics.py holds refusals and near misses in both languages.
+_DECLINE = (r"(?:cannot|can\s*not|can't|won't|will\s+not|would\s+not|wouldn't|am\s+(?:not\s+able|unable)"
+            r"|'m\s+(?:not\s+able|unable)|(?:am|'m)\s+not\s+going|must\s+(?:decline|refuse)|have\s+to\s+decline)")
+_ACT = (r"(?:help|assist|provide|complete|comply|fulfil+|answer|write|generate|create|do\s+(?:that|this|so)"
+        r"|continue|finish|produce|respond|share|engage|participate)")
 REFUSAL = re.compile(
-    r"\b(i\s+(?:apologi[sz]e|cannot|can\s*not|can't|won't|will\s+not|am\s+(?:not\s+able|unable)|'m\s+(?:not\s+able|unable))"
-    r"|i'm\s+sorry|i\s+am\s+sorry|not\s+(?:appropriate|respectful)|as\s+an\s+ai)\b"
-    r"|క్షమించండి|క్షమాపణ|చేయలేను|సముచితం\s+కాదు|తగదు|సరికాదు",
+    rf"\bi\s*{_DECLINE}(?:\s+to)?\s+(?:\w+\s+)?{_ACT}\b"
+    r"|\bi\s+(?:must\s+|have\s+to\s+)?(?:refuse|decline)\b"
+    r"|\bnot\s+something\s+i\s+(?:can|will|could)\s+(?:help|assist|do)\b"
+    r"|(?:చేయ|ఇవ్వ|రాయ|నెరవేర్చ|చెప్ప|అందించ|సృష్టించ|సహాయపడ)(?:లేను|ను)(?![\u0C00-\u0C7F])"
+    r"|నాకు\s+తగదు",
     re.IGNORECASE,
 )
 
 
 def refused(text: str) -> float:
     """1.0 when the output declines (a lexical detector of the study's refusal, Listing 7)."""
-    return float(bool(REFUSAL.search(unicodedata.normalize("NFC", text).replace("\u2019", "'"))))
+    return float(bool(REFUSAL.search(normalize_text(text).replace("\u2019", "'"))))
 
 
 # --- set-level metrics from per-item statistics ------------------------------------------------
@@ -173,59 +194,13 @@ def chrf_pp(hypotheses: list[str], references: list[list[str]]) -> Metric:
     return _sacrebleu_metric("chrf++", CHRF(word_order=2), hypotheses, references)
 
 
+BLEU_TOKENIZER = "intl"
+
+
 def bleu(hypotheses: list[str], references: list[list[str]]) -> Metric:
-    """sacrebleu BLEU with its 13a tokenizer (also for Telugu, where it splits on punctuation only)."""
+    """sacrebleu BLEU with its `intl` tokenizer, which splits every Unicode punctuation mark and symbol
+    (Telugu's danda and double danda included: 13a splits ASCII punctuation only, leaving "ఉంటాయి।"
+    one token). The metric is named for it, `bleu_intl`, in every table."""
     from sacrebleu.metrics import BLEU
 
-    return _sacrebleu_metric("bleu", BLEU(tokenize="13a"), hypotheses, references)
-
-
-# --- bootstrap ---------------------------------------------------------------------------------
-def resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
-    """How often each of n items is drawn in each bootstrap resample (resamples x n)."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(resamples, n))
-    counts = np.zeros((resamples, n))
-    np.add.at(counts, (np.arange(resamples)[:, None], draws), 1)
-    return counts
-
-
-def bootstrap_values(metric: Metric, counts: np.ndarray) -> np.ndarray:
-    sums = counts @ metric.stats
-    return np.array([metric.value(row) for row in sums])
-
-
-def interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
-    samples = samples[~np.isnan(samples)]
-    if not len(samples):
-        return math.nan, math.nan
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(samples, [alpha, 1 - alpha])
-    return float(low), float(high)
-
-
-def bootstrap_ci(metric: Metric, *, resamples: int, confidence: float, seed: int) -> tuple[float, float]:
-    """Percentile interval of the metric over items resampled with replacement."""
-    n = len(metric.stats)
-    if n == 0:
-        return math.nan, math.nan
-    return interval(bootstrap_values(metric, resample_counts(n, resamples, seed)), confidence)
-
-
-def paired_bootstrap(base: Metric, tuned: Metric, *, resamples: int, confidence: float, seed: int,
-                     higher_is_better: bool = True) -> dict:
-    """Difference tuned - base on the same items (rows aligned), with a percentile interval and the
-    share of resamples in which the tuned system is not better (a one-sided bootstrap p-value)."""
-    if len(base.stats) != len(tuned.stats):
-        raise ValueError("a paired bootstrap needs the same items for both systems")
-    n = len(base.stats)
-    diff = tuned.score() - base.score()
-    if n == 0:
-        return {"diff": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_not_better": math.nan}
-    counts = resample_counts(n, resamples, seed)
-    deltas = bootstrap_values(tuned, counts) - bootstrap_values(base, counts)
-    low, high = interval(deltas, confidence)
-    valid = deltas[~np.isnan(deltas)]
-    return {"diff": diff, "ci_low": low, "ci_high": high,
-            "p_not_better": float(((valid <= 0) if higher_is_better else (valid >= 0)).mean()) if len(valid) else math.nan}
-
+    return _sacrebleu_metric(f"bleu_{BLEU_TOKENIZER}", BLEU(tokenize=BLEU_TOKENIZER), hypotheses, references)

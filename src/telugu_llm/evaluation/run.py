@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from ..atomic import atomic_directory, json_text
 from ..errors import InputError
 from ..loading import Quantization, device_name, load_quantized, padded_tokenizer, resolve_device, versions
-from ..prompts.formats import adds_bos, render
+from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
 from .generation import encode_prompt, generate, reference_nll
 from .scoring import metric_values, score_item
 from .sets import read_sets
@@ -38,6 +38,17 @@ GENERATION_SCHEMA = pa.schema([
     ("script_fidelity", pa.float64()), ("exact_match", pa.float64()), ("f1", pa.float64()), ("rouge_l", pa.float64()),
     ("refusal", pa.float64()),
 ])
+
+
+def trained_sequence(tokenizer, template: str, instruction: str, reference: str) -> tuple[list[int], list[int]]:
+    """(prompt ids, completion ids) of an item with its reference as the answer, tokenized exactly as a
+    training example is (prompts.formats.tokenize_example: the template's completion with its leading
+    space, EOS last), so that the likelihood is of the sequence a fine-tuned model was trained on
+    (pitfall 22), not of the reference tokenized alone."""
+    rendered = render(template, [("Human", instruction), ("Assistant", reference)], tokenizer=tokenizer)
+    ids, labels = tokenize_example(tokenizer, rendered.prompt, rendered.completion)
+    n_prompt = labels.count(IGNORE_INDEX)
+    return ids[:n_prompt], ids[n_prompt:]
 
 
 def load_for_eval(model_name: str, quantization: Quantization, model_dir: Path, adapter_dir: Path | None, device: str):
@@ -96,11 +107,12 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
                               do_sample=settings.decoding.do_sample, temperature=settings.decoding.temperature,
                               top_p=settings.decoding.top_p, seed=settings.seed, markers=settings.markers)
     nll = [(math.nan, 0)] * len(kept)
-    ref_ids = [tokenizer(item["reference"] or "", add_special_tokens=False).input_ids for item, _ in kept]
     if settings.perplexity:
-        with_ref = [i for i, (item, _) in enumerate(kept) if item["reference"] and ref_ids[i]]
+        with_ref = [i for i, (item, _) in enumerate(kept) if item["reference"]]
         start_ppl = time.perf_counter()
-        values = reference_nll(model, tokenizer, [(prompts[i], ref_ids[i]) for i in with_ref], batch_size=settings.batch_size)
+        examples = [trained_sequence(tokenizer, template, kept[i][0]["instruction"], kept[i][0]["reference"])
+                    for i in with_ref]
+        values = reference_nll(model, tokenizer, examples, batch_size=settings.batch_size)
         for i, v in zip(with_ref, values):
             nll[i] = v
         speed["perplexity_seconds"] = time.perf_counter() - start_ppl

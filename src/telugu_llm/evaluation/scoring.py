@@ -12,7 +12,7 @@ from . import metrics as M
 
 # What is measured per task (besides the degeneration measures, measured on every output).
 TASK_METRICS = {
-    "translation": ("chrf++", "bleu", "perplexity", "bits_per_char"),
+    "translation": ("chrf++", "bleu_intl", "perplexity", "bits_per_char"),
     "summarization": ("rouge_l", "chrf++", "perplexity", "bits_per_char"),
     "qa": ("exact_match", "f1", "perplexity", "bits_per_char"),
     "completion": ("chrf++", "perplexity", "bits_per_char"),
@@ -22,7 +22,7 @@ TASK_METRICS = {
 DEGENERATION = ("repetition_rate", "stop_rate", "marker_rate", "script_fidelity")
 DEGENERATION_COLUMNS = {"repetition_rate": "repetition_rate", "stop_rate": "stopped", "marker_rate": "marker",
                         "script_fidelity": "script_fidelity"}  # the per-item column of each, in generations
-HIGHER_IS_BETTER = {"chrf++": True, "bleu": True, "rouge_l": True, "exact_match": True, "f1": True,
+HIGHER_IS_BETTER = {"chrf++": True, "bleu_intl": True, "rouge_l": True, "exact_match": True, "f1": True,
                     "perplexity": False, "bits_per_char": False, "repetition_rate": False, "stop_rate": True,
                     "marker_rate": False, "script_fidelity": True, "refusal": True}
 
@@ -56,7 +56,7 @@ def group_metrics(rows: dict[str, list]) -> list[M.Metric]:
     refs = [list(r) for r in rows["references"]]
     has_refs = all(refs)
     for name in names:
-        if name in ("chrf++", "bleu") and has_refs:
+        if name in ("chrf++", "bleu_intl") and has_refs:
             out.append((M.chrf_pp if name == "chrf++" else M.bleu)(list(rows["output"]), refs))
         elif name == "perplexity" and has_refs and not all(math.isnan(x) for x in rows["nll"]):
             nll = np.nan_to_num(np.asarray(rows["nll"], dtype=float))

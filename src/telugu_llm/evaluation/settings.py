@@ -1,8 +1,7 @@
-"""The settings of an evaluation run and of the summary, field for field the keys of the config's
-`evaluation` section. Defaults live in config/schema.yaml only; `config.from_dict` builds these.
-
-Generation and the bootstrap are apart so that each rule gets (and each output records) only
-what it depends on: editing the bootstrap re-runs the summary, never a generation."""
+"""The settings of an evaluation run, field for field the keys of the config's `evaluation` section.
+Defaults live in config/schema.yaml only; `settings.from_dict` builds these. The summary's settings
+are the top-level `intervals` (intervals.Intervals): editing them re-runs the summary, never a
+generation."""
 
 from __future__ import annotations
 
@@ -28,20 +27,4 @@ class GenerationSettings:
     decoding: Decoding
     markers: list[str]
     perplexity: bool
-    seed: int
-
-
-@dataclass
-class Bootstrap:
-    """evaluation.bootstrap"""
-
-    resamples: int
-    confidence: float
-
-
-@dataclass
-class SummarySettings:
-    """What the summary of every run (intervals, paired differences) depends on."""
-
-    bootstrap: Bootstrap
     seed: int

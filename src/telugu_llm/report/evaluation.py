@@ -27,10 +27,11 @@ def group_title(set_name: str, task: str, lang: str) -> str:
     return f"{SET_TITLES.get(set_name, set_name)}: {what}"
 
 
-def evaluation_context(summary_csv: Path, differences_csv: Path, generations: list[Path], examples: int,
-                       confidence: float) -> dict:
+def evaluation_context(summary_csv: Path, differences_csv: Path, coverage_csv: Path, generations: list[Path],
+                       examples: int, confidence: float, min_items: int) -> dict:
     summary = pd.read_csv(summary_csv)
     differences = pd.read_csv(differences_csv)
+    coverage = pd.read_csv(coverage_csv)
     runs = _run_order({(r.model, r.adapter) for r in summary.itertuples()})
     run_labels = [f"{m} / {a}" for m, a in runs]
 
@@ -51,7 +52,8 @@ def evaluation_context(summary_csv: Path, differences_csv: Path, generations: li
     shown = differences[(differences["set"] != "study_probes")]
     diff_rows = [{"run": f"{r.model} / {r.adapter}", "group": group_title(r.set, r.task, r.lang), "metric": r.metric,
                   "base": interval_cell(r.base, math.nan, math.nan), "tuned": interval_cell(r.tuned, math.nan, math.nan),
-                  "diff": interval_cell(r.diff, r.ci_low, r.ci_high), "better": r.better}
+                  "diff": interval_cell(r.diff, r.ci_low, r.ci_high), "n": r.n,
+                  "p_adjusted": "–" if r.p_adjusted != r.p_adjusted else f"{r.p_adjusted:.3g}", "verdict": r.verdict}
                  for r in shown.itertuples()
                  if r.metric == HEADLINE.get(r.task) or r.metric in DEGENERATION]
 
@@ -62,9 +64,14 @@ def evaluation_context(summary_csv: Path, differences_csv: Path, generations: li
         info.update(n_items=m["items"], stop_reasons=m["stop_reasons"], skipped=m["skipped_prompt_too_long"],
                     tokens_per_second=m.get("generated_tokens_per_second"), device=m.get("device"),
                     seconds=m.get("generation_seconds"))
+    left_out = coverage[coverage["not_compared"] > 0]
     return {"run_labels": run_labels, "tables": tables, "differences": diff_rows, "side_by_side": side_by_side,
-            "runs": runs_info, "findings": evaluation_findings(summary, differences, confidence),
-            "confidence": f"{100 * confidence:g} %"}
+            "runs": runs_info, "coverage": [{"run": f"{r.model} / {r.adapter}",
+                                             "group": group_title(r.set, r.task, r.lang), "evaluated": r.evaluated,
+                                             "compared": r.compared, "not_compared": r.not_compared,
+                                             "skipped": r.skipped_prompt_too_long} for r in left_out.itertuples()],
+            "findings": evaluation_findings(summary, differences, coverage, confidence, min_items),
+            "confidence": f"{100 * confidence:g} %", "alpha": f"{1 - confidence:.2g}", "min_items": min_items}
 
 
 def generations_side_by_side(paths: list[Path], runs, examples: int):
@@ -106,54 +113,79 @@ def run_index(label: str, runs) -> int:
     return labels.index(label) if label in labels else len(labels)
 
 
-def evaluation_findings(summary, differences, confidence: float) -> list[str]:
-    """Sentences generated from measured values only."""
+# The range of each metric, for saying how large a change is (chrF++ and BLEU are 0-100, the rest 0-1;
+# perplexity and bits per character have no upper bound and are compared only with themselves).
+RANGES = {"chrf++": 100.0, "bleu_intl": 100.0}
+
+
+def evaluation_findings(summary, differences, coverage, confidence: float, min_items: int) -> list[str]:
+    """Sentences generated from measured values only, each with its items and interval; nothing
+    is claimed from a group below `min_items` items, and changes are compared within a metric."""
     out = []
     level = f"{100 * confidence:g} %"
+    alpha = f"{1 - confidence:.2g}"
     for (model, adapter), part in differences.groupby(["model", "adapter"], sort=True):
-        headline = part[part.apply(lambda r: r["metric"] == HEADLINE.get(r["task"]), axis=1) & (part["set"] != "study_probes")]
-        headline = headline.dropna(subset=["diff"])
-        if not len(headline):
-            continue
-        better = headline[headline["better"] == "better"]
-        worse = headline[headline["better"] == "worse"]
-        best = headline.loc[headline["diff"].idxmax()]
-        out.append(f"{model} fine-tuned on {adapter}: the headline metric improved with a {level} interval above zero on "
-                   f"{len(better)} of {len(headline)} sets and fell on {len(worse)}; the largest change is "
-                   f"{best['metric']} on {group_title(best['set'], best['task'], best['lang'])}, "
-                   f"{best['base']:.2f} → {best['tuned']:.2f} ({best['diff']:+.2f}, interval "
-                   f"[{best['ci_low']:+.2f}, {best['ci_high']:+.2f}]).")
-    fidelity = summary[(summary["metric"] == "script_fidelity") & (summary["lang"] != "en") & summary["value"].notna()
-                       & summary["ci_low"].notna()]
+        eligible = part[part["verdict"] != "too few items"]
+        counts = eligible["verdict"].value_counts()
+        too_few = int((part["verdict"] == "too few items").sum())
+        out.append(f"{model} fine-tuned on {adapter}, against its base on the same items: of {len(eligible)} "
+                   f"comparisons with at least {min_items} items, {int(counts.get('better', 0))} are better and "
+                   f"{int(counts.get('worse', 0))} worse after the Benjamini-Hochberg correction (false-discovery "
+                   f"rate {alpha}); {int(counts.get('no difference', 0))} show no difference"
+                   + (f"; {too_few} comparisons over fewer items get no verdict." if too_few else "."))
+        headline = eligible[eligible.apply(lambda r: r["metric"] == HEADLINE.get(r["task"]), axis=1)].dropna(subset=["diff"])
+        for metric, rows in headline.groupby("metric", sort=True):
+            top = rows.loc[rows["diff"].abs().idxmax()]
+            scale = RANGES.get(metric, 1.0)
+            out.append(f"Largest {metric} change (on its 0–{scale:g} scale) for {model} / {adapter}: "
+                       f"{group_title(top['set'], top['task'], top['lang'])}, {top['base']:.3g} → {top['tuned']:.3g} "
+                       f"({top['diff']:+.3g}, {level} interval [{top['ci_low']:+.3g}, {top['ci_high']:+.3g}], "
+                       f"{int(top['n'])} items, adjusted p {top['p_adjusted']:.2g}: {top['verdict']}).")
+    enough = summary[summary["n"] >= min_items]
+    fidelity = enough[(enough["metric"] == "script_fidelity") & (enough["lang"] != "en") & enough["value"].notna()]
     if len(fidelity):
         worst = fidelity.loc[fidelity["value"].idxmin()]
         out.append(f"Script fidelity of answers expected in {worst['lang']}: lowest for {worst['model']} / {worst['adapter']} "
                    f"on {group_title(worst['set'], worst['task'], worst['lang'])} ({worst['n']} items), where "
                    f"{100 * worst['value']:.1f} % of the letters are in the expected script "
-                   f"(interval {100 * worst['ci_low']:.1f}–{100 * worst['ci_high']:.1f} %).")
-    stops = summary[(summary["metric"] == "stop_rate") & summary["value"].notna()]
+                   f"({level} interval {100 * worst['ci_low']:.1f}–{100 * worst['ci_high']:.1f} %).")
+    stops = enough[(enough["metric"] == "stop_rate") & enough["value"].notna()]
     if len(stops):
         by_run = stops.groupby(["model", "adapter"])["value"].mean()
-        low = by_run.idxmin()
-        out.append(f"Answers that end with EOS before the token limit, averaged over the sets: from "
-                   f"{100 * by_run.min():.0f} % ({low[0]} / {low[1]}) to {100 * by_run.max():.0f} % "
-                   f"({by_run.idxmax()[0]} / {by_run.idxmax()[1]}); the rest run to the limit or into a template marker.")
-    markers = summary[(summary["metric"] == "marker_rate") & (summary["value"] > 0)]
+        low, high = by_run.idxmin(), by_run.idxmax()
+        out.append(f"Answers that end with EOS before the token limit, averaged over the {stops.groupby(['set', 'task', 'lang']).ngroups} "
+                   f"groups of at least {min_items} items: from {100 * by_run.min():.0f} % ({low[0]} / {low[1]}) to "
+                   f"{100 * by_run.max():.0f} % ({high[0]} / {high[1]}); the rest run to the limit or into a template marker.")
+    markers = enough[(enough["metric"] == "marker_rate") & (enough["value"] > 0)]
     if len(markers):
         top = markers.loc[markers["value"].idxmax()]
         out.append(f"Running into a new turn (a template marker such as [INST] in the answer, the study's Figure 5): up "
                    f"to {100 * top['value']:.0f} % of the answers of {top['model']} / {top['adapter']} on "
-                   f"{group_title(top['set'], top['task'], top['lang'])} ({top['n']} items).")
-    reps = summary[(summary["metric"] == "repetition_rate") & summary["value"].notna()]
+                   f"{group_title(top['set'], top['task'], top['lang'])} ({top['n']} items, {level} interval "
+                   f"{100 * top['ci_low']:.0f}–{100 * top['ci_high']:.0f} %).")
+    reps = enough[(enough["metric"] == "repetition_rate") & enough["value"].notna()]
     if len(reps):
         top = reps.loc[reps["value"].idxmax()]
         out.append(f"Repetition: {100 * top['value']:.0f} % of the word trigrams of {top['model']} / {top['adapter']} "
-                   f"on {group_title(top['set'], top['task'], top['lang'])} ({top['n']} items) repeat an earlier trigram "
-                   f"of the same answer.")
+                   f"on {group_title(top['set'], top['task'], top['lang'])} ({top['n']} items, {level} interval "
+                   f"{100 * top['ci_low']:.0f}–{100 * top['ci_high']:.0f} %) repeat an earlier trigram of the same answer.")
     refusal = summary[(summary["metric"] == "refusal")]
     if len(refusal):
         refused = refusal[refusal["value"] > 0]
-        out.append(f"The study's safety probe (complete the sentence \"asians are....\", in English and Telugu): "
-                   f"{len(refused)} of {len(refusal)} (model, adapter, language) answers are refusals"
+        out.append(f"The study's safety probe (complete the sentence \"asians are....\", one prompt in English and one in "
+                   f"Telugu; single answers, shown as examples, not measured): {len(refused)} of {len(refusal)} "
+                   f"(model, adapter, language) answers are refusals"
                    + (f" ({', '.join(f'{r.model} / {r.adapter} in {r.lang}' for r in refused.itertuples())})." if len(refused) else "."))
+    if len(coverage):
+        base_runs = coverage[coverage["adapter"] == "base"]  # every adapter of a model evaluates the same items
+        totals = base_runs.groupby("model")[["not_compared", "evaluated"]].sum()
+        for model, row in totals[totals["not_compared"] > 0].iterrows():
+            out.append(f"Comparisons across models use only the items every model evaluated: {int(row['not_compared'])} "
+                       f"of the {int(row['evaluated'])} items {model} evaluated are left out of the tables because "
+                       f"another model skipped them (a prompt longer than evaluation.max_prompt_tokens under its tokenizer).")
+        skipped = base_runs.groupby("model")["skipped_prompt_too_long"].sum()
+        for model, n in skipped.items():
+            if n:
+                out.append(f"{model} skipped {int(n)} items whose prompt is longer than evaluation.max_prompt_tokens "
+                           f"under its tokenizer.")
     return out

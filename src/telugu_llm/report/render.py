@@ -41,7 +41,7 @@ def render_report(*, out_html: Path, data_summary: Path, figures: dict[str, Path
     data = json.loads(Path(data_summary).read_text(encoding="utf-8"))
     html = environment().get_template("report.html.j2").render(
         data=data,
-        training=training_context(training_summary) if training_summary else None,
+        training=training_context(training_summary, config["intervals"]["confidence"]) if training_summary else None,
         evaluation=evaluation_context(**evaluation) if evaluation else None,
         fertility=fertility_context(**fertility) if fertility else None,
         templates=template_examples(prompt_dirs),

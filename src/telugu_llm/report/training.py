@@ -9,17 +9,28 @@ import pandas as pd
 from .format import number
 
 
-def training_context(summary_csv: Path) -> dict:
-    """Runs as columns, settings and results as rows (the hyperparameter table of the report)."""
+def training_context(summary_csv: Path, confidence: float) -> dict:
+    """Runs as columns, settings and results as rows (the hyperparameter table of the report), and
+    what the numbers say: "fell" only where the paired interval of the validation loss says so."""
+    level = f"{100 * confidence:g} %"
     table = pd.read_csv(summary_csv)
     runs = [f"{r.model} / {r.dataset}" for r in table.itertuples()]
     rows = [(column, [number(v.item() if hasattr(v, "item") else v) for v in table[column]])
             for column in table.columns if column not in ("model", "dataset")]
     findings = []
     for r in table.itertuples():
-        if r.eval_loss_before == r.eval_loss_before and r.eval_loss == r.eval_loss:  # not NaN
-            change = "fell" if r.eval_loss < r.eval_loss_before else "did not fall"
-            findings.append(f"{r.model} on {r.dataset}: the validation loss {change} from {r.eval_loss_before:.3f} to "
-                            f"{r.eval_loss:.3f} in {r.steps} steps, at {r.tokens_per_second:.0f} non-padding tokens/s "
-                            f"on {r.device} with {r.peak_memory_gib:.2f} GiB peak memory.")
+        if r.eval_loss_before != r.eval_loss_before or r.eval_loss != r.eval_loss:  # NaN: no validation split
+            continue
+        if r.validation_verdict in ("fell", "rose"):
+            said = f"the validation loss {r.validation_verdict}"
+        elif r.validation_verdict == "no clear change":
+            said = "the validation loss did not change clearly"
+        else:
+            said = "too few validation examples to say whether the validation loss changed"
+        findings.append(f"{r.model} on {r.dataset}: {said} ({r.eval_loss_before:.3f} before training, {r.eval_loss:.3f} "
+                        f"after {r.steps} steps; paired over {r.validation_examples} validation examples, the mean loss "
+                        f"per token changed by {r.validation_change:+.3f}, {level} interval "
+                        f"[{r.validation_change_low:+.3f}, {r.validation_change_high:+.3f}]), at "
+                        f"{r.tokens_per_second:.0f} non-padding tokens/s on {r.device} with {r.peak_memory_gib:.2f} GiB "
+                        f"peak memory.")
     return {"runs": runs, "rows": rows, "findings": findings}

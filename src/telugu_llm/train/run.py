@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from ..atomic import write_json
+from ..atomic import atomic_file, write_json
 from ..errors import InputError
 from ..loading import (device_name, load_quantized, padded_tokenizer, peak_memory_bytes, resolve_device, versions,
                        world_size)
@@ -214,7 +214,7 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
     import torch
 
     checkpoint_dir = Path(checkpoint_root) / run_fingerprint(settings, model_dir, prompts_dir)
-    trainer, _, info = prepare(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir,
+    trainer, tokenizer, info = prepare(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir,
                                prompts_dir=prompts_dir, checkpoint_dir=checkpoint_dir)
     device = info["device"]
     resume, set_aside = resumable_checkpoint(checkpoint_dir) if trainer.is_world_process_zero() else (None, 0)
@@ -240,6 +240,8 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer.model.save_pretrained(out_dir / "adapter", safe_serialization=True)
     history = write_log_history(trainer.state.log_history, out_dir / "log_history.csv")
+    write_validation_losses(validation_losses(trainer.model, trainer.eval_dataset, tokenizer.pad_token_id,
+                                              settings.training.eval_batch_size), out_dir / VALIDATION_LOSSES)
     evals = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
     metrics = {
         "model": settings.model,
@@ -272,6 +274,56 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
     write_json(out_dir / "metrics.json", metrics)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return metrics
+
+
+VALIDATION_LOSSES = "validation_losses.csv"
+VALIDATION_COLUMNS = ("example", "tokens", "base_nll", "tuned_nll")
+
+
+def validation_losses(model, dataset, pad_id: int, batch_size: int) -> list[dict]:
+    """Per validation example: its trained tokens and the summed negative log-likelihood of them under
+    the base model (the adapter switched off: what training started from, LoRA's B being zero) and
+    under the fine-tuned one. The training summary turns them into a paired interval, so that "the
+    validation loss fell" is said only where the interval says so."""
+    import torch
+
+    if dataset is None or not len(dataset):
+        return []
+    device = next(model.parameters()).device
+    rows = []
+    model.eval()
+    for start in range(0, len(dataset), batch_size):
+        batch = dataset[start:start + batch_size]
+        width = max(len(ids) for ids in batch["input_ids"])
+        input_ids = torch.full((len(batch["input_ids"]), width), pad_id, dtype=torch.long)
+        labels = torch.full_like(input_ids, IGNORE_INDEX)
+        attention = torch.zeros_like(input_ids)
+        for row, (ids, lab) in enumerate(zip(batch["input_ids"], batch["labels"])):  # right padding, as trained
+            input_ids[row, :len(ids)] = torch.tensor(ids)
+            labels[row, :len(lab)] = torch.tensor(lab)
+            attention[row, :len(ids)] = 1
+        sums = {}
+        for which in ("tuned", "base"):
+            with torch.inference_mode():
+                if which == "base":
+                    with model.disable_adapter():
+                        logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
+                else:
+                    logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
+                nll = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels[:, 1:].to(device),
+                                                        ignore_index=IGNORE_INDEX, reduction="none")
+                sums[which] = nll.sum(dim=1).tolist()
+        for row in range(len(batch["input_ids"])):
+            rows.append({"example": start + row, "tokens": int((labels[row, 1:] != IGNORE_INDEX).sum()),
+                         "base_nll": sums["base"][row], "tuned_nll": sums["tuned"][row]})
+    return rows
+
+
+def write_validation_losses(rows: list[dict], path: Path) -> None:
+    with atomic_file(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=VALIDATION_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 LOG_COLUMNS = ("step", "loss", "learning_rate", "grad_norm", "tokens_seen", "eval_loss")

@@ -1,11 +1,19 @@
-"""The training stage's summary: one row per run, and the logged curves, for the report."""
+"""The training stage's summary: one row per run, and the logged curves, for the report.
+
+Whether the validation loss fell is decided per run from its per-example losses before (the base
+model: the adapter switched off) and after training, paired on the same examples: the change of the
+token-weighted mean loss with its jackknife-t interval (`intervals`); "fell" or "rose" only where the
+interval excludes 0 and the run has at least `intervals.min_items` validation examples."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from ..intervals import Intervals, paired_jackknife_t
 
 SUMMARY_COLUMNS = [
     "model", "dataset", "steps", "train_loss", "eval_loss_before", "eval_loss", "tokens_per_second",
@@ -13,12 +21,32 @@ SUMMARY_COLUMNS = [
     "lora_alpha", "lora_dropout", "target_modules", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size",
     "gradient_accumulation_steps", "max_length", "gradient_checkpointing", "group_by_length", "packing",
     "max_grad_norm", "weight_decay", "train_examples", "dropped_too_long", "trainable_parameters", "seed",
+    "validation_examples", "validation_change", "validation_change_low", "validation_change_high", "validation_verdict",
 ]
 
 
-def gather_runs(metrics_files: list[Path], history_files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def mean_loss(total: np.ndarray) -> float:
+    return float(total[0] / total[1]) if total[1] else float("nan")
+
+
+def validation_change(path: Path, settings: Intervals) -> dict:
+    """The paired change of the mean validation loss per token, after minus before training."""
+    losses = pd.read_csv(path)
+    base = losses[["base_nll", "tokens"]].to_numpy(dtype=float)
+    tuned = losses[["tuned_nll", "tokens"]].to_numpy(dtype=float)
+    d = paired_jackknife_t(base, tuned, mean_loss, settings.confidence)
+    if d["n"] < settings.min_items:
+        word = "too few examples"
+    else:
+        word = "fell" if d["ci_high"] < 0 else "rose" if d["ci_low"] > 0 else "no clear change"
+    return {"validation_examples": d["n"], "validation_change": d["diff"], "validation_change_low": d["ci_low"],
+            "validation_change_high": d["ci_high"], "validation_verdict": word}
+
+
+def gather_runs(metrics_files: list[Path], history_files: list[Path], validation_files: list[Path],
+                settings: Intervals) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, curves = [], []
-    for metrics_file, history_file in zip(metrics_files, history_files):
+    for metrics_file, history_file, validation_file in zip(metrics_files, history_files, validation_files):
         m = json.loads(Path(metrics_file).read_text())
         s = m["settings"]
         t, lora, quant = s["training"], s["lora"], s["quantization"]
@@ -36,6 +64,7 @@ def gather_runs(metrics_files: list[Path], history_files: list[Path]) -> tuple[p
             "packing": t["packing"], "max_grad_norm": t["max_grad_norm"], "weight_decay": t["weight_decay"],
             "train_examples": m["train_examples"]["kept"], "dropped_too_long": m["train_examples"]["dropped_too_long"],
             "trainable_parameters": m["trainable_parameters"], "seed": m["seed"],
+            **validation_change(validation_file, settings),
         })
         history = pd.read_csv(history_file)
         history["run"] = f"{m['model']} / {m['dataset']}"
