@@ -1,11 +1,14 @@
 # Fine-tuned LLMs in Telugu: a reproducible redo of Nelavala & Bhuiyan's study.
 # Table of contents; the rules live in rules/, the logic in src/telugu_llm/.
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The embedded default, found beside this Snakefile whatever the working directory (--directory).
+configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
 include: "rules/common.smk"

@@ -50,11 +50,29 @@ def telugu_word(rng: random.Random) -> str:
     return "".join(rng.choice(TE_CONSONANTS) + rng.choice(TE_VOWEL_SIGNS) for _ in range(rng.randint(1, 4)))
 
 
+CORPUS_VERSION = "2"  # bump when write_corpus changes, so that a cached corpus is rewritten
+RECENT = 5000  # duplicates and shared sides are drawn from this many recent pairs
+
+
+def variant(rng: random.Random, text: str) -> str:
+    """The same sentence as a mined source may spell it: other case, punctuation or joiners."""
+    r = rng.random()
+    if r < 0.3:
+        return text.upper() if text.isascii() else text.replace(" ", "\u200c ", 1)  # a zero-width non-joiner
+    if r < 0.6:
+        return text.rstrip(".") + " !"
+    return text
+
+
 def write_corpus(root: Path, pairs: int, seed: int = 0) -> Path:
     """Sentence lengths like Samanantar's (4–40 words); about 1 % duplicates, 0.5 % empty targets,
-    0.5 % untranslated (English) targets and 0.3 % misaligned lengths, so that every filter works."""
+    0.5 % untranslated (English) targets and 0.3 % misaligned lengths, so that every filter works.
+    Like the mined sources Samanantar merges, 2 % of the pairs repeat an earlier English sentence with
+    a new translation and 2 % an earlier Telugu sentence with a new English side, some of them
+    differing in case, punctuation or a zero-width non-joiner, so that the grouping of the splits works."""
     folder = root / "en-te"
-    if (folder / "train.te").exists() and (root / "pairs.txt").read_text() == str(pairs):
+    marker = f"{pairs} v{CORPUS_VERSION}"
+    if (folder / "train.te").exists() and (root / "pairs.txt").read_text() == marker:
         return root
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -74,11 +92,17 @@ def write_corpus(root: Path, pairs: int, seed: int = 0) -> Path:
                     te = en
                 elif r < 0.023:
                     te = te + " " + " ".join(telugu_word(rng) for _ in range(8 * n))
-                if len(previous) < 1000:
+                elif r < 0.043 and previous:  # an earlier English sentence, another translation
+                    en = variant(rng, rng.choice(previous)[0])
+                elif r < 0.063 and previous:  # an earlier Telugu sentence, another English side
+                    te = variant(rng, rng.choice(previous)[1])
+                if len(previous) < RECENT:
                     previous.append((en, te))
+                else:
+                    previous[i % RECENT] = (en, te)
             fe.write(en + "\n")
             ft.write(te + "\n")
-    (root / "pairs.txt").write_text(str(pairs))
+    (root / "pairs.txt").write_text(marker)
     return root
 
 
@@ -120,7 +144,9 @@ def main() -> None:
     copy_workflow(workflow)
     config = workflow / "bench.yaml"
     config.write_text(json.dumps({"samanantar": {"source": "local", "path": str(corpus), "subsets": args.subsets,
-                                                 "validation_fraction": 0.01, "test_fraction": 0.01}}))
+                                                 "validation_fraction": 0.01, "test_fraction": 0.01},
+                                  # the prompts' subset must be one of samanantar.subsets (checked at start)
+                                  "prompts": {"samanantar_train_subset": min(args.subsets)}}))
     snakemake = [sys.executable, "-m", "snakemake", "--cores", "1", "data", "--configfile", str(config)]
     baseline = [sys.executable, "-c", BASELINE, str(corpus / "en-te" / "train.en"), str(corpus / "en-te" / "train.te"),
                 str(OUT / "baseline.parquet")]
@@ -144,7 +170,7 @@ def main() -> None:
     ratio = med["workflow data stage"][0] / med["baseline"][0]
     result = {
         "pairs": args.pairs, "repeats": args.repeats, "subsets": args.subsets,
-        "rows_kept": quality["rows_kept"], "dropped": quality["dropped"],
+        "rows_kept": quality["rows_kept"], "dropped": quality["dropped"], "overlap": quality["overlap"],
         "wall_s": {k: round(v[0], 3) for k, v in med.items()},
         "peak_rss_mib": {k: round(v[1], 1) for k, v in med.items()},
         "time_ratio": round(ratio, 3),
@@ -153,6 +179,7 @@ def main() -> None:
     }
     (OUT / "data_prep.json").write_text(json.dumps(result, indent=2))
     print(f"\nkept {quality['rows_kept']:,} of {args.pairs:,} pairs; dropped {quality['dropped']}")
+    print(f"pairs that share a side: {quality['overlap']}")
     print("per job (median s, max RSS MiB): " + ", ".join(f"{k} {v['s']:.2f} s {v['max_rss_mib']:.0f} MiB" for k, v in per_job.items()))
     print(f"\n{'':24}{'wall s (median)':>16}{'peak RSS MiB':>14}")
     for name, (wall, rss) in med.items():

@@ -77,6 +77,21 @@ def guanaco_args(path=None, **values) -> dict:
     return {**with_defaults(values, "guanaco"), "path": path}
 
 
+TINY = ["results/report.html", "--configfile", "config/tiny.yaml"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> tuple[Path, float]:
+    """One uninterrupted local run of the tiny configuration (every stage, a tiny random Llama), and
+    its wall time; the reference of the Slurm test and of the kill test."""
+    import time
+
+    wf = copy_workflow(tmp_path_factory.mktemp("tiny") / "wf")
+    start = time.perf_counter()
+    snakemake(wf, "--cores", "2", *TINY)
+    return wf, time.perf_counter() - start
+
+
 def write_release(root: Path, lang: str, src_lines: list[str] | bytes, tgt_lines: list[str] | bytes) -> Path:
     """A corpus in Samanantar's release layout; lists are joined with newlines, bytes written as is."""
     folder = root / f"en-{lang}"

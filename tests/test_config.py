@@ -161,3 +161,26 @@ def test_evaluation_schema_errors_name_the_key():
         check_schema(with_value("evaluation.max_new_tokens", {"qa": 0}), SCHEMA)
     with pytest.raises(InputError, match=r"config key evaluation.hub.0.task: 'chat' is not one of"):
         check_schema(with_value("evaluation.hub", [{**FLORES, "task": "chat"}]), SCHEMA)
+
+
+@pytest.mark.parametrize("key, value", [("samanantar.validation_fraction", float("nan")),
+                                        ("intervals.confidence", float("inf")),
+                                        ("models.smollm2_135m.training.learning_rate", float("-inf"))])
+def test_numbers_must_be_finite(key, value):
+    """YAML's .nan passes JSON Schema's type and range checks (every comparison with NaN is false)."""
+    with pytest.raises(InputError, match=rf"config key {key}: -?(nan|inf) is not a finite number"):
+        check_config(with_value(key, value))
+
+
+def test_a_sets_folder_without_sets_is_named(tmp_path):
+    config = with_value("evaluation.sets_path", str(tmp_path))
+    with pytest.raises(InputError, match=rf"config key evaluation.sets_path: {tmp_path} has no .jsonl file"):
+        check_config(config)
+
+
+def test_prompt_instructions_are_checked_with_the_config():
+    with pytest.raises(InputError, match=r"config key prompts.instructions\[0\].text: must contain \{sentence\}"):
+        check_config(with_value("prompts.instructions", [{"lang": "en", "text": "Translate"}]))
+    with pytest.raises(InputError, match=r"config key prompts.instructions\[0\].text: bad placeholder \('language'\)"):
+        check_config(with_value("prompts.instructions", [{"lang": "en", "text": "Into {language}: {sentence}"}]))
+

@@ -110,3 +110,29 @@ def test_hub_source_reads_each_split(tmp_path, monkeypatch):
                             out_dir=tmp_path / "o", quality_path=tmp_path / "q.json")
     assert calls == [("timdettmers/openassistant-guanaco", s, True, "r1") for s in ("train", "test")]
     assert quality["rows_kept"] == 2
+
+
+def test_a_source_whose_every_record_is_dropped_is_one_error(tmp_path):
+    path = tmp_path / "g.jsonl"
+    path.write_text("".join(json.dumps({"text": n}) + "\n" for n in (1, 2, 3)))  # a `text` column of integers
+    with pytest.raises(InputError, match=r"guanaco: all 3 records of .*g.jsonl were dropped "
+                                         r"\(malformed_conversation/missing_text 3\)"):
+        build_guanaco(**guanaco_args(source="local", path=path), out_dir=tmp_path / "o", quality_path=tmp_path / "q.json")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "q.json").exists()
+
+
+def test_a_corrupt_parquet_file_is_named(tmp_path):
+    bad = tmp_path / "g.parquet"
+    bad.write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match=r"g.parquet: not a readable Parquet file"):
+        build_guanaco(**guanaco_args(source="local", path=bad), out_dir=tmp_path / "o", quality_path=tmp_path / "q.json")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_marker_quoted_inside_an_answer_splits_it_and_is_counted():
+    """The text format cannot tell a quoted marker from a turn: it splits the answer, which breaks the
+    alternation here, so the record is dropped and counted (config/README.md documents the rule)."""
+    text = ("### Human: How is a Guanaco record written?### Assistant: Each turn starts with a marker, "
+            "like ### Human: for the user. ### Human: Thanks!### Assistant: You are welcome.")
+    turns, reason = parse_conversation(text)
+    assert turns is None and reason == "turns_not_alternating"

@@ -8,6 +8,7 @@ from telugu_llm.data.hashing import (
     first_occurrences,
     hex_ids,
     ids_to_hashes,
+    slice_hashes,
     splitmix64,
     subset_keys,
     text_hashes,
@@ -74,3 +75,23 @@ def test_subset_keys_depend_on_the_seed():
     h = np.arange(1000, dtype=np.uint64)
     assert np.array_equal(subset_keys(h, 1), subset_keys(h, 1))
     assert not np.array_equal(subset_keys(h, 1), subset_keys(h, 2))
+
+
+def test_ids_to_hashes_takes_slices_chunks_and_rejects_what_is_not_an_id():
+    h = splitmix64(np.arange(1000, dtype=np.uint64))
+    ids = hex_ids(h)
+    assert np.array_equal(ids_to_hashes(ids.slice(10, 20)), h[10:30])
+    assert np.array_equal(ids_to_hashes(pa.chunked_array([ids.slice(0, 5), ids.slice(5)])), h)
+    assert np.array_equal(ids_to_hashes(ids.cast(pa.large_string())), h)
+    assert len(ids_to_hashes(pa.array([], pa.string()))) == 0
+    for bad in (["0123"], ["0123456789abcdeg"], ["0123456789ABCDEF"], [None], ["0123456789abcdef0"]):
+        with pytest.raises(ValueError):
+            ids_to_hashes(pa.array(bad, pa.string()))
+
+
+def test_slice_hashes_equal_text_hashes():
+    texts = ["", "a", "hello", "నేను", "x" * 1000]
+    data = "".join(texts).encode()
+    ends = np.cumsum([len(t.encode()) for t in texts])
+    starts = np.concatenate([[0], ends[:-1]])
+    assert np.array_equal(slice_hashes(data, starts, ends), text_hashes(pa.array(texts)))

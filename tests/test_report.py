@@ -11,6 +11,7 @@ def summary(tmp_path):
     evil = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
     sam = {"pair": "en-te", "language": "Telugu", "source": "local", "inputs": [evil], "rows_read": 3, "rows_kept": 2,
            "splits": {"train": 1, "validation": 0, "test": 1}, "dropped": {"empty_side": 1},
+           "overlap": {"groups": 0, "pairs_in_groups": 0, "moved": 0},
            "dropped_examples": {"empty_side": [{"line": 2, "src": evil, "tgt": ""}]},
            "subsets": [{"size": 1, "seed": 1, "train_rows": 1}],
            "lengths": {"src_chars": {"mean": 1.0, "median": 1.0, "p95": 1.0, "max": 1}},
@@ -73,7 +74,7 @@ def test_evaluation_findings_claim_no_more_than_the_numbers():
     # changes compared within a metric, never chrF++ (0-100) against F1 (0-1)
     assert "Largest chrf++ change (on its 0–100 scale)" in text and "Largest f1 change (on its 0–1 scale)" in text
     assert "10 → 20 (+10, 95 % interval [+8, +12], 6 items, adjusted p 0.003: better)" in text
-    assert "lowest for m / base" in text and "40.0 % of the letters" in text and "(6 items)" in text
+    assert "lowest for m / base" in text and "40.0 % of the letters" in text and "(6 items, 95 % interval 30.0–50.0 %)" in text
     assert "12.0" not in text  # the one-item group is not quoted
     assert "single answers, shown as examples, not measured" in text
     assert "1 of 2 (model, adapter, language) answers are refusals (m / base in en)" in text

@@ -13,12 +13,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import copy_workflow, planned_jobs, snakemake
+from conftest import TINY, copy_workflow, planned_jobs
 from slurm_cluster import Unavailable, single_node_slurm
 
 pytestmark = pytest.mark.workflow
 
-TINY = ["results/report.html", "--configfile", "config/tiny.yaml"]
 # one CPU per job: the node of the test has 2; the profile's 8 would pend forever
 SMALL = ["--set-threads", "train_run=1", "evaluate_run=1", "model_weights=1", "fertility_tokenizer=1"]
 # squeue for job status: this test cluster has no accounting database for sacct (the default),
@@ -78,11 +77,8 @@ def run_through_slurm(workdir: Path, *args: str, timeout: int = 900) -> subproce
     return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 
-def test_the_tiny_configuration_through_slurm_equals_a_local_run(cluster, tmp_path):
-    local = copy_workflow(tmp_path / "local")
-    start = time.perf_counter()
-    snakemake(local, "--cores", "2", *TINY)
-    local_seconds = time.perf_counter() - start
+def test_the_tiny_configuration_through_slurm_equals_a_local_run(cluster, tmp_path, tiny_run):
+    local, local_seconds = tiny_run
 
     remote = copy_workflow(tmp_path / "slurm")
     counts = planned_jobs(remote, *TINY)

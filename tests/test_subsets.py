@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -41,3 +42,39 @@ def test_subset_larger_than_the_training_split_fails_clearly(tmp_path, train_dir
     with pytest.raises(InputError, match=r"samanantar.subsets: a subset of 100000 pairs .* has only \d+"):
         build_subset(train_dir=train_dir, out_dir=tmp_path / "big", size=100_000, seed=1, rows_per_shard=10)
     assert not (tmp_path / "big").exists()
+
+
+def test_subsets_from_the_rows_file_equal_those_read_from_the_shards(tmp_path, train_dir):
+    # without the rows file and its index, a subset job reads the training shards themselves
+    from telugu_llm.data.samanantar import ROWS_INDEX_NAME, ROWS_NAME
+
+    plain = tmp_path / "plain"
+    shutil.copytree(train_dir, plain / "train")
+    assert not (plain / ROWS_NAME).exists() and (train_dir.parent / ROWS_NAME).exists()
+    assert (train_dir.parent / ROWS_INDEX_NAME).exists()
+    for size in (1, 37, 394):  # 394: the whole training split
+        a = build_subset(train_dir=train_dir, out_dir=tmp_path / f"a{size}", size=size, seed=11, rows_per_shard=50)
+        b = build_subset(train_dir=plain / "train", out_dir=tmp_path / f"b{size}", size=size, seed=11, rows_per_shard=50)
+        assert a == b
+        files = sorted(p.name for p in (tmp_path / f"a{size}").iterdir())
+        assert files == sorted(p.name for p in (tmp_path / f"b{size}").iterdir())
+        for name in files:
+            assert (tmp_path / f"a{size}" / name).read_bytes() == (tmp_path / f"b{size}" / name).read_bytes()
+    with pytest.raises(InputError, match=r"has only \d+"):
+        build_subset(train_dir=plain / "train", out_dir=tmp_path / "big", size=100_000, seed=1, rows_per_shard=10)
+
+
+def test_subsets_of_a_corpus_with_shared_sides_come_from_its_training_split(tmp_path):
+    src = [f"Sentence {i // 2}." if i % 2 else f"SENTENCE {i // 2}!" for i in range(400)]  # pairs share English
+    tgt = [f"వాక్యం {i}." for i in range(400)]
+    root = write_release(tmp_path / "c", "te", src, tgt)
+    quality = build_samanantar(**samanantar_args(source="local", lang="te", path=root, rows_per_shard=64,
+                                                 validation_fraction=0.2, test_fraction=0.2),
+                               out_dir=tmp_path / "shards", quality_path=tmp_path / "q.json")
+    assert quality["overlap"]["groups"] == 200
+    train = tmp_path / "shards" / "train"
+    got = {}
+    for size in (20, 100):
+        build_subset(train_dir=train, out_dir=tmp_path / f"s{size}", size=size, seed=3, rows_per_shard=30)
+        got[size] = ids(tmp_path / f"s{size}")
+    assert len(got[20]) == 20 and got[20] < got[100] <= ids(train)

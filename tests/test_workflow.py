@@ -177,11 +177,23 @@ def test_the_study_configuration_validates_and_plans(workflow):
     ({"guanaco": {"source": "local", "path": "nope.jsonl"}}, "config key guanaco.path: file nope.jsonl does not exist"),
     ({"evaluation": {"max_items": 0}}, "config key evaluation.max_items: 0 is less than the minimum of 1"),
     ({"evaluation": {"instructions": {"qa": {"en": "{passage}"}}}}, "config key evaluation.instructions.qa.en: bad placeholder"),
+    ({"prompts": {"instructions": [{"lang": "en", "text": "Translate"}]}},
+     "config key prompts.instructions[0].text: must contain {sentence}"),
+    ({"samanantar": {"validation_fraction": float("nan")}}, "config key samanantar.validation_fraction: nan is not a finite"),
 ])
 def test_bad_config_fails_before_any_job(workflow, overrides, message):
     proc = snakemake(workflow, "--cores", "1", "--configfile", write_config(workflow, "bad.yaml", overrides), check=False)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
+    assert not (workflow / "results").exists()
+
+
+def test_the_default_config_is_found_from_another_working_directory(workflow, tmp_path):
+    """--directory elsewhere: config/config.yaml beside the Snakefile, not in the working directory."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = snakemake(tmp_path, "-s", str(workflow / "Snakefile"), "--directory", str(elsewhere), "-n", "--quiet", "rules")
+    assert "samanantar_shards" in proc.stdout and "report" in proc.stdout
     assert not (workflow / "results").exists()
 
 

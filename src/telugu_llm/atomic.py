@@ -13,8 +13,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+TMP_MARK = ".tmp-"
+
+
 def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """A fresh temporary name beside `path`. Temporaries of an earlier job on the same output (one
+    killed with SIGKILL, which no handler sees) carry the same prefix and are removed first, so a
+    kill at any moment leaves nothing behind once the job has run again."""
+    for stale in path.parent.glob(f".{path.name}{TMP_MARK}*") if path.parent.is_dir() else ():
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    return path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
 
 
 @contextlib.contextmanager
@@ -23,7 +34,6 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     succeeds, and is removed otherwise."""
     path = Path(path)
     tmp = _temporary(path)
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         yield tmp

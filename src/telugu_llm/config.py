@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
+import os
 from pathlib import Path
 
 import jsonschema
@@ -43,9 +45,24 @@ def _filling_validator(schema: dict):
     return jsonschema.validators.extend(base, {"properties": properties})(schema)
 
 
+def _numbers(value, path):
+    """(dotted path, value) of every float in a config."""
+    if isinstance(value, float):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, [*path, key])
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _numbers(item, [*path, i])
+
+
 def check_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
     """Validate against the JSON Schema and fill in its defaults, in place; the first error (in
     document order) names its dotted key."""
+    for path, value in _numbers(config, []):  # JSON Schema accepts NaN and infinity as numbers
+        if not math.isfinite(value):
+            raise InputError(f"config key {_key(path)}: {value} is not a finite number")
     validator = _filling_validator(load_schema(schema_path))
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
@@ -99,6 +116,7 @@ def check_inputs(config: dict) -> None:
         for f in (root / f"en-{lang}" / "train.en", root / f"en-{lang}" / f"train.{lang}"):
             if not f.is_file():
                 raise InputError(f"config key samanantar.path: {f} does not exist (release layout en-{lang}/train.en, en-{lang}/train.{lang})")
+            readable("samanantar.path", f)
     check_tokenizers_and_models(config)
     if "samanantar" in config["prompts"]["datasets"]:
         check_instructions(config["prompts"]["instructions"], lang)
@@ -116,7 +134,14 @@ def local_path(config: dict, dataset: str, kind: str) -> Path:
     path = Path(config[dataset]["path"])
     if not (path.is_dir() if kind == "directory" else path.is_file()):
         raise InputError(f"config key {dataset}.path: {kind} {path} does not exist")
+    if kind == "file":
+        readable(f"{dataset}.path", path)
     return path
+
+
+def readable(key: str, path: Path) -> None:
+    if not os.access(path, os.R_OK):
+        raise InputError(f"config key {key}: {path} cannot be read (permission denied)")
 
 
 _SOURCE_KEYS = {"package": ("package", "file"), "hub": ("repo", "file"), "local": ("path",)}
@@ -158,6 +183,7 @@ def check_tokenizers_and_models(config: dict) -> None:
             for side in ("src", "tgt"):
                 if not Path(corpus[side]).is_file():
                     raise InputError(f"config key fertility.corpora[{i}].{side}: file {corpus[side]} does not exist")
+                readable(f"fertility.corpora[{i}].{side}", Path(corpus[side]))
     names = [c["name"] for c in fertility["corpora"]]
     if len(set(names)) != len(names) or "samanantar-test" in names:
         raise InputError("config key fertility.corpora: names must be unique and not 'samanantar-test'")
@@ -192,6 +218,9 @@ RESERVED_SETS = ("embedded", "samanantar_test", "study_probes")
 def check_evaluation(spec: dict, lang: str) -> None:
     if spec["sets_path"] and not Path(spec["sets_path"]).is_dir():
         raise InputError(f"config key evaluation.sets_path: directory {spec['sets_path']} does not exist")
+    if spec["sets_path"] and spec["embedded"] and not any(Path(spec["sets_path"]).rglob("*.jsonl")):
+        raise InputError(f"config key evaluation.sets_path: {spec['sets_path']} has no .jsonl file (the layout of data/eval: "
+                         "<lang>/{completion,qa,summarization}.jsonl and translation.jsonl)")
     names = []
     for i, hub in enumerate(spec["hub"]):
         key = f"evaluation.hub[{i}]"

@@ -8,6 +8,7 @@ modules imported when a script starts are all the package code the job will ever
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = "telugu_llm"
@@ -58,10 +59,21 @@ def with_parents(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
+@functools.lru_cache(maxsize=None)
+def _imports_of(path: Path, mtime_ns: int, current: str | None, is_package: bool) -> tuple[str, ...]:
+    """The names a file imports, parsed once per process and version of the file (every rule of a
+    workflow asks for the shared modules again)."""
+    return tuple(imported_names(ast.parse(path.read_text(encoding="utf-8")), current, is_package))
+
+
+def _imports(path: Path, current: str | None, is_package: bool) -> list[str]:
+    return list(_imports_of(path, path.stat().st_mtime_ns, current, is_package))
+
+
 def package_modules(script: Path) -> list[Path]:
     """Every package file that running `script` imports, directly or through other modules, sorted."""
     seen: dict[str, Path] = {}
-    todo = imported_names(ast.parse(Path(script).read_text(encoding="utf-8")), None, False)
+    todo = _imports(Path(script), None, False)
     while todo:
         name = todo.pop()
         for parent in with_parents(name):
@@ -69,6 +81,5 @@ def package_modules(script: Path) -> list[Path]:
             if path is None or parent in seen:
                 continue
             seen[parent] = path
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            todo += imported_names(tree, parent, path.name == "__init__.py")
+            todo += _imports(path, parent, path.name == "__init__.py")
     return sorted(seen.values())

@@ -4,6 +4,7 @@ error reaches the user as one line rather than a traceback."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import sys
 import traceback
@@ -18,7 +19,8 @@ def logged(log_path: str | Path) -> Iterator[logging.Logger]:
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     console = sys.stderr
-    with open(log_path, "w", encoding="utf-8") as handle:
+    # line-buffered: every line reaches the file as it is written (nothing is left to flush on a full disk)
+    with open(log_path, "w", encoding="utf-8", buffering=1) as handle:
         handler = logging.StreamHandler(handle)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger()
@@ -31,7 +33,17 @@ def logged(log_path: str | Path) -> Iterator[logging.Logger]:
             handle.write(f"error: {exc}\n")
             console.write(f"error: {exc}\n")
             raise SystemExit(1) from None
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                                             or "No space left on device" in str(exc)):  # pyarrow sets no errno
+                message = (f"error: no space left on the device{f' writing {exc.filename}' if exc.filename else ''}; "
+                           "free some space, or run with the results on a larger disk (--directory)")
+                try:
+                    handle.write(message + "\n")
+                except OSError:
+                    pass  # the log is on the full disk too
+                console.write(message + "\n")
+                raise SystemExit(1) from None
             text = traceback.format_exc()
             handle.write(text)
             console.write(text)

@@ -3,7 +3,11 @@
 A record is one conversation in the dataset's own text format,
 `### Human: …### Assistant: …### Human: …`. Each is parsed into its turns; a record that does not
 parse into Human/Assistant turns, alternating and ending with the Assistant, is dropped and counted
-under the precise reason. The language of a conversation is recorded twice: its dominant Unicode
+under the precise reason. Every `### Human:` or `### Assistant:` starts a turn, as the format
+defines, so a marker quoted inside an answer splits that answer too (the text format cannot tell
+the two apart): such a record mostly breaks the alternation and is dropped and counted under
+`turns_not_alternating`; where it still alternates it is kept with the extra turns, counted in
+`n_turns`. The language of a conversation is recorded twice: its dominant Unicode
 script, and the prediction of py3langid (a fork of langid.py, Lui & Baldwin 2012, 97 languages,
 model shipped in the package).
 """
@@ -124,7 +128,11 @@ def identify(text: str) -> tuple[str, float, str]:
 
 def iter_jsonl(path: Path, on_invalid: str, counts: Counter) -> Iterator[tuple[int, object, str]]:
     """(record index, text value, location) per non-blank line; JSON errors name the line."""
-    with open(path, "rb") as handle:
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    with handle:
         index = 0
         for number, raw in enumerate(handle, start=1):
             try:
@@ -151,7 +159,10 @@ def iter_jsonl(path: Path, on_invalid: str, counts: Counter) -> Iterator[tuple[i
 
 
 def iter_parquet(path: Path) -> Iterator[tuple[int, object, str]]:
-    pf = pq.ParquetFile(path)
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     if "text" not in pf.schema_arrow.names:
         raise InputError(f"{path}: no 'text' column (columns: {', '.join(pf.schema_arrow.names)})")
     index = 0
@@ -252,6 +263,12 @@ def build_guanaco(*, source: str, path: Path | None, out_dir: Path, quality_path
         if pending:
             flush(pending, writer)
         shards = writer.close()
+        if not any(s["rows"] for parts in shards.values() for s in parts):  # inside: nothing is left behind
+            reasons = {**{f"malformed_conversation/{k}": n for k, n in malformed.items() if n},
+                       **{k: counts[k] for k in ("invalid_utf8", "duplicate") if counts[k]}}
+            raise InputError(f"guanaco: all {records_read + counts['invalid_utf8']:,} records of {', '.join(inputs)} were "
+                             f"dropped ({'; '.join(f'{k} {n:,}' for k, n in reasons.items()) or 'no record'}); does each "
+                             "record's `text` hold a conversation in the dataset's format, '### Human: …### Assistant: …'?")
     records_read += counts["invalid_utf8"]
     splits = {name: sum(s["rows"] for s in shards[name]) for name in SPLITS}
     dropped = {"invalid_utf8": counts["invalid_utf8"], "malformed_conversation": sum(malformed.values()),

@@ -13,16 +13,35 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ..errors import InputError
+
 _BLOCK = 1 << 24
 
 
+def check_line_endings(path: Path, codes: np.ndarray, newlines: int) -> None:
+    """A file whose lines end in a lone CR (classic Mac OS) would read as one line: say so. Judged on
+    the first block: more lone CRs (not followed by LF) than LFs."""
+    cr = np.flatnonzero(codes[:-1] == 13)  # a CR ending the block may be followed by an LF in the next one
+    lone = int(np.count_nonzero(codes[cr + 1] != 10))
+    if lone and lone > newlines:
+        raise InputError(f"{path}: lines end in a lone CR (old Mac line endings: {lone} CR and {newlines} LF in the "
+                         "first block); convert them to LF, e.g. with `tr '\\r' '\\n'`")
+
+
 class LineReader:
+    """Blocks read from the file wait in a list; a batch of lines joins them once (the only copy)
+    and is handed to Arrow as it is; what is left after its last line stays as a view."""
+
     def __init__(self, path: Path, block_bytes: int = _BLOCK):
         self.path = Path(path)
-        self._file = open(self.path, "rb")
+        try:
+            self._file = open(self.path, "rb")
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot be read ({exc.strerror or exc})") from None
         self._block = block_bytes
-        self._buf = b""
-        self._newlines = np.empty(0, dtype=np.int64)  # positions of b"\n" in _buf
+        self._chunks: list = []  # bytes or memoryview, in file order
+        self._pending = 0  # bytes in _chunks
+        self._newlines = np.empty(0, dtype=np.int64)  # positions of b"\n" in the pending bytes
         self._eof = False
         self.lines_read = 0
 
@@ -40,8 +59,12 @@ class LineReader:
         if not block:
             self._eof = True
             return False
-        found = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + len(self._buf)
-        self._buf += block
+        codes = np.frombuffer(block, dtype=np.uint8)
+        found = np.flatnonzero(codes == 10) + self._pending
+        if not self._pending:
+            check_line_endings(self.path, codes, len(found))
+        self._chunks.append(block)
+        self._pending += len(block)
         self._newlines = np.concatenate([self._newlines, found])
         return True
 
@@ -50,16 +73,22 @@ class LineReader:
         while len(self._newlines) < n and not self._eof:
             self._fill()
         ends = self._newlines[:n] + 1
-        if len(ends) < n and self._eof and len(self._buf) > (ends[-1] if len(ends) else 0):
-            ends = np.append(ends, len(self._buf))  # a last line without b"\n"
+        if len(ends) < n and self._eof and self._pending > (ends[-1] if len(ends) else 0):
+            ends = np.append(ends, self._pending)  # a last line without b"\n"
         count = len(ends)
         end = int(ends[-1]) if count else 0
         if end >= 2**31:
             raise ValueError(f"{self.path}: {n} lines exceed 2 GiB; use fewer rows per shard")
+        if len(self._chunks) == 1:
+            data = self._chunks[0]
+        else:
+            data = b"".join(self._chunks)
         offsets = np.concatenate([[0], ends]).astype(np.int32)
         arr = pa.BinaryArray.from_buffers(pa.binary(), count, [None, pa.py_buffer(offsets.tobytes()),
-                                                               pa.py_buffer(self._buf[:end])])
-        self._buf = self._buf[end:]
+                                                               pa.py_buffer(data)])
+        rest = memoryview(data)[end:]
+        self._chunks = [rest] if len(rest) else []
+        self._pending = len(rest)
         self._newlines = self._newlines[len(self._newlines[:n]):] - end
         self.lines_read += count
         return arr
@@ -67,7 +96,7 @@ class LineReader:
     def count_rest(self) -> int:
         """Read to the end and return the total number of lines in the file."""
         total = self.lines_read + len(self._newlines)
-        tail = len(self._buf) - (int(self._newlines[-1]) + 1 if len(self._newlines) else 0)
+        tail = self._pending - (int(self._newlines[-1]) + 1 if len(self._newlines) else 0)
         while True:
             block = self._file.read(self._block)
             if not block:

@@ -66,7 +66,12 @@ class ShardWriter:
         return self.shards
 
 
+def shard_paths(directory: Path) -> list[Path]:
+    """The shards of a directory, in name order."""
+    return sorted(Path(directory).glob("part-*.parquet"))
+
+
 def read_shards(directory: Path, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
     """Yield the shards of a directory one at a time, in name order (memory: one shard)."""
-    for path in sorted(Path(directory).glob("part-*.parquet")):
+    for path in shard_paths(directory):
         yield pq.read_table(path, columns=list(columns) if columns else None)

@@ -76,6 +76,7 @@ def summarize_data(*, samanantar_quality: Path, samanantar_shards: Path, subset_
             "rows_read": sq["rows_read"],
             "rows_kept": sq["rows_kept"],
             "splits": sq["splits"],
+            "overlap": sq["overlap"],
             "dropped": sq["dropped"],
             "dropped_examples": sq.get("dropped_examples", {}),
             "subsets": [{"size": m["size"], "seed": m["seed"], "train_rows": m["train_rows"]} for m in subsets],

@@ -142,33 +142,33 @@ def evaluation_findings(summary, differences, coverage, confidence: float, min_i
                        f"({top['diff']:+.3g}, {level} interval [{top['ci_low']:+.3g}, {top['ci_high']:+.3g}], "
                        f"{int(top['n'])} items, adjusted p {top['p_adjusted']:.2g}: {top['verdict']}).")
     enough = summary[summary["n"] >= min_items]
-    fidelity = enough[(enough["metric"] == "script_fidelity") & (enough["lang"] != "en") & enough["value"].notna()]
-    if len(fidelity):
-        worst = fidelity.loc[fidelity["value"].idxmin()]
-        out.append(f"Script fidelity of answers expected in {worst['lang']}: lowest for {worst['model']} / {worst['adapter']} "
-                   f"on {group_title(worst['set'], worst['task'], worst['lang'])} ({worst['n']} items), where "
-                   f"{100 * worst['value']:.1f} % of the letters are in the expected script "
-                   f"({level} interval {100 * worst['ci_low']:.1f}–{100 * worst['ci_high']:.1f} %).")
-    stops = enough[(enough["metric"] == "stop_rate") & enough["value"].notna()]
+    def at(row) -> str:  # a run on a group, with its items and interval
+        return (f"{row['model']} / {row['adapter']} on {group_title(row['set'], row['task'], row['lang'])} "
+                f"({row['n']} items, {level} interval {100 * row['ci_low']:.1f}–{100 * row['ci_high']:.1f} %)")
+
+    def rows_of(metric):
+        return enough[(enough["metric"] == metric) & enough["value"].notna()]
+
+    # the most striking group of each degeneration, with its items and interval
+    extremes = (("script_fidelity", "lowest", "Script fidelity of answers not in English: lowest for {at}, where "
+                 "{pct:.1f} % of the letters are in the expected script."),
+                ("marker_rate", "highest", "Running into a new turn (a template marker such as [INST] in the answer, "
+                 "the study's Figure 5): {pct:.0f} % of the answers of {at}, the most of any run and group."),
+                ("repetition_rate", "highest", "Repetition: {pct:.0f} % of the word trigrams of {at} repeat an "
+                 "earlier trigram of the same answer, the most of any run and group."))
+    for metric, which, sentence in extremes:
+        rows = rows_of(metric)
+        rows = rows[(rows["lang"] != "en") if metric == "script_fidelity" else (rows["value"] > 0)]
+        if len(rows):
+            row = rows.loc[rows["value"].idxmin() if which == "lowest" else rows["value"].idxmax()]
+            out.append(sentence.format(at=at(row), pct=100 * row["value"]))
+    stops = rows_of("stop_rate")
     if len(stops):
         by_run = stops.groupby(["model", "adapter"])["value"].mean()
         low, high = by_run.idxmin(), by_run.idxmax()
         out.append(f"Answers that end with EOS before the token limit, averaged over the {stops.groupby(['set', 'task', 'lang']).ngroups} "
                    f"groups of at least {min_items} items: from {100 * by_run.min():.0f} % ({low[0]} / {low[1]}) to "
                    f"{100 * by_run.max():.0f} % ({high[0]} / {high[1]}); the rest run to the limit or into a template marker.")
-    markers = enough[(enough["metric"] == "marker_rate") & (enough["value"] > 0)]
-    if len(markers):
-        top = markers.loc[markers["value"].idxmax()]
-        out.append(f"Running into a new turn (a template marker such as [INST] in the answer, the study's Figure 5): up "
-                   f"to {100 * top['value']:.0f} % of the answers of {top['model']} / {top['adapter']} on "
-                   f"{group_title(top['set'], top['task'], top['lang'])} ({top['n']} items, {level} interval "
-                   f"{100 * top['ci_low']:.0f}–{100 * top['ci_high']:.0f} %).")
-    reps = enough[(enough["metric"] == "repetition_rate") & enough["value"].notna()]
-    if len(reps):
-        top = reps.loc[reps["value"].idxmax()]
-        out.append(f"Repetition: {100 * top['value']:.0f} % of the word trigrams of {top['model']} / {top['adapter']} "
-                   f"on {group_title(top['set'], top['task'], top['lang'])} ({top['n']} items, {level} interval "
-                   f"{100 * top['ci_low']:.0f}–{100 * top['ci_high']:.0f} %) repeat an earlier trigram of the same answer.")
     refusal = summary[(summary["metric"] == "refusal")]
     if len(refusal):
         refused = refusal[refusal["value"] > 0]
