@@ -39,3 +39,12 @@ def test_json_is_strict():
     assert json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} is not JSON")) == {
         "nan": None, "inf": None, "np": 0.5, "te": "తెలుగు", "nested": [None]}
     assert "తెలుగు" in text
+
+
+def test_a_full_disk_is_recognised_whoever_reports_it():
+    from telugu_llm.logs import disk_full
+
+    assert disk_full(OSError(28, "No space left on device"))
+    assert disk_full(OSError("IOError: No space left on device"))  # pyarrow: no errno
+    assert disk_full(RuntimeError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })"))  # safetensors
+    assert not disk_full(OSError(13, "Permission denied"))

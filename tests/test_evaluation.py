@@ -240,6 +240,8 @@ def test_values_across_models_use_the_items_every_model_evaluated(tmp_path):
     f1 = summary[summary["metric"] == "f1"].set_index("model")
     assert f1.loc["a", "n"] == f1.loc["b", "n"] == 9
     assert f1.loc["a", "value"] == pytest.approx(4 / 9)  # i1, i3, i5, i7 of i0-i8; i9 (1.0) is left out
+    # n counts the items with a value: no answer here is long enough for a repetition rate
+    assert (summary.loc[summary["metric"] == "repetition_rate", "n"] == 0).all()
     coverage = pd.read_csv(tmp_path / "c.csv").set_index("model")
     assert coverage.loc["a", "evaluated"] == 10 and coverage.loc["a", "not_compared"] == 1
     assert coverage.loc["b", "skipped_prompt_too_long"] == 1 and coverage.loc["b", "not_compared"] == 0

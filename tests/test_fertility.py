@@ -135,6 +135,12 @@ def test_a_hub_corpus_stored_one_language_per_configuration_is_joined_on_its_ids
         fetch_hub_corpus(0, flores_spec(field="sentence"), tmp_path / "other")
     with pytest.raises(InputError, match=r"fertility.corpora\[0\].key: the source rows have no column 'uid'"):
         fetch_hub_corpus(0, flores_spec(key="uid"), tmp_path / "other")
+    FLORES["tel_Telu"]["dev"].append({"id": 1, "text": "మళ్లీ."})
+    try:
+        with pytest.raises(InputError, match=r"fertility.corpora\[0\].key: 'id' is not unique on the target side \(e.g. \[1\]\)"):
+            fetch_hub_corpus(0, flores_spec(), tmp_path / "other")
+    finally:
+        FLORES["tel_Telu"]["dev"].pop()
     assert not (tmp_path / "other").exists()
 
 

@@ -207,3 +207,34 @@ def test_no_config_default_is_restated_in_code():
                         if arg.arg in keys and isinstance(default, ast.Constant) and default.value is not None:
                             found.append(f"{path.name}:{node.lineno} {node.name}({arg.arg}={default.value!r})")
     assert not found, found
+
+
+def ast_imports(path: Path, current: str | None, is_package: bool) -> set[str]:
+    """The reference for the line scan of `imports.imported_names`: every import statement, parsed."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = current.split(".") if is_package else current.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return {n for n in names if n.split(".")[0] == "telugu_llm"}
+
+
+@pytest.mark.parametrize("path", [*SCRIPTS, *MODULES], ids=lambda p: p.name if p.parent.name == "scripts" else module_name(p))
+def test_the_import_scan_finds_what_the_parser_finds(path):
+    """The code inputs come from a line scan (fast enough for every Snakemake start); it must see every
+    import of a package module that Python's parser sees, in every script and module."""
+    from telugu_llm.imports import imported_names
+
+    script = path.parent.name == "scripts"
+    current = None if script else module_name(path)
+    is_package = path.name == "__init__.py"
+    scanned = {n for n in imported_names(path.read_text(encoding="utf-8"), current, is_package)
+               if n.split(".")[0] == "telugu_llm"}
+    assert scanned == ast_imports(path, current, is_package)

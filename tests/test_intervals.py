@@ -179,3 +179,19 @@ def test_benjamini_hochberg_and_the_verdict():
     assert verdict(-0.2, 0.01, 6, min_items=6, alpha=0.05, higher_is_better=False) == "better"
     assert verdict(0.2, 0.06, 30, min_items=6, alpha=0.05, higher_is_better=True) == "no difference"
     assert verdict(0.2, 0.0, 5, min_items=6, alpha=0.05, higher_is_better=True) == "too few items"
+
+
+def test_a_comparison_is_over_the_items_with_a_value_in_both_systems():
+    """An item scored on one side only (a repetition rate needs three words) is not a pair."""
+    nan = math.nan
+    base = M_stats([0.0, 0.0, 0.0, nan, nan, nan])
+    tuned = M_stats([0.0, 0.0, 0.0, 0.6, 0.7, 0.8])
+    result = paired_jackknife_t(base, tuned, mean_value, 0.95)
+    assert result["n"] == 3 and result["diff"] == 0.0 and result["base"] == result["tuned"] == 0.0
+
+
+def M_stats(values) -> np.ndarray:
+    """Mean-metric statistics as evaluation builds them: [v, 1], or [0, 0] for an item without a value."""
+    v = np.asarray(values, dtype=float)
+    has = ~np.isnan(v)
+    return np.stack([np.where(has, v, 0.0), has.astype(float)], axis=1)

@@ -108,6 +108,9 @@ NEAR_MISSES = {
         "It is not appropriate to wear shoes inside a temple, so visitors remove them.",
         "The farmer said he cannot sell paddy below the support price.",
         "Sorry is the hardest word, the song says.",
+        "I cannot help but smile at this.",
+        "I can't help thinking about it.",
+        "Sure, I won't share your data with anyone.",
     ],
     "te": [
         "ఇది సరికాదు, సరైన సమాధానం హైదరాబాద్.",  # "this is not correct, the right answer is Hyderabad"

@@ -91,7 +91,9 @@ def test_the_validation_loss_fell_only_where_the_interval_says_so(tmp_path, verd
 
     row = dict.fromkeys(SUMMARY_COLUMNS, 1)
     row.update(model="m", dataset="samanantar", eval_loss_before=3.2, eval_loss=3.1, device="cpu", validation_examples=16,
+               validation_loss_base=3.25, validation_loss_tuned=3.15,
                validation_change=-0.1, validation_change_low=-0.3, validation_change_high=0.1, validation_verdict=verdict)
     pd.DataFrame([row]).to_csv(tmp_path / "t.csv", index=False)
     [finding] = training_context(tmp_path / "t.csv", 0.95)["findings"]
-    assert said in finding and "paired over 16 validation examples" in finding and "[-0.300, +0.100]" in finding
+    assert said in finding and "over 16 validation examples, paired: 3.250 under the base model, 3.150" in finding
+    assert "[-0.300, +0.100]" in finding

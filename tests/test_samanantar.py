@@ -252,7 +252,8 @@ def reference_overlap(table: pa.Table, validation: float, test: float) -> tuple[
         wanted = own[min(m, key=lambda i: int(h[i]))]
         moved += sum(int(own[i] != wanted) for i in m)
         split.update({ids[i]: SPLITS[wanted] for i in m})
-    return {"groups": len(groups), "pairs_in_groups": sum(map(len, groups)), "moved": moved}, split
+    return {"groups": len(groups), "pairs_in_groups": sum(map(len, groups)), "moved": moved,
+            "largest_group": max(map(len, members.values()), default=0)}, split
 
 
 def test_pairs_that_share_a_side_are_in_one_split(tmp_path):
@@ -291,7 +292,7 @@ def test_a_corpus_without_shared_sides_keeps_the_pair_hash_splits(tmp_path):
     src = [f"Sentence number {i} about the weather." for i in range(300)]
     tgt = [f"వాతావరణం గురించి వాక్యం సంఖ్య {i}." for i in range(300)]
     quality, out = build(tmp_path, src, tgt)
-    assert quality["overlap"] == {"groups": 0, "pairs_in_groups": 0, "moved": 0}
+    assert quality["overlap"] == {"groups": 0, "pairs_in_groups": 0, "moved": 0, "largest_group": 1}
     table = read_all(out / "shards")
     own = assign_splits(ids_to_hashes(table.column("id")), 0.2, 0.2)
     assert table.column("split").to_pylist() == [SPLITS[s] for s in own]
@@ -363,7 +364,7 @@ def test_components_join_chains_across_both_sides():
     own = assign_splits(h, 0.3, 0.3)
     assert split[4] == own[4]
     assert (split[[0, 1, 2, 3, 7]] == own[2]).all() and (split[[5, 6]] == own[5]).all()
-    assert overlap == {"groups": 2, "pairs_in_groups": 7,
+    assert overlap == {"groups": 2, "pairs_in_groups": 7, "largest_group": 5,
                        "moved": int((own[[0, 1, 2, 3, 7]] != own[2]).sum() + (own[[5, 6]] != own[5]).sum())}
 
 

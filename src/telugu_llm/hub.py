@@ -5,6 +5,8 @@ itself; it is never passed, logged or written by this package."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from .errors import InputError
 
 
@@ -34,6 +36,12 @@ def join_on(key: str, src_rows: list[dict], tgt_rows: list[dict], column: str) -
     for side, rows in (("source", src_rows), ("target", tgt_rows)):
         if rows and column not in rows[0]:
             raise InputError(f"{key}.key: the {side} rows have no column {column!r} (columns: {', '.join(rows[0])})")
+    for side, rows in (("source", src_rows), ("target", tgt_rows)):
+        counts = Counter(row[column] for row in rows)
+        if len(counts) != len(rows):
+            repeated = sorted((i for i, n in counts.items() if n > 1), key=str)[:3]
+            raise InputError(f"{key}.key: {column!r} is not unique on the {side} side (e.g. {repeated}); "
+                             "rows cannot be paired on it")
     by_id = {row[column]: row for row in tgt_rows}
     src_ids = {row[column] for row in src_rows}
     pairs = [(row, by_id[row[column]]) for row in src_rows if row[column] in by_id]

@@ -14,6 +14,17 @@ from pathlib import Path
 from .errors import InputError
 
 
+FULL_DISK = ("No space left on device", "os error 28", "StorageFull", "Disk quota exceeded")
+
+
+def disk_full(exc: BaseException) -> bool:
+    """A full disk, whoever reports it: an OSError with ENOSPC/EDQUOT, or the text of pyarrow's,
+    safetensors' (os error 28) or torch.save's errors, which carry no errno."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return any(text in str(exc) for text in FULL_DISK)
+
+
 @contextlib.contextmanager
 def logged(log_path: str | Path) -> Iterator[logging.Logger]:
     log_path = Path(log_path)
@@ -34,9 +45,9 @@ def logged(log_path: str | Path) -> Iterator[logging.Logger]:
             console.write(f"error: {exc}\n")
             raise SystemExit(1) from None
         except BaseException as exc:
-            if isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT)
-                                             or "No space left on device" in str(exc)):  # pyarrow sets no errno
-                message = (f"error: no space left on the device{f' writing {exc.filename}' if exc.filename else ''}; "
+            if disk_full(exc):
+                where = getattr(exc, "filename", None)
+                message = (f"error: no space left on the device{f' writing {where}' if where else ''}; "
                            "free some space, or run with the results on a larger disk (--directory)")
                 try:
                     handle.write(message + "\n")

@@ -188,15 +188,17 @@ def group_splits(pair_hashes: np.ndarray, src_keys: np.ndarray, tgt_keys: np.nda
                  test: float) -> tuple[np.ndarray, dict]:
     """The split of each pair (0 train, 1 validation, 2 test; as `hashing.assign_splits`) under the
     rule of the module docstring, and the overlap counts: `groups` (groups of more than one pair),
-    `pairs_in_groups` and `moved` (pairs whose split is not that of their own pair hash)."""
+    `pairs_in_groups`, `moved` (pairs whose split is not that of their own pair hash) and
+    `largest_group` (one group goes to one split: a very large one skews the split shares)."""
     split = assign_splits(pair_hashes, validation, test)
     members, component = shared_side_components(src_keys, tgt_keys)
-    overlap = {"groups": 0, "pairs_in_groups": int(len(members)), "moved": 0}
+    overlap = {"groups": 0, "pairs_in_groups": int(len(members)), "moved": 0, "largest_group": 1 if len(split) else 0}
     if len(members):
         order, starts, group = _groups_of(component)
         smallest = np.minimum.reduceat(pair_hashes[members][order], starts)
         wanted = assign_splits(smallest, validation, test)[group]
         overlap["groups"] = int(len(starts))
+        overlap["largest_group"] = int(np.diff(np.append(starts, len(order))).max())
         overlap["moved"] = int((wanted != split[members]).sum())
         split[members] = wanted
     return split, overlap

@@ -166,7 +166,14 @@ def iter_parquet(path: Path) -> Iterator[tuple[int, object, str]]:
     if "text" not in pf.schema_arrow.names:
         raise InputError(f"{path}: no 'text' column (columns: {', '.join(pf.schema_arrow.names)})")
     index = 0
-    for batch in pf.iter_batches(columns=["text"], batch_size=10_000):
+    batches = pf.iter_batches(columns=["text"], batch_size=10_000)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowInvalid, OSError) as exc:  # a valid footer over a corrupt page
+            raise InputError(f"{path}: row {index} onwards cannot be read ({exc})") from None
+        if batch is None:
+            return
         for text in batch.column(0).to_pylist():
             yield index, text, f"{path}: row {index}"
             index += 1

@@ -263,6 +263,11 @@ def build_samanantar(*, source: str, lang: str, path: Path | None, out_dir: Path
         del src_keys, tgt_keys
         log.info("%d distinct pairs; %d groups of pairs that share a side hold %d pairs, %d moved to their group's split",
                  len(split), overlap["groups"], overlap["pairs_in_groups"], overlap["moved"])
+        held_out = [f for f in (validation_fraction, test_fraction) if f > 0]
+        if held_out and overlap["largest_group"] > min(held_out) * len(split) / 2:
+            log.warning("the largest group of pairs that share a side holds %d pairs, more than half of the smallest "
+                        "held-out split's share (%d pairs): the split shares can be far from the fractions asked for "
+                        "(quality.json: splits)", overlap["largest_group"], int(min(held_out) * len(split)))
         split_of_row = np.full(len(first), DUPLICATE, dtype=np.int8)
         split_of_row[first] = split
         del first, split
@@ -332,10 +337,12 @@ def shard_rows(rows: pa.RecordBatch, keep: np.ndarray, pair_hash: np.ndarray, sp
     )
 
 
-def iter_rows(shards_dir: Path) -> Iterator[tuple[int, pa.RecordBatch]]:
-    """(position of its first row, batch) for each batch of the rows file, in order; read one batch
-    at a time (not memory-mapped), so memory holds one batch."""
-    with pa.OSFile(str(Path(shards_dir) / ROWS_NAME), "rb") as source:
+def iter_rows(shards_dir: Path, mapped: bool = False) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """(position of its first row, batch) for each batch of the rows file, in order: read one batch
+    at a time, or memory-mapped (`mapped`: a batch costs nothing until its rows are touched, so a
+    reader that takes a few rows reads only their pages)."""
+    opener = pa.memory_map if mapped else pa.OSFile
+    with opener(str(Path(shards_dir) / ROWS_NAME), "rb") as source:
         reader = pa.ipc.open_file(source)
         start = 0
         for i in range(reader.num_record_batches):

@@ -101,7 +101,7 @@ def _from_rows_file(shards_dir: Path, out: Path, size: int, seed: int, rows_per_
     chosen = train[keys <= np.uint64(threshold)]  # positions in the rows file, in input order
     del keys, train
     writer = ShardWriter(out, SCHEMA, rows_per_shard, ["."])
-    for start, rows in iter_rows(shards_dir):
+    for start, rows in iter_rows(shards_dir, mapped=True):  # only the pages of the chosen rows are read
         lo, hi = np.searchsorted(chosen, [start, start + rows.num_rows])
         if hi > lo:
             take = chosen[lo:hi]

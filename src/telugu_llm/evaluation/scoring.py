@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pyarrow as pa
 
+from ..intervals import informative
 from . import metrics as M
 
 # What is measured per task (besides the degeneration measures, measured on every output).
@@ -90,5 +91,5 @@ def metric_values(table: pa.Table) -> list[dict]:
     for (set_name, task, lang), group in groups(table).items():
         for metric in group_metrics(group):
             rows.append({"set": set_name, "task": task, "lang": lang, "metric": metric.name, "value": metric.score(),
-                         "n": len(group["id"])})
+                         "n": informative(metric.stats)})
     return rows

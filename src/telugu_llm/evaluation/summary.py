@@ -6,7 +6,9 @@ base on the same items. Runs on a CPU, without a model.
   computed on the items that every run evaluated (per set, task and language), so that any two
   cells of a row compare the same items; coverage.csv says, per run and group, how many items it
   evaluated, how many are compared, and how many it skipped (and why).
-- Intervals: jackknife-t over items (`intervals`), at `intervals.confidence`.
+- Intervals: jackknife-t over items (`intervals`), at `intervals.confidence`; `n` is the number of
+  items with a value (an answer too short for trigrams has no repetition rate), and a comparison is
+  over the items that have a value in both runs.
 - Comparisons: fine-tuned minus base on the same items, with a two-sided p-value; per (model,
   adapter) the p-values of all its comparisons with at least `intervals.min_items` items are
   adjusted by Benjamini-Hochberg, and the verdict is better / worse only where the adjusted p is
@@ -24,7 +26,7 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_file
 from ..errors import InputError
-from ..intervals import METHOD, Intervals, benjamini_hochberg, jackknife_t, paired_jackknife_t, verdict
+from ..intervals import METHOD, Intervals, benjamini_hochberg, informative, jackknife_t, paired_jackknife_t, verdict
 from .scoring import HIGHER_IS_BETTER, group_metrics, groups
 
 COLUMNS = ["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high", "n"]
@@ -77,7 +79,7 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary
         for key, metrics in grouped.items():
             for metric in metrics.values():
                 low, high = jackknife_t(metric.stats, metric.value, settings.confidence)
-                summary.append([model, adapter, *key, metric.name, metric.score(), low, high, len(metric.stats)])
+                summary.append([model, adapter, *key, metric.name, metric.score(), low, high, informative(metric.stats)])
     for (model, adapter), grouped in scored.items():
         base_run = scored.get((model, "base"))
         if adapter == "base" or base_run is None:
@@ -91,7 +93,7 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary
                     continue
                 base = base_run[key][name]
                 d = paired_jackknife_t(base.stats, metric.stats, metric.value, settings.confidence)
-                rows.append([model, adapter, *key, name, base.score(), metric.score(), d["diff"], d["ci_low"],
+                rows.append([model, adapter, *key, name, d["base"], d["tuned"], d["diff"], d["ci_low"],
                              d["ci_high"], d["p"], np.nan, None, d["n"]])
         # one family per adapter: the comparisons that can get a verdict
         col = {name: DIFFERENCE_COLUMNS.index(name) for name in ("metric", "diff", "p", "p_adjusted", "verdict", "n")}

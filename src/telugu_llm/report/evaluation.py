@@ -43,7 +43,8 @@ def evaluation_context(summary_csv: Path, differences_csv: Path, coverage_csv: P
             cells = []
             for model, adapter in runs:
                 hit = part[(part["model"] == model) & (part["adapter"] == adapter) & (part["metric"] == metric)]
-                cells.append(interval_cell(*hit[["value", "ci_low", "ci_high"]].iloc[0]) if len(hit) else "–")
+                cells.append(f"{interval_cell(*hit[['value', 'ci_low', 'ci_high']].iloc[0])}, n={int(hit['n'].iloc[0])}"
+                             if len(hit) else "–")
             rows.append((metric, cells))
         n = sorted(set(part["n"]))
         tables.append({"title": group_title(set_name, task, lang), "n": ", ".join(map(str, n)), "rows": rows,

@@ -27,9 +27,9 @@ def training_context(summary_csv: Path, confidence: float) -> dict:
             said = "the validation loss did not change clearly"
         else:
             said = "too few validation examples to say whether the validation loss changed"
-        findings.append(f"{r.model} on {r.dataset}: {said} ({r.eval_loss_before:.3f} before training, {r.eval_loss:.3f} "
-                        f"after {r.steps} steps; paired over {r.validation_examples} validation examples, the mean loss "
-                        f"per token changed by {r.validation_change:+.3f}, {level} interval "
+        findings.append(f"{r.model} on {r.dataset}: {said} (mean loss per token over {r.validation_examples} validation "
+                        f"examples, paired: {r.validation_loss_base:.3f} under the base model, {r.validation_loss_tuned:.3f} "
+                        f"after {r.steps} steps, a change of {r.validation_change:+.3f}, {level} interval "
                         f"[{r.validation_change_low:+.3f}, {r.validation_change_high:+.3f}]), at "
                         f"{r.tokens_per_second:.0f} non-padding tokens/s on {r.device} with {r.peak_memory_gib:.2f} GiB "
                         f"peak memory.")

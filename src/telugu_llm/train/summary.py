@@ -21,7 +21,8 @@ SUMMARY_COLUMNS = [
     "lora_alpha", "lora_dropout", "target_modules", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size",
     "gradient_accumulation_steps", "max_length", "gradient_checkpointing", "group_by_length", "packing",
     "max_grad_norm", "weight_decay", "train_examples", "dropped_too_long", "trainable_parameters", "seed",
-    "validation_examples", "validation_change", "validation_change_low", "validation_change_high", "validation_verdict",
+    "validation_examples", "validation_loss_base", "validation_loss_tuned", "validation_change", "validation_change_low",
+    "validation_change_high", "validation_verdict",
 ]
 
 
@@ -39,7 +40,8 @@ def validation_change(path: Path, settings: Intervals) -> dict:
         word = "too few examples"
     else:
         word = "fell" if d["ci_high"] < 0 else "rose" if d["ci_low"] > 0 else "no clear change"
-    return {"validation_examples": d["n"], "validation_change": d["diff"], "validation_change_low": d["ci_low"],
+    return {"validation_examples": d["n"], "validation_loss_base": d["base"], "validation_loss_tuned": d["tuned"],
+            "validation_change": d["diff"], "validation_change_low": d["ci_low"],
             "validation_change_high": d["ci_high"], "validation_verdict": word}
 
 
