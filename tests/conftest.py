@@ -57,11 +57,35 @@ def workflow(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path / "wf")
 
 
+# Less work per job, the same jobs: on a CPU without AVX512 bitsandbytes' 4-bit kernels fall back to
+# dequantizing every weight on every call, and the embedded default's ten-step runs and 6-item
+# evaluations take most of an hour; the tests that read the default's results need every job of it,
+# not its budget. Written into the copy's config/config.yaml, so that every later edit of a test
+# (and every dry run) is relative to it.
+LIGHT = {"training": {"max_steps": 2, "logging_steps": 1, "eval_steps": 2, "save_steps": 2, "max_train_examples": 16,
+                      "max_eval_examples": 4},
+         "evaluation": {"max_items": 1, "max_new_tokens": 4}}
+
+
+def lighten(config_path: Path) -> None:
+    import yaml
+
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    for model in config["models"].values():
+        model["training"] = {**model["training"], **LIGHT["training"]}
+    config["evaluation"]["max_items"] = LIGHT["evaluation"]["max_items"]
+    config["evaluation"]["max_new_tokens"] = {task: LIGHT["evaluation"]["max_new_tokens"]
+                                              for task in config["evaluation"]["max_new_tokens"]}
+    config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
 @pytest.fixture(scope="session")
 def built_workflow(tmp_path_factory) -> Path:
-    """One end-to-end run of the embedded default, shared by the tests that only read its results."""
+    """One end-to-end run of the embedded default (every job; `LIGHT` budgets), shared by the tests
+    that only read its results."""
     wf = copy_workflow(tmp_path_factory.mktemp("built") / "wf")
-    snakemake(wf, "--cores", "1", "results/report.html")
+    lighten(wf / "config" / "config.yaml")
+    snakemake(wf, "--cores", "2", "results/report.html")
     return wf
 
 

@@ -97,3 +97,18 @@ def test_the_validation_loss_fell_only_where_the_interval_says_so(tmp_path, verd
     [finding] = training_context(tmp_path / "t.csv", 0.95)["findings"]
     assert said in finding and "over 16 validation examples, paired: 3.250 under the base model, 3.150" in finding
     assert "[-0.300, +0.100]" in finding
+
+
+def test_findings_when_every_comparison_has_too_few_items():
+    """The tiny configuration evaluates 2 items a group: no comparison gets a verdict, and the
+    findings say so instead of failing."""
+    import pandas as pd
+
+    from telugu_llm.evaluation.summary import COLUMNS, COVERAGE_COLUMNS, DIFFERENCE_COLUMNS
+    from telugu_llm.report.evaluation import evaluation_findings
+
+    summary = pd.DataFrame([["m", a, "embedded", "qa", "en", "f1", 0.5, 0.1, 0.9, 2] for a in ("base", "x")], columns=COLUMNS)
+    differences = pd.DataFrame([["m", "x", "embedded", "qa", "en", "f1", 0.5, 0.5, 0.0, float("nan"), float("nan"),
+                                 float("nan"), float("nan"), "too few items", 2]], columns=DIFFERENCE_COLUMNS)
+    findings = evaluation_findings(summary, differences, pd.DataFrame(columns=COVERAGE_COLUMNS), 0.95, 6)
+    assert "of 0 comparisons with at least 6 items" in findings[0] and "1 comparisons over fewer items" in findings[0]

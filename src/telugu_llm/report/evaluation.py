@@ -134,7 +134,7 @@ def evaluation_findings(summary, differences, coverage, confidence: float, min_i
                    f"{int(counts.get('worse', 0))} worse after the Benjamini-Hochberg correction (false-discovery "
                    f"rate {alpha}); {int(counts.get('no difference', 0))} show no difference"
                    + (f"; {too_few} comparisons over fewer items get no verdict." if too_few else "."))
-        headline = eligible[eligible.apply(lambda r: r["metric"] == HEADLINE.get(r["task"]), axis=1)].dropna(subset=["diff"])
+        headline = eligible[eligible["metric"] == eligible["task"].map(HEADLINE)].dropna(subset=["diff"])  # empty-safe
         for metric, rows in headline.groupby("metric", sort=True):
             top = rows.loc[rows["diff"].abs().idxmax()]
             scale = RANGES.get(metric, 1.0)

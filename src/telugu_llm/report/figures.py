@@ -112,8 +112,8 @@ def evaluation_figure(summary: pd.DataFrame, out_png: Path, confidence: float) -
     """Each set's headline metric and its script fidelity, per model and adapter, with the bootstrap
     interval as an error bar (one panel per set, task, language and metric)."""
     sns.set_theme(style="whitegrid", context="notebook")
-    rows = summary[summary.apply(lambda r: r["metric"] == HEADLINE.get(r["task"])
-                                 or (r["metric"] == "script_fidelity" and r["lang"] != "en"), axis=1)
+    rows = summary[((summary["metric"] == summary["task"].map(HEADLINE))
+                    | ((summary["metric"] == "script_fidelity") & (summary["lang"] != "en")))
                    & (summary["set"] != "study_probes")]
     panels = sorted({(r.set, r.task, r.lang, r.metric) for r in rows.itertuples()},
                     key=lambda p: (p[3] == "script_fidelity", p))
