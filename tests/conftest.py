@@ -62,8 +62,8 @@ def workflow(tmp_path: Path) -> Path:
 # evaluations take most of an hour; the tests that read the default's results need every job of it,
 # not its budget. Written into the copy's config/config.yaml, so that every later edit of a test
 # (and every dry run) is relative to it.
-LIGHT = {"training": {"max_steps": 2, "logging_steps": 1, "eval_steps": 2, "save_steps": 2, "max_train_examples": 16,
-                      "max_eval_examples": 4},
+LIGHT = {"training": {"max_steps": 2, "batch_size": 2, "eval_batch_size": 2, "logging_steps": 1, "eval_steps": 2,
+                      "save_steps": 2, "max_train_examples": 8, "max_eval_examples": 2},
          "evaluation": {"max_items": 1, "max_new_tokens": 4}}
 
 
