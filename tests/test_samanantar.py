@@ -6,6 +6,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import samanantar_args, write_release
+from test_text import reference as reference_normal_form
 
 from telugu_llm.errors import InputError
 from telugu_llm.data.samanantar import SCHEMA, build_samanantar
@@ -418,21 +419,6 @@ def test_the_embedded_sample_with_the_default_settings(tmp_path):
     counts, split = reference_overlap(table, args["validation_fraction"], args["test_fraction"])
     assert quality["rows_read"] == 330 and quality["overlap"] == counts
     assert dict(zip(table.column("id").to_pylist(), table.column("split").to_pylist())) == split
-
-
-def reference_normal_form(text: str) -> str:
-    """What normalize_lines does, written plainly (as in tests/test_text.py)."""
-    text = unicodedata.normalize("NFC", text.rstrip("\r\n"))
-    out, space = [], False
-    for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Zs", "Zl", "Zp") or ch == "\ufeff":
-            space = True
-            continue
-        if space and out:
-            out.append(" ")
-        space = False
-        out.append(ch)
-    return "".join(out)
 
 
 def test_normalize_and_flag_normalises_and_flags_in_one_scan():
