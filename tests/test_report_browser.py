@@ -62,6 +62,7 @@ def render_in_chromium(html_path: Path, tmp_path: Path) -> dict:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)")
 def test_report_opens_offline_with_every_figure_and_escaped_model_text(built_workflow, tmp_path):
+    from telugu_llm.config import check_config
     from telugu_llm.report.render import render_report
 
     wf = built_workflow
@@ -92,15 +93,19 @@ def test_report_opens_offline_with_every_figure_and_escaped_model_text(built_wor
                    tokens_per_sentence=results / "figures" / "tokens_per_sentence.png")
     assert all(p.exists() for p in figures.values()), [p for p in figures.values() if not p.exists()]
     out = tmp_path / "report.html"
+    config = yaml.safe_load((wf / "config" / "config.yaml").read_text())
+    check_config(config)  # fills in the defaults, as the workflow does
     render_report(out_html=out, data_summary=results / "data" / "summary.json", figures=figures,
-                  config=yaml.safe_load((wf / "config" / "config.yaml").read_text()), commit="test",
+                  config=config, commit="test",
                   fertility={"summary_csv": results / "fertility" / "summary.csv",
                              "costs_csv": results / "fertility" / "costs.csv",
-                             "examples_json": results / "fertility" / "examples.json"},
+                             "examples_json": results / "fertility" / "examples.json",
+                             "corpora": config["fertility"]["corpora"]},
                   training_summary=results / "train" / "summary.csv",
                   evaluation={"summary_csv": results / "eval" / "summary.csv",
                               "differences_csv": results / "eval" / "differences.csv",
-                              "generations": copies, "examples": 5},
+                              "coverage_csv": results / "eval" / "coverage.csv",
+                              "generations": copies, "examples": 5, **config["intervals"]},
                   benchmark_root=results / "benchmarks")
     assert "&lt;script&gt;document.title" in out.read_text(encoding="utf-8")
     checked = render_in_chromium(out, tmp_path / "payload")
