@@ -175,7 +175,7 @@ from collections import defaultdict  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from telugu_llm.data import grouping  # noqa: E402
+from telugu_llm.data import grouping, unicode_tables  # noqa: E402
 from telugu_llm.data.hashing import SPLITS, assign_splits, ids_to_hashes, text_hashes  # noqa: E402
 
 
@@ -493,5 +493,9 @@ def test_an_unreadable_file_is_named(tmp_path, monkeypatch):
     assert not (tmp_path / "o").exists()
 
 
-def test_the_precomputed_character_class_equals_a_fresh_computation():
+def test_the_precomputed_character_classes_equal_a_fresh_computation():
+    from telugu_llm.data import text
+
     assert grouping.exact_path_pattern(fresh=True) == grouping.exact_path_pattern()
+    assert text.nfc_suspect_pattern(fresh=True) == text.nfc_suspect_pattern()
+    assert text.nfc_suspect_pattern() is unicode_tables.NFC_SUSPECT_PATTERN  # the precomputed one serves here

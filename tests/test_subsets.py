@@ -78,3 +78,49 @@ def test_subsets_of_a_corpus_with_shared_sides_come_from_its_training_split(tmp_
         build_subset(train_dir=train, out_dir=tmp_path / f"s{size}", size=size, seed=3, rows_per_shard=30)
         got[size] = ids(tmp_path / f"s{size}")
     assert len(got[20]) == 20 and got[20] < got[100] <= ids(train)
+
+
+PANDAS_FREE = """
+import sys
+from pathlib import Path
+sys.path[:0] = [{src!r}, {tests!r}]
+from telugu_llm.data.shards import keep_pandas_out
+keep_pandas_out()
+from conftest import guanaco_args, samanantar_args
+from telugu_llm.data.guanaco import build_guanaco
+from telugu_llm.data.samanantar import build_samanantar
+from telugu_llm.data.subsets import build_subset
+out = Path({out!r})
+build_samanantar(**samanantar_args(source="local", lang="te", path=Path({root!r}), rows_per_shard=64,
+                 validation_fraction=0.1, test_fraction=0.1), out_dir=out / "shards", quality_path=out / "q.json")
+build_subset(train_dir=out / "shards" / "train", out_dir=out / "subset", size=100, seed=7, rows_per_shard=64)
+build_guanaco(**guanaco_args(source="local", path=Path({guanaco!r})), out_dir=out / "guanaco", quality_path=out / "g.json")
+assert "pandas" not in sys.modules, "pandas was imported"
+"""
+
+
+def test_the_data_jobs_without_pandas_write_the_same_bytes(tmp_path, train_dir):
+    """The data scripts keep pandas out of their process (shards.keep_pandas_out, a third of a second a
+    job): the stage then runs, and writes shards byte for byte equal to a process with pandas."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import REPO, guanaco_args
+
+    from telugu_llm.data.guanaco import build_guanaco
+
+    guanaco = REPO / "data" / "guanaco" / "guanaco.jsonl"
+    build_subset(train_dir=train_dir, out_dir=tmp_path / "subset", size=100, seed=7, rows_per_shard=64)
+    build_guanaco(**guanaco_args(source="local", path=guanaco), out_dir=tmp_path / "guanaco", quality_path=tmp_path / "g.json")
+    out = tmp_path / "without"
+    script = PANDAS_FREE.format(src=str(REPO / "src"), tests=str(Path(__file__).parent), out=str(out),
+                                root=str(tmp_path / "c"), guanaco=str(guanaco))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for name in ("shards", "subset", "guanaco"):
+        mine = sorted(p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*.parquet"))
+        theirs = sorted(p.relative_to(out / name) for p in (out / name).rglob("*.parquet"))
+        assert mine == theirs and mine
+        for rel in mine:
+            assert (tmp_path / name / rel).read_bytes() == (out / name / rel).read_bytes(), rel

@@ -26,7 +26,10 @@ def _key(path) -> str:
 
 @functools.cache
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    # libyaml's parser where PyYAML was built with it: the schema is read at every start of the
+    # workflow, and the pure-Python parser takes a few tenths of a second over it
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(Path(schema_path).read_text(encoding="utf-8"), Loader=loader)
 
 
 def _filling_validator(schema: dict):

@@ -52,6 +52,7 @@ SCHEMA = pa.schema(
     ],
     metadata={"schema": "telugu_llm.guanaco/1"},
 )
+DICTIONARY_COLUMNS = ("lang", "script", "split")  # few distinct values (the others are mostly distinct)
 
 ROLES = {"human": "Human", "assistant": "Assistant"}
 _MARKER = re.compile(r"###\s*(Human|Assistant)\s*:[ \t]*", re.IGNORECASE)
@@ -252,7 +253,7 @@ def build_guanaco(*, source: str, path: Path | None, out_dir: Path, quality_path
             writer.write(name, table.filter(pa.array(split == code)))
 
     with atomic_directory(Path(out_dir)) as tmp:
-        writer = ShardWriter(tmp, SCHEMA, rows_per_shard, SPLITS)
+        writer = ShardWriter(tmp, SCHEMA, rows_per_shard, SPLITS, DICTIONARY_COLUMNS)
         pending: list[tuple[int, list[Turn]]] = []
         for source_index, text, where in records:
             records_read += 1

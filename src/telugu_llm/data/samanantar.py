@@ -55,6 +55,8 @@ SCHEMA = pa.schema(
     ],
     metadata={"schema": "telugu_llm.samanantar/1"},
 )
+# The columns of few distinct values, dictionary-encoded in the shards (the others are mostly distinct).
+DICTIONARY_COLUMNS = ("src_lang", "tgt_lang", "data_source", "split")
 
 # Beside the split shards (leading underscores: Arrow's dataset readers skip them): every row that
 # passed the filters, in input order, before deduplication and splitting, as uncompressed Arrow IPC,
@@ -277,7 +279,7 @@ def build_samanantar(*, source: str, lang: str, path: Path | None, out_dir: Path
         del index
 
         # pass 2: the split shards, in input order
-        writer = ShardWriter(tmp, SCHEMA, rows_per_shard, SPLITS)
+        writer = ShardWriter(tmp, SCHEMA, rows_per_shard, SPLITS, DICTIONARY_COLUMNS)
         for start, rows in iter_rows(tmp):
             codes = split_of_row[start:start + rows.num_rows]
             for r in np.flatnonzero(codes == DUPLICATE)[: _EXAMPLES_PER_REASON - len(examples["duplicate"])]:

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from ..atomic import atomic_directory, write_json
 from ..errors import InputError
 from .hashing import SPLITS, ids_to_hashes, subset_keys
-from .samanantar import ROWS_INDEX_NAME, ROWS_NAME, SCHEMA, iter_rows, read_rows_index, shard_rows
+from .samanantar import DICTIONARY_COLUMNS, ROWS_INDEX_NAME, ROWS_NAME, SCHEMA, iter_rows, read_rows_index, shard_rows
 from .shards import ShardWriter, shard_paths
 
 META_NAME = "_subset.json"  # leading underscore: Arrow's dataset readers skip it
@@ -77,7 +77,7 @@ def build_subset(*, train_dir: Path, out_dir: Path, size: int, seed: int, rows_p
 def _from_shards(train_dir: Path, out: Path, size: int, seed: int, rows_per_shard: int) -> tuple[int, int, int]:
     threshold, total, smallest = subset_threshold(train_dir, size, seed)
     paths = shard_paths(train_dir)
-    writer = ShardWriter(out, pq.read_schema(paths[0]), rows_per_shard, ["."])
+    writer = ShardWriter(out, pq.read_schema(paths[0]), rows_per_shard, ["."], DICTIONARY_COLUMNS)
     written = 0
     for path, low in zip(paths, smallest):
         if low is None or low > threshold:
@@ -100,7 +100,7 @@ def _from_rows_file(shards_dir: Path, out: Path, size: int, seed: int, rows_per_
     threshold = int(np.partition(keys, size - 1)[size - 1])
     chosen = train[keys <= np.uint64(threshold)]  # positions in the rows file, in input order
     del keys, train
-    writer = ShardWriter(out, SCHEMA, rows_per_shard, ["."])
+    writer = ShardWriter(out, SCHEMA, rows_per_shard, ["."], DICTIONARY_COLUMNS)
     for start, rows in iter_rows(shards_dir, mapped=True):  # only the pages of the chosen rows are read
         lo, hi = np.searchsorted(chosen, [start, start + rows.num_rows])
         if hi > lo:

@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .unicode_tables import NFC_SUSPECT_PATTERN, UNIDATA_VERSION
+
 # Runs of control characters, Unicode separators and a stray byte-order mark become one space.
 _SPACE_RUN = r"[\p{Cc}\p{Z}\x{FEFF}]+"
 # Rows that _SPACE_RUN or trimming would change (a lone ASCII space inside a row is already fine).
@@ -51,12 +53,15 @@ _CODE_POINTS_WITH_PROPERTIES = (*range(0x40000), *range(0xE0000, 0xE1000))
 
 
 @functools.cache
-def nfc_suspect_pattern() -> str:
+def nfc_suspect_pattern(fresh: bool = False) -> str:
     """An RE2 pattern that matches every string that is not in NFC (and a few that are).
 
     Built from this Python's Unicode database: characters that are not NFC on their own (quick check
     No), characters that can compose with the one before them (quick check Maybe), and adjacent
-    combining marks (whose canonical order may be wrong)."""
+    combining marks (whose canonical order may be wrong). The precomputed pattern (`unicode_tables`)
+    serves where this Python's Unicode database is the one it was built from."""
+    if not fresh and unicodedata.unidata_version == UNIDATA_VERSION:
+        return NFC_SUSPECT_PATTERN
     not_nfc: set[int] = set()
     combining: set[int] = set()
     for cp in _CODE_POINTS_WITH_PROPERTIES:
