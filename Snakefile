@@ -20,7 +20,10 @@ wildcard_constraints:
     template_key=r"[a-z0-9_]+(-[A-Za-z0-9_]+)?",
     dataset=r"samanantar|guanaco",
     model=r"[A-Za-z0-9_.]+",
-    adapter=r"base|samanantar|guanaco",
+    recipe=r"[A-Za-z0-9_]+",
+    subset=r"all|[1-9][0-9]*",
+    seed=r"[0-9]+",
+    adapter=r"base|(samanantar|guanaco)/[A-Za-z0-9_]+/(all|[1-9][0-9]*)/seed[0-9]+",
     corpus=r"[A-Za-z0-9_.-]+",
 
 

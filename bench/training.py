@@ -11,7 +11,7 @@ Prints non-padding tokens/s over the timed steps (after warm-up) and peak reside
 GPU memory on a GPU) of both, and writes bench/out/training.json.
 
     .venv/bin/python bench/training.py [--model resources/models/smollm2_135m]
-        [--tokenizer resources/tokenizers/smollm2] [--prompts results/prompts/llama2_study/samanantar]
+        [--tokenizer resources/tokenizers/smollm2] [--prompts results/prompts/llama2_study/samanantar/200]
         [--steps 6] [--warmup 2] [--repeats 2]
 """
 
@@ -96,13 +96,16 @@ def run_project(args) -> dict:
 
     from telugu_llm.config import with_defaults
     from telugu_llm.train.run import prepare
+    from telugu_llm.config import shipped_recipe
     from telugu_llm.train.settings import run_settings
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     spec = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"][args.config_model]
     spec = {**spec, "training": {**spec["training"], "max_steps": args.warmup + args.steps, "max_eval_examples": None,
                                  "eval_steps": None, "logging_steps": 1000, "save_steps": 10_000}}
-    settings = run_settings(args.config_model, "samanantar", with_defaults(spec, "$defs/model"), device=device)
+    filled = with_defaults(spec, "$defs/model")
+    settings = run_settings(args.config_model, "samanantar", filled, device=device, recipe=shipped_recipe("corrected"),
+                            subset="200", seed=filled["training"]["seed"])
     settings.max_length = args.max_length
     trainer, _, _ = prepare(settings=settings, model_dir=Path(args.model), tokenizer_dir=Path(args.tokenizer),
                             prompts_dir=Path(args.prompts), checkpoint_dir=OUT / "project-ckpt")
@@ -128,7 +131,7 @@ def main() -> None:
     parser.add_argument("--model", default=str(REPO / "resources" / "models" / "smollm2_135m"))
     parser.add_argument("--config-model", default="smollm2_135m")
     parser.add_argument("--tokenizer", default=str(REPO / "resources" / "tokenizers" / "smollm2"))
-    parser.add_argument("--prompts", default=str(REPO / "results" / "prompts" / "llama2_study" / "samanantar"))
+    parser.add_argument("--prompts", default=str(REPO / "results" / "prompts" / "llama2_study" / "samanantar" / "200"))
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2)

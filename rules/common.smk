@@ -13,7 +13,7 @@ from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
 from telugu_llm.imports import package_modules  # noqa: E402
 from telugu_llm.settings import field_names  # noqa: E402
-from telugu_llm.train.settings import MODEL_KEYS  # noqa: E402
+from telugu_llm.train.settings import ALL, MODEL_KEYS, recipe_of  # noqa: E402
 
 SCHEMA = WORKFLOW_DIR / "config" / "schema.yaml"
 try:
@@ -106,9 +106,20 @@ def cost_profiles():
     return {key: sorted(lengths) for key, lengths in sorted(profiles.items())}
 
 
+def prompts_subset(dataset):
+    """The training subset of a dataset's prompts in the template examples and costs: Samanantar's
+    prompts.samanantar_train_subset, all of Guanaco."""
+    subset = config["prompts"]["samanantar_train_subset"] if dataset == "samanantar" else None
+    return ALL if subset is None else str(subset)
+
+
+def prompt_dir(key, dataset, subset=None):
+    return f"{PROMPTS_DIR}/{key}/{dataset}/{prompts_subset(dataset) if subset is None else subset}"
+
+
 def prompt_dirs():
     keys = sorted({key for _, key in cost_profiles()})
-    return expand(f"{PROMPTS_DIR}/{{key}}/{{dataset}}", key=keys, dataset=config["prompts"]["datasets"])
+    return [prompt_dir(key, dataset) for key in keys for dataset in config["prompts"]["datasets"]]
 
 
 def prompt_inputs(wildcards):
@@ -116,9 +127,8 @@ def prompt_inputs(wildcards):
     inputs = {}
     if wildcards.dataset == "samanantar":
         inputs["shards"] = rules.samanantar_shards.output.shards
-        subset = config["prompts"]["samanantar_train_subset"]
-        if subset is not None:
-            inputs["subset"] = f"{SAMANANTAR_DIR}/subsets/{subset}"
+        if wildcards.subset != ALL:
+            inputs["subset"] = f"{SAMANANTAR_DIR}/subsets/{wildcards.subset}"
     else:
         inputs["shards"] = rules.guanaco_shards.output.shards
     if tokenizer:
@@ -140,7 +150,7 @@ def cost_csvs():
 
 
 def cost_prompt_dirs(wildcards):
-    return expand(f"{PROMPTS_DIR}/{wildcards.template_key}/{{dataset}}", dataset=config["prompts"]["datasets"])
+    return [prompt_dir(wildcards.template_key, dataset) for dataset in config["prompts"]["datasets"]]
 
 
 CORPUS_DIR = "resources/corpora"
@@ -171,9 +181,12 @@ def model_template_key(model):
 
 def run_settings(wildcards):
     """Everything a training run depends on in the config (so that any edit re-runs it): the keys of
-    train.settings.RunSettings but the wildcards and the device."""
+    train.settings.RunSettings but the wildcards and the device; the run's seed in its training."""
     spec = config["models"][wildcards.model]
-    return canonical({**{key: spec[key] for key in MODEL_KEYS}, "processes": spec["resources"]["processes"]})
+    values = {key: spec[key] for key in MODEL_KEYS}
+    values["training"] = {**values["training"], "seed": int(wildcards.seed)}
+    return canonical({**values, "processes": spec["resources"]["processes"],
+                      "recipe": recipe_of(config, wildcards.model, wildcards.recipe)})
 
 
 def model_resource(key):
@@ -186,9 +199,32 @@ def train_gpus(wildcards):
     return config["models"][wildcards.model]["resources"]["processes"] if config["train"]["device"] == "cuda" else 0
 
 
+# A training run's path under TRAIN_DIR (and an evaluation's adapter under its model): every
+# dimension of the run.
+RUN = "{model}/{dataset}/{recipe}/{subset}/seed{seed}"
+
+
+def training_subsets(dataset):
+    """The subsets a dataset is trained on: train.subsets for Samanantar (default: the prompts'
+    subset), all of Guanaco."""
+    if dataset == "samanantar" and config["train"]["subsets"] is not None:
+        return [str(size) for size in sorted(config["train"]["subsets"])]
+    return [prompts_subset(dataset)]
+
+
+def seeds(model):
+    return config["train"]["seeds"] or [config["models"][model]["training"]["seed"]]
+
+
+def train_runs(model=None):
+    """Every training run, as wildcards of RUN (of one model, if given)."""
+    return [{"model": m, "dataset": d, "recipe": r, "subset": s, "seed": seed}
+            for m in (MODELS if model is None else [model]) for d in config["prompts"]["datasets"]
+            for r in config["train"]["recipes"] for s in training_subsets(d) for seed in seeds(m)]
+
+
 def train_outputs():
-    return expand(f"{TRAIN_DIR}/{{model}}/{{dataset}}/metrics.json", model=MODELS,
-                  dataset=config["prompts"]["datasets"])
+    return [f"{TRAIN_DIR}/{RUN.format(**run)}/metrics.json" for run in train_runs()]
 
 
 def training_report_inputs(wildcards):
@@ -245,9 +281,13 @@ def eval_inputs(wildcards):
     return inputs
 
 
+def eval_adapters(model):
+    """`base` and the path of every training run of the model under it."""
+    return ["base"] + [RUN.format(**run).split("/", 1)[1] for run in train_runs(model)]
+
+
 def eval_outputs():
-    return expand(f"{EVAL_DIR}/{{model}}/{{adapter}}/generations.parquet", model=MODELS,
-                  adapter=["base", *config["prompts"]["datasets"]])
+    return [f"{EVAL_DIR}/{model}/{adapter}/generations.parquet" for model in MODELS for adapter in eval_adapters(model)]
 
 
 def eval_report_inputs(wildcards):

@@ -37,9 +37,9 @@ rule evaluate_run:
         mem_mb=model_resource("mem_mb"),
         runtime=model_resource("runtime"),
     log:
-        "results/logs/eval/{model}_{adapter}.log",
+        "results/logs/eval/{model}/{adapter}.log",
     benchmark:
-        "results/benchmarks/eval/{model}_{adapter}.tsv"
+        "results/benchmarks/eval/{model}/{adapter}.tsv"
     conda:
         "../envs/eval.yaml"
     script:
@@ -57,6 +57,7 @@ rule eval_summary:
         figure="results/figures/evaluation.png",
     params:
         intervals=canonical(config["intervals"]),
+        root=EVAL_DIR,
     log:
         "results/logs/eval/summary.log",
     benchmark:

@@ -7,14 +7,14 @@ rule format_prompts:
         unpack(prompt_inputs),
         code=code("format_prompts.py"),
     output:
-        directory(f"{PROMPTS_DIR}/{{template_key}}/{{dataset}}"),
+        directory(f"{PROMPTS_DIR}/{{template_key}}/{{dataset}}/{{subset}}"),
     params:
         template=lambda wildcards: parse_template_key(wildcards.template_key)[0],
         samanantar=samanantar_prompt_params,
     log:
-        "results/logs/prompts/{template_key}_{dataset}.log",
+        "results/logs/prompts/{template_key}_{dataset}_{subset}.log",
     benchmark:
-        "results/benchmarks/prompts/{template_key}_{dataset}.tsv"
+        "results/benchmarks/prompts/{template_key}_{dataset}_{subset}.tsv"
     conda:
         "../envs/tokenizers.yaml"
     script:

@@ -1,4 +1,5 @@
-# Models and QLoRA training: weights as safetensors resources, one run per (model, dataset).
+# Models and QLoRA training: weights as safetensors resources, one run per (model, dataset, recipe,
+# subset, seed), each in its own folder (RUN).
 
 
 rule model_weights:
@@ -23,26 +24,26 @@ rule train_run:
     input:
         model=f"{MODEL_DIR}/{{model}}",
         tokenizer=lambda wildcards: f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
-        prompts=lambda wildcards: f"{PROMPTS_DIR}/{model_template_key(wildcards.model)}/{wildcards.dataset}",
+        prompts=lambda wildcards: prompt_dir(model_template_key(wildcards.model), wildcards.dataset, wildcards.subset),
         code=code("train_run.py"),
     output:
-        adapter=directory(f"{TRAIN_DIR}/{{model}}/{{dataset}}/adapter"),
-        history=f"{TRAIN_DIR}/{{model}}/{{dataset}}/log_history.csv",
-        metrics=f"{TRAIN_DIR}/{{model}}/{{dataset}}/metrics.json",
-        validation=f"{TRAIN_DIR}/{{model}}/{{dataset}}/validation_losses.csv",
+        adapter=directory(f"{TRAIN_DIR}/{RUN}/adapter"),
+        history=f"{TRAIN_DIR}/{RUN}/log_history.csv",
+        metrics=f"{TRAIN_DIR}/{RUN}/metrics.json",
+        validation=f"{TRAIN_DIR}/{RUN}/validation_losses.csv",
     params:
         settings=run_settings,
         device=config["train"]["device"],
-        checkpoints=lambda wildcards: f"results/checkpoints/{wildcards.model}/{wildcards.dataset}",
+        checkpoints=lambda wildcards: f"results/checkpoints/{RUN.format(**wildcards)}",
     threads: all_cores()
     resources:
         gpu=train_gpus,
         mem_mb=model_resource("mem_mb"),
         runtime=model_resource("runtime"),
     log:
-        "results/logs/train/{model}_{dataset}.log",
+        f"results/logs/train/{RUN}.log",
     benchmark:
-        "results/benchmarks/train/{model}_{dataset}.tsv"
+        f"results/benchmarks/train/{RUN}.tsv"
     conda:
         "../envs/train.yaml"
     script:

@@ -184,3 +184,29 @@ def test_prompt_instructions_are_checked_with_the_config():
     with pytest.raises(InputError, match=r"config key prompts.instructions\[0\].text: bad placeholder \('language'\)"):
         check_config(with_value("prompts.instructions", [{"lang": "en", "text": "Into {language}: {sentence}"}]))
 
+
+
+@pytest.mark.parametrize("dotted, value, message", [
+    ("train.recipes", ["corrected", "mine"], r"config key train.recipes: unknown recipe 'mine'; defined under recipes: \['corrected', 'study'\]"),
+    ("train.recipes", [], r"config key train.recipes: \[\] should be non-empty"),
+    ("train.seeds", [], r"config key train.seeds: \[\] should be non-empty"),
+    ("train.subsets", [50, 75], r"config key train.subsets: \[75\] not built; each must be one of samanantar.subsets \[50, 100, 200\]"),
+    ("recipes.mine", {"loss": "full_text"}, r"config key recipes.mine: a recipe names every choice; missing pad_token, long_examples"),
+    ("recipes.corrected.append_eos", False, r"config key recipes.corrected.long_examples: keep_eos keeps an EOS"),
+    ("models.smollm2_135m.recipe_overrides", {"studdy": {"packing": True}},
+     r"config key models.smollm2_135m.recipe_overrides.studdy: no recipe 'studdy' under recipes"),
+    ("recipes.corrected.pad_token", "unk", r"config key recipes.corrected.pad_token: 'unk' is not one of \['distinct', 'eos'\]"),
+])
+def test_bad_run_dimensions_fail_before_any_job_naming_the_key(dotted, value, message):
+    config = with_value(dotted, value)
+    if dotted == "recipes.corrected.append_eos":
+        config["recipes"]["corrected"]["long_examples"] = "keep_eos"
+    with pytest.raises(InputError, match=message):
+        check_config(config)
+
+
+def test_the_run_dimensions_of_a_sweep_are_accepted():
+    config = with_value("train.recipes", ["study", "corrected"])
+    config["train"].update(seeds=[1, 2, 3], subsets=[50, 200])
+    config["models"]["gemma3_270m"]["recipe_overrides"] = {"study": {"packing": True, "append_eos": False}}
+    check_config(config)

@@ -19,7 +19,8 @@ from telugu_llm.evaluation.scoring import score_item
 from telugu_llm.evaluation.sets import build_sets
 from telugu_llm.evaluation.settings import GenerationSettings
 from telugu_llm.intervals import Intervals
-from telugu_llm.evaluation.summary import COLUMNS, summarize
+from telugu_llm.errors import InputError
+from telugu_llm.evaluation.summary import COLUMNS, RUN_COLUMNS, parse_adapter, run_of, summarize
 from telugu_llm.loading import Quantization, load_tokenizer, open_tokenizer, set_pad_token
 from telugu_llm.prompts.formats import IGNORE_INDEX, render, tokenize_example
 from telugu_llm.train.weights import build_model
@@ -171,7 +172,7 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
     quantization = from_dict(Quantization, with_defaults({"tokenizer": "llama2", "template": "llama2_study"},
                                                        "$defs/model")["quantization"])
     runs = {}
-    for adapter, adapter_dir in (("base", None), ("samanantar", tmp_path / "adapter")):
+    for adapter, adapter_dir in (("base", None), (RUN, tmp_path / "adapter")):
         out = tmp_path / "eval" / "tiny" / adapter
         result = evaluate(model_name="tiny", adapter=adapter, template="llama2_study", quantization=quantization,
                           settings=settings, model_dir=llama["dir"],
@@ -189,12 +190,18 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
     for column in ("set", "task", "lang", "prompt", "reference", "output", "stop_reason"):
         assert column in table.column_names
     assert table.column("prompt").to_pylist()[0].startswith("[INST] ")
-    assert pq.read_table(runs[("tiny", "samanantar")]).column("output").to_pylist() == table.column("output").to_pylist()
+    assert pq.read_table(runs[("tiny", RUN)]).column("output").to_pylist() == table.column("output").to_pylist()
 
     summarize(runs, settings=Intervals(confidence=0.95, min_items=2), summary_csv=tmp_path / "summary.csv",
               differences_csv=tmp_path / "differences.csv", coverage_csv=tmp_path / "coverage.csv")
     summary = pd.read_csv(tmp_path / "summary.csv")
-    assert list(summary.columns) == COLUMNS
+    assert list(summary.columns) == COLUMNS[:2] + RUN_COLUMNS + COLUMNS[2:]
+    tuned = summary[summary["adapter"] == RUN]
+    assert set(tuned["dataset"]) == {"samanantar"} and set(tuned["recipe"]) == {"corrected"}
+    assert set(pd.read_csv(tmp_path / "summary.csv", dtype={"subset": str}).dropna(subset=["subset"])["subset"]) == {"200"}
+    assert set(tuned["seed"]) == {7}
+    assert set(summary[summary["adapter"] == "base"]["dataset"]) == {"base"}
+    assert summary[summary["adapter"] == "base"][["recipe", "subset", "seed"]].isna().all().all()
     assert {"chrf++", "bleu_intl", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate", "script_fidelity",
             "perplexity", "refusal"} <= set(summary["metric"])
     finite = summary.dropna(subset=["value", "ci_low"])
@@ -203,7 +210,20 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
     assert len(differences) and (differences["diff"].dropna().abs() < 1e-6).all()  # NaN: no value (e.g. no letters)
     assert "no difference" in set(differences["verdict"]) <= {"no difference", "too few items"}
     coverage = pd.read_csv(tmp_path / "coverage.csv")
-    assert set(coverage["adapter"]) == {"base", "samanantar"} and (coverage["not_compared"] == 0).all()
+    assert set(coverage["adapter"]) == {"base", RUN} and (coverage["not_compared"] == 0).all()
+
+
+def test_a_run_is_named_by_its_path_under_the_model(tmp_path):
+    root = tmp_path / "eval"
+    assert run_of(root / "m" / "base" / "generations.parquet", root) == ("m", "base")
+    assert run_of(root / "m" / "guanaco" / "study" / "all" / "seed3" / "generations.parquet", root) == \
+        ("m", "guanaco/study/all/seed3")
+    assert parse_adapter("guanaco/study/all/seed3") == {"dataset": "guanaco", "recipe": "study", "subset": "all", "seed": 3}
+    with pytest.raises(InputError, match=r"evaluation run 'guanaco/study': expected base or <dataset>/<recipe>/<subset>/seed<seed>"):
+        parse_adapter("guanaco/study")
+
+
+RUN = "samanantar/corrected/200/seed7"  # an adapter: the training run's path under its model
 
 
 def generation_rows(model_items: dict[str, float], task="qa", lang="en", set_name="embedded") -> list[dict]:
@@ -251,9 +271,9 @@ def test_verdicts_need_enough_items_and_survive_the_fdr_correction(tmp_path):
     base = {f"i{k}": 0.1 * (k % 3) for k in range(12)}
     better = {k: v + 0.5 + 0.01 * i for i, (k, v) in enumerate(base.items())}  # a clear, varied improvement
     few = {k: base[k] for k in list(base)[:4]}
-    runs = {("m", "base"): write_run(tmp_path, "m", "base", base), ("m", "tuned"): write_run(tmp_path, "m", "tuned", better),
+    runs = {("m", "base"): write_run(tmp_path, "m", "base", base), ("m", RUN): write_run(tmp_path, "m", RUN, better),
             ("s", "base"): write_run(tmp_path / "s", "s", "base", few),
-            ("s", "tuned"): write_run(tmp_path / "s", "s", "tuned", {k: v + 0.5 for k, v in few.items()})}
+            ("s", RUN): write_run(tmp_path / "s", "s", RUN, {k: v + 0.5 for k, v in few.items()})}
     summarize({k: v for k, v in runs.items() if k[0] == "m"}, settings=Intervals(0.95, 6), summary_csv=tmp_path / "s.csv",
               differences_csv=tmp_path / "d.csv", coverage_csv=tmp_path / "c.csv")
     d = pd.read_csv(tmp_path / "d.csv").set_index("metric")

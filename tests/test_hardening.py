@@ -22,10 +22,10 @@ pytestmark = pytest.mark.workflow
 # a temporary output of the job, a complete checkpoint, or the job's log.
 STAGES = [
     ("shards", "results/data/samanantar/en-te/.shards.tmp-*"),
-    ("prompts", "results/prompts/llama2_study/.*.tmp-*"),
+    ("prompts", "results/prompts/llama2_study/*/.*.tmp-*"),
     ("weights", "resources/models/.tiny_llama.tmp-*"),
-    ("training", "results/checkpoints/tiny_llama/samanantar/*/checkpoint-2/trainer_state.json"),
-    ("evaluation", "results/logs/eval/tiny_llama_base.log"),
+    ("training", "results/checkpoints/tiny_llama/samanantar/corrected/200/seed42/*/checkpoint-2/trainer_state.json"),
+    ("evaluation", "results/logs/eval/tiny_llama/base.log"),
     ("report", "results/logs/report/report.log"),
 ]
 LEFTOVERS = ("**/.*.tmp-*", "**/*.tmp-*", "**/incomplete-checkpoint-*", "**/.*.part", "**/.*.piece")
@@ -71,17 +71,17 @@ def test_a_kill_at_any_stage_leaves_nothing_behind_and_the_rerun_equals_an_unint
     checkpoints = wf / "results" / "checkpoints"
     assert not [p for p in checkpoints.rglob("*") if p.is_file()] if checkpoints.exists() else True
     # training resumed from the checkpoint the kill left, and ended where an uninterrupted run ends
-    metrics = json.loads((wf / "results/train/tiny_llama/samanantar/metrics.json").read_text())
+    metrics = json.loads((wf / "results/train/tiny_llama/samanantar/corrected/200/seed42/metrics.json").read_text())
     assert metrics["resumed_from"] == "checkpoint-2" and metrics["steps"] == 4
     # the deterministic results equal those of the uninterrupted run
     for rel in ("results/data/samanantar/en-te/shards", "results/data/guanaco/shards",
-                "results/prompts/llama2_study/samanantar", "results/evalsets"):
+                "results/prompts/llama2_study/samanantar/200", "results/evalsets"):
         files = sorted(p.relative_to(reference / rel) for p in (reference / rel).rglob("*.parquet"))
         assert files == sorted(p.relative_to(wf / rel) for p in (wf / rel).rglob("*.parquet")), rel
         for f in files:
             assert (reference / rel / f).read_bytes() == (wf / rel / f).read_bytes(), f"{rel}/{f}"
     assert (reference / "results/fertility/summary.csv").read_bytes() == (wf / "results/fertility/summary.csv").read_bytes()
-    uninterrupted = json.loads((reference / "results/train/tiny_llama/samanantar/metrics.json").read_text())
+    uninterrupted = json.loads((reference / "results/train/tiny_llama/samanantar/corrected/200/seed42/metrics.json").read_text())
     assert metrics["eval_loss"] == pytest.approx(uninterrupted["eval_loss"], rel=1e-3)
     assert (wf / "results" / "report.html").exists()
     print(f"\nkills survived with nothing left behind: {len(killed)} ({', '.join(killed)})")

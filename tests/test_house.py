@@ -149,7 +149,7 @@ def settings_classes():
     from telugu_llm.evaluation.settings import Decoding, GenerationSettings
     from telugu_llm.intervals import Intervals
     from telugu_llm.loading import Quantization
-    from telugu_llm.train.settings import MODEL_KEYS, Lora, RunSettings, Training
+    from telugu_llm.train.settings import MODEL_KEYS, Lora, Recipe, RunSettings, Training
 
     return [  # (class, the schema keys it mirrors, fields that are exactly those keys)
         (Quantization, schema_keys("$model", "quantization"), True),
@@ -158,7 +158,9 @@ def settings_classes():
         (Decoding, schema_keys("evaluation", "decoding"), True),
         (Intervals, schema_keys("intervals"), True),
         (GenerationSettings, schema_keys("evaluation"), False),
-        (RunSettings, set(MODEL_KEYS) | {"model", "dataset", "device", "processes"}, True),
+        (Recipe, {"name"} | set(SCHEMA["$defs"]["recipe"]["properties"]), True),
+        # the dimensions of a run (model, dataset, recipe, subset; the seed is training.seed's value)
+        (RunSettings, set(MODEL_KEYS) | {"model", "dataset", "recipe", "subset", "device", "processes"}, True),
     ]
 
 

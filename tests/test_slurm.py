@@ -18,6 +18,8 @@ from slurm_cluster import Unavailable, single_node_slurm
 
 pytestmark = pytest.mark.workflow
 
+# The tiny configuration's training runs (each dimension in the path): its subset 200 and all of Guanaco.
+TINY_RUNS = ("samanantar/corrected/200/seed42", "guanaco/corrected/all/seed42")
 # one CPU per job: the node of the test has 2; the profile's 8 would pend forever
 SMALL = ["--set-threads", "train_run=1", "evaluate_run=1", "model_weights=1", "fertility_tokenizer=1"]
 # squeue for job status: this test cluster has no accounting database for sacct (the default),
@@ -99,8 +101,8 @@ def test_the_tiny_configuration_through_slurm_equals_a_local_run(cluster, tmp_pa
     assert len(trains) == 2 and all(j.get("TresPerJob") == "gres:gpu:1" for j in trains), trains  # requested
     assert not any("gpu" in j.get("TresPerJob", "") for j in jobs if j not in trains)
     assert all("mem=3000M" in j["TRES"] for j in trains)  # models.tiny_llama.resources.mem_mb
-    for dataset in ("samanantar", "guanaco"):  # and given: Slurm set the job's visible device
-        log = (remote / "results" / "logs" / "train" / f"tiny_llama_{dataset}.log").read_text()
+    for run in TINY_RUNS:  # and given: Slurm set the job's visible device
+        log = (remote / "results" / "logs" / "train" / "tiny_llama" / f"{run}.log").read_text()
         assert "CUDA_VISIBLE_DEVICES=0 " in log, log[:2000]
 
     # deterministic results are equal, file by file
@@ -113,12 +115,12 @@ def test_the_tiny_configuration_through_slurm_equals_a_local_run(cluster, tmp_pa
         a, b = without_paths(rel)
         assert a == b, rel
     assert (local / "results/fertility/summary.csv").read_bytes() == (remote / "results/fertility/summary.csv").read_bytes()
-    for rel in ("results/prompts/llama2_study/samanantar/train.parquet", "results/evalsets/embedded.parquet"):
+    for rel in ("results/prompts/llama2_study/samanantar/200/train.parquet", "results/evalsets/embedded.parquet"):
         assert pq.read_table(local / rel).equals(pq.read_table(remote / rel)), rel
-    for dataset in ("samanantar", "guanaco"):
-        a, b = (json.loads((w / f"results/train/tiny_llama/{dataset}/metrics.json").read_text()) for w in (local, remote))
+    for run in TINY_RUNS:
+        a, b = (json.loads((w / f"results/train/tiny_llama/{run}/metrics.json").read_text()) for w in (local, remote))
         assert a["steps"] == b["steps"] == 4
-        assert a["eval_loss"] == pytest.approx(b["eval_loss"], rel=1e-3), dataset
+        assert a["eval_loss"] == pytest.approx(b["eval_loss"], rel=1e-3), run
     assert (remote / "results" / "report.html").exists()
 
     n = sum(counts.values())

@@ -13,12 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from telugu_llm.config import with_defaults
+from telugu_llm.config import shipped_recipe, with_defaults
 from telugu_llm.errors import InputError
 from telugu_llm.loading import disable_avx512bf16_repacking, load_quantized, load_tokenizer, set_pad_token
 from telugu_llm.prompts.formats import IGNORE_INDEX, render
-from telugu_llm.train.run import add_lora, prepare, tokenized_split, train
-from telugu_llm.train.settings import RunSettings, run_settings
+from telugu_llm.settings import from_dict
+from telugu_llm.train.run import add_lora, prepare, recipe_example, tokenized_split, train
+from telugu_llm.train.settings import Recipe, RunSettings, run_settings
 from telugu_llm.train.weights import build_model
 
 PAIRS = [("Good morning.", "శుభోదయం."), ("Drink boiled water.", "కాచిన నీళ్లు తాగండి."),
@@ -49,14 +50,15 @@ def tiny(tmp_path_factory, tokenizer_dirs):
     return out
 
 
-def settings(arch: str, **training) -> RunSettings:
+def settings(arch: str, recipe: str = "corrected", **training) -> RunSettings:
     spec = {"tokenizer": "llama2" if arch == "llama" else "mistral",
             "template": "llama2_study" if arch == "llama" else "mistral_study", "max_length": 128,
             "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
             "quantization": {"load_in_4bit": True, "compute_dtype": "bfloat16"},
             "training": {"max_steps": 6, "batch_size": 4, "learning_rate": 0.01, "warmup_ratio": 0.0, "logging_steps": 2,
                          "eval_steps": 6, "save_steps": 2, "gradient_checkpointing": False, "seed": 1, **training}}
-    return run_settings(f"tiny_{arch}", "samanantar", with_defaults(spec, "$defs/model"), device="cpu")
+    return run_settings(f"tiny_{arch}", "samanantar", with_defaults(spec, "$defs/model"), device="cpu",
+                        recipe=shipped_recipe(recipe), subset="all", seed=spec["training"]["seed"])
 
 
 def test_pad_token_is_distinct_from_eos(tokenizer_dirs):
@@ -69,19 +71,75 @@ def test_pad_token_is_distinct_from_eos(tokenizer_dirs):
         set_pad_token(tokenizer)
 
 
+def recipe(name: str = "corrected", **choices) -> Recipe:
+    return from_dict(Recipe, {**shipped_recipe(name), **choices}, key=f"recipes.{name}")
+
+
 def test_examples_end_with_eos_and_long_ones_are_counted(tiny):
     tokenizer = load_tokenizer(str(tiny["llama"]["tokenizer"]))
     examples, counts = tokenized_split(tokenizer, tiny["llama"]["prompts"] / "train.parquet", template="llama2_study",
-                                       max_length=128, truncation="drop")
-    assert counts == {"examples": 32, "kept": 32, "dropped_too_long": 0, "cut_keeping_eos": 0}
+                                       max_length=128, recipe=recipe())
+    assert counts == {"examples": 32, "kept": 32, "dropped_too_long": 0, "cut": 0}
     for ex in examples:
         assert ex["labels"][-1] == tokenizer.eos_token_id == ex["input_ids"][-1]
         assert ex["input_ids"][0] == tokenizer.bos_token_id and ex["input_ids"].count(tokenizer.bos_token_id) == 1
         assert ex["labels"][0] == IGNORE_INDEX
     short, counts = tokenized_split(tokenizer, tiny["llama"]["prompts"] / "train.parquet", template="llama2_study",
-                                    max_length=40, truncation="keep_eos")
-    assert counts["cut_keeping_eos"] > 0 and all(len(e["input_ids"]) <= 40 and e["labels"][-1] == tokenizer.eos_token_id
-                                                 for e in short)
+                                    max_length=40, recipe=recipe(long_examples="keep_eos"))
+    assert counts["cut"] > 0 and all(len(e["input_ids"]) <= 40 and e["labels"][-1] == tokenizer.eos_token_id
+                                     for e in short)
+    dropped, counts = tokenized_split(tokenizer, tiny["llama"]["prompts"] / "train.parquet", template="llama2_study",
+                                      max_length=40, recipe=recipe())
+    assert counts["dropped_too_long"] == counts["examples"] - len(dropped) > 0 and counts["cut"] == 0
+
+
+EOS, BOS = 2, 1
+# BOS, a prompt of three tokens (masked), a completion of two and EOS: as tokenize_example makes it
+IDS = [BOS, 10, 11, 12, 20, 21, EOS]
+LABELS = [IGNORE_INDEX] * 4 + [20, 21, EOS]
+
+
+@pytest.mark.parametrize("choices, max_length, expected", [
+    ({}, 16, (IDS, LABELS, "kept")),
+    # the study's recipe: the loss on the whole text, and EOS (the pad token) left out of it
+    ({"loss": "full_text", "pad_token": "eos", "long_examples": "truncate", "mixed_precision": "none"}, 16,
+     (IDS, [BOS, 10, 11, 12, 20, 21, IGNORE_INDEX], "kept")),
+    ({"append_eos": False, "long_examples": "drop"}, 16, (IDS[:-1], LABELS[:-1], "kept")),
+    ({"long_examples": "drop"}, 6, ([], [], "dropped")),
+    ({"long_examples": "keep_eos"}, 6, ([BOS, 10, 11, 12, 20, EOS], [IGNORE_INDEX] * 4 + [20, EOS], "cut")),
+    ({"long_examples": "keep_eos"}, 5, ([], [], "dropped")),  # no room for any of the completion
+    ({"long_examples": "truncate"}, 5, (IDS[:5], LABELS[:5], "cut")),  # the trainer's cut: EOS lost
+    ({"loss": "full_text", "long_examples": "truncate"}, 5, (IDS[:5], IDS[:5], "cut")),
+])
+def test_a_recipe_makes_the_example_it_says(choices, max_length, expected):
+    assert recipe_example(IDS, LABELS, recipe=recipe(**choices), eos_id=EOS, max_length=max_length) == expected
+
+
+def test_the_study_recipe_never_trains_eos_and_pads_with_it(tiny, tmp_path):
+    """Listing 4's set-up, reproduced: pad = EOS, so the collator's pad masking leaves EOS out of the
+    loss (the cause of the study's models not stopping); the prompt is trained on; no mixed precision."""
+    trainer, tokenizer, info = prepare(settings=settings("llama", recipe="study"), model_dir=tiny["llama"]["model"],
+                                       tokenizer_dir=tiny["llama"]["tokenizer"], prompts_dir=tiny["llama"]["prompts"],
+                                       checkpoint_dir=tmp_path / "ckpt")
+    assert tokenizer.pad_token_id == tokenizer.eos_token_id and not info["bf16"] and not info["fp16"]
+    batch = next(iter(trainer.get_train_dataloader()))
+    ids, labels, mask = batch["input_ids"], batch["labels"], batch["attention_mask"]
+    assert (ids == tokenizer.eos_token_id).any(), "Listing 2's examples end with </s>"
+    assert (labels[ids == tokenizer.eos_token_id] == IGNORE_INDEX).all()
+    prompt_tokens = (labels[:, 1:5] != IGNORE_INDEX) & (mask[:, 1:5] == 1)
+    assert prompt_tokens.all(), "the study trains on the whole text, the prompt included"
+
+
+def test_the_packing_recipe_fills_rows_of_max_length(tiny, tmp_path):
+    """Listing 5's AutoTrain packs: examples concatenated and cut into rows of max_length."""
+    study = settings("mistral", recipe="study")
+    study.recipe = recipe("study", packing=True)
+    trainer, tokenizer, _ = prepare(settings=study, model_dir=tiny["mistral"]["model"],
+                                    tokenizer_dir=tiny["mistral"]["tokenizer"], prompts_dir=tiny["mistral"]["prompts"],
+                                    checkpoint_dir=tmp_path / "ckpt")
+    lengths = [len(row["input_ids"]) for row in trainer.train_dataset]
+    assert len(lengths) < 32 and all(n == study.max_length for n in lengths[:-1])
+    assert sum(lengths) > 32 * 8  # every token of every example is in some row
 
 
 def test_batches_are_right_padded_with_eos_trained(tiny, tmp_path):

@@ -72,6 +72,11 @@ def test_nothing_to_do_after_a_run(built_workflow):
     assert planned_jobs(built_workflow) == {}
 
 
+# The default's runs of each model: Samanantar's 200-pair subset and all of Guanaco, the corrected
+# recipe, each model's seed (42, the schema's default).
+RUNS = ("samanantar/corrected/200/seed42", "guanaco/corrected/all/seed42")
+
+
 def write_config(workflow: Path, name: str, overrides: dict) -> str:
     path = workflow / name
     path.write_text(yaml.safe_dump(overrides, allow_unicode=True))
@@ -118,6 +123,19 @@ def test_a_training_edit_reruns_only_that_models_runs(built_workflow):
         "train_run": 2, "training_summary": 1, "evaluate_run": 2, "eval_summary": 1, "report": 1, "all": 1}
 
 
+def test_a_new_seed_subset_or_recipe_runs_only_the_new_jobs(built_workflow):
+    """Each dimension of a run is in its path, so that adding a value plans only the runs it adds (and
+    the summaries); the runs already trained and evaluated are kept."""
+    new_runs = {"training_summary": 1, "eval_summary": 1, "report": 1, "all": 1}
+    seeds = write_config(built_workflow, "seeds.yaml", {"train": {"seeds": [42, 43]}})
+    assert planned_jobs(built_workflow, "--configfile", seeds) == {"train_run": 4, "evaluate_run": 4, **new_runs}
+    subsets = write_config(built_workflow, "subsets.yaml", {"train": {"subsets": [100, 200]}})
+    assert planned_jobs(built_workflow, "--configfile", subsets) == {  # Samanantar's 100-pair prompts, per template
+        "format_prompts": 2, "train_run": 2, "evaluate_run": 2, **new_runs}
+    recipes = write_config(built_workflow, "recipes.yaml", {"train": {"recipes": ["corrected", "study"]}})
+    assert planned_jobs(built_workflow, "--configfile", recipes) == {"train_run": 4, "evaluate_run": 4, **new_runs}
+
+
 def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
     items = write_config(built_workflow, "items.yaml", {"evaluation": {"max_items": 4}})
     assert planned_jobs(built_workflow, "--configfile", items) == {
@@ -135,7 +153,7 @@ def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
 def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
     eval_dir = built_workflow / "results" / "eval"
     for model in ("smollm2_135m", "gemma3_270m"):
-        for adapter in ("base", "samanantar", "guanaco"):
+        for adapter in ("base", *RUNS):
             run = eval_dir / model / adapter
             table = pq.read_table(run / "generations.parquet")
             assert {"set", "task", "lang", "prompt", "reference", "output", "stop_reason"} <= set(table.column_names)
@@ -144,16 +162,18 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
             assert metrics["items"] == table.num_rows > 0 and metrics["generated_tokens_per_second"] > 0
             assert {"study_probes", "embedded", "samanantar_test"} <= set(table.column("set").to_pylist())
     summary = pd.read_csv(eval_dir / "summary.csv")
-    assert list(summary.columns[:9]) == ["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high"]
+    assert list(summary.columns[:13]) == ["model", "adapter", "dataset", "recipe", "subset", "seed", "set", "task", "lang",
+                                          "metric", "value", "ci_low", "ci_high"]
     assert {"chrf++", "bleu_intl", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate",
             "script_fidelity"} <= set(summary["metric"])
-    assert set(summary["adapter"]) == {"base", "samanantar", "guanaco"}
+    assert set(summary["adapter"]) == {"base", *RUNS} and set(summary["dataset"]) == {"base", "samanantar", "guanaco"}
+    assert set(summary["recipe"].dropna()) == {"corrected"} and set(summary["seed"].dropna()) == {42}
     assert {("embedded", "translation", "te"), ("embedded", "qa", "en"), ("samanantar_test", "translation", "en")} <= set(
         zip(summary["set"], summary["task"], summary["lang"]))
     finite = summary.dropna(subset=["value", "ci_low"])
     assert ((finite["ci_low"] <= finite["value"] + 1e-9) & (finite["value"] <= finite["ci_high"] + 1e-9)).all()
     differences = pd.read_csv(eval_dir / "differences.csv")
-    assert set(differences["adapter"]) == {"samanantar", "guanaco"}
+    assert set(differences["adapter"]) == set(RUNS)
     assert set(differences["verdict"]) <= {"better", "worse", "no difference", "too few items"}
     assert (differences.loc[differences["n"] < 6, "verdict"] == "too few items").all()
     assert (differences["p_adjusted"].dropna() >= differences.loc[differences["p_adjusted"].notna(), "p"] - 1e-12).all()
@@ -236,7 +256,7 @@ def test_default_run_builds_prompts_and_fertility(built_workflow):
     assert te.loc["llama2", "byte_fallback_share"] > 0.8 and te.loc["gemma3", "byte_fallback_share"] < 0.01
     assert te.loc["llama2", "script_vocab_pieces"] == 1 and te.loc["mistral", "script_vocab_pieces"] == 11
     for template in ("llama2_study", "mistral_study"):
-        train = pq.read_table(results / "prompts" / template / "samanantar" / "train.parquet")
+        train = pq.read_table(results / "prompts" / template / "samanantar" / "200" / "train.parquet")
         assert train.num_rows == 400  # the 200-pair subset, both directions
         assert set(train.column("instruction_lang").to_pylist()) == {"en", "te"}
     costs = pd.read_csv(results / "fertility" / "costs.csv")
@@ -246,14 +266,16 @@ def test_default_run_builds_prompts_and_fertility(built_workflow):
 def test_default_run_trains_every_model_on_every_dataset(built_workflow):
     train = built_workflow / "results" / "train"
     for model in ("smollm2_135m", "gemma3_270m"):
-        for dataset in ("samanantar", "guanaco"):
-            run = train / model / dataset
+        for dataset, adapter in zip(("samanantar", "guanaco"), RUNS):
+            run = train / model / adapter
             metrics = json.loads((run / "metrics.json").read_text())
             for key in ("train_loss", "eval_loss", "steps", "tokens_per_second", "peak_memory_bytes"):
                 assert metrics[key] is not None, (model, dataset, key)
             # the steps of the run's config (tests/conftest.py: LIGHT); that the loss falls is tested on tiny models
             assert metrics["steps"] == LIGHT["training"]["max_steps"] and metrics["optimizer"] == "adamw_torch"
+            assert (metrics["dataset"], metrics["recipe"], metrics["seed"]) == (dataset, "corrected", 42)
             assert metrics["eval_loss"] == metrics["eval_loss"] and metrics["eval_loss_before"] == metrics["eval_loss_before"]
             assert (run / "adapter" / "adapter_model.safetensors").exists()
             assert (run / "log_history.csv").read_text().startswith("step,loss,learning_rate,grad_norm,tokens_seen")
-    assert not list((built_workflow / "results" / "checkpoints").glob("*/*/*")), "checkpoints are removed after success"
+    assert not [p for p in (built_workflow / "results" / "checkpoints").rglob("*") if p.is_file()], \
+        "checkpoints are removed after success"

@@ -78,6 +78,14 @@ def check_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
     raise InputError(f"config key {_key(error.absolute_path)}: {error.message}")
 
 
+def shipped_recipe(name: str) -> dict:
+    """A recipe of the embedded default's config (`study` or `corrected`), named, as a run takes it;
+    for callers outside the workflow (tests, benchmarks)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    recipes = yaml.load((SCHEMA_PATH.parent / "config.yaml").read_text(encoding="utf-8"), Loader=loader)["recipes"]
+    return {"name": name, **recipes[name]}
+
+
 def with_defaults(value: dict, definition: str, schema_path: Path = SCHEMA_PATH) -> dict:
     """A copy of `value` completed with the defaults of one part of the schema: a top-level key
     ("samanantar") or a definition ("$defs/model"); for callers outside the workflow (tests, benchmarks)."""
@@ -121,6 +129,7 @@ def check_inputs(config: dict) -> None:
                 raise InputError(f"config key samanantar.path: {f} does not exist (release layout en-{lang}/train.en, en-{lang}/train.{lang})")
             readable("samanantar.path", f)
     check_tokenizers_and_models(config)
+    check_training(config)
     if "samanantar" in config["prompts"]["datasets"]:
         check_instructions(config["prompts"]["instructions"], lang)
     check_evaluation(config["evaluation"], lang)
@@ -194,6 +203,46 @@ def check_tokenizers_and_models(config: dict) -> None:
     if subset is not None and subset not in config["samanantar"]["subsets"]:
         raise InputError(f"config key prompts.samanantar_train_subset: {subset} is not one of samanantar.subsets "
                          f"{config['samanantar']['subsets']}")
+
+
+def check_training(config: dict) -> None:
+    """The dimensions of the training runs: recipes that exist and whose choices the trainer can carry
+    out together (packed rows are max_length long: a model's max_length, which the schema always
+    fills in), subsets that are built, seeds (the schema refuses an empty list)."""
+    recipes = config["recipes"]
+    choices = list(load_schema()["$defs"]["recipe"]["properties"])
+    for name, recipe in recipes.items():
+        missing = [c for c in choices if c not in recipe]
+        if missing:
+            raise InputError(f"config key recipes.{name}: a recipe names every choice; missing {', '.join(missing)}")
+    for name in config["train"]["recipes"]:
+        if name not in recipes:
+            raise InputError(f"config key train.recipes: unknown recipe {name!r}; defined under recipes: {sorted(recipes)}")
+    for model, spec in config["models"].items():
+        for name in spec["recipe_overrides"]:
+            if name not in recipes:
+                raise InputError(f"config key models.{model}.recipe_overrides.{name}: no recipe {name!r} under recipes "
+                                 f"({sorted(recipes)})")
+    for model in active_models(config):
+        spec = config["models"][model]
+        for name in config["train"]["recipes"]:
+            overrides = spec["recipe_overrides"].get(name, {})
+            recipe = {**recipes[name], **overrides}
+            where = f"recipes.{name}" + (f" (with models.{model}.recipe_overrides.{name})" if overrides else "")
+            if recipe["long_examples"] == "keep_eos" and not recipe["append_eos"]:
+                raise InputError(f"config key {where}.long_examples: keep_eos keeps an EOS that append_eos: false "
+                                 "never adds; use drop or truncate")
+            if recipe["packing"] and recipe["long_examples"] == "keep_eos":
+                raise InputError(f"config key {where}.long_examples: with packing, rows are cut at max_length whatever "
+                                 "an example's length; use truncate (what the packer does) or drop")
+    subsets = config["train"]["subsets"]
+    if subsets is not None:
+        if "samanantar" not in config["prompts"]["datasets"]:
+            raise InputError("config key train.subsets: Samanantar is not trained on (prompts.datasets); remove train.subsets")
+        missing = sorted(set(subsets) - set(config["samanantar"]["subsets"]))
+        if missing:
+            raise InputError(f"config key train.subsets: {missing} not built; each must be one of samanantar.subsets "
+                             f"{config['samanantar']['subsets']}")
 
 
 def check_instructions(instructions: list[dict], lang: str) -> None:

@@ -29,11 +29,41 @@ from ..errors import InputError
 from ..intervals import METHOD, Intervals, benjamini_hochberg, informative, jackknife_t, paired_jackknife_t, verdict
 from .scoring import HIGHER_IS_BETTER, group_metrics, groups
 
+# `adapter`: base, or the training run's path under the model; its dimensions follow (RUN_COLUMNS).
 COLUMNS = ["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high", "n"]
 DIFFERENCE_COLUMNS = ["model", "adapter", "set", "task", "lang", "metric", "base", "tuned", "diff", "ci_low", "ci_high",
                       "p", "p_adjusted", "verdict", "n"]
 COVERAGE_COLUMNS = ["model", "adapter", "set", "task", "lang", "evaluated", "compared", "not_compared",
                     "skipped_prompt_too_long"]
+
+
+RUN_COLUMNS = ["dataset", "recipe", "subset", "seed"]
+
+
+def parse_adapter(adapter: str) -> dict:
+    """The dimensions of a run from its adapter name: `base`, or the path of the training run under
+    the model, `<dataset>/<recipe>/<subset>/seed<seed>` (empty for the base model)."""
+    if adapter == "base":
+        return {"dataset": "base", "recipe": "", "subset": "", "seed": None}
+    parts = adapter.split("/")
+    if len(parts) != 4 or not parts[3].startswith("seed") or not parts[3][4:].isdigit():
+        raise InputError(f"evaluation run {adapter!r}: expected base or <dataset>/<recipe>/<subset>/seed<seed>")
+    return {"dataset": parts[0], "recipe": parts[1], "subset": parts[2], "seed": int(parts[3][4:])}
+
+
+def with_run_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with the run's dimensions (RUN_COLUMNS) after its `adapter` column."""
+    parsed = pd.DataFrame([parse_adapter(a) for a in table["adapter"]], columns=RUN_COLUMNS, index=table.index)
+    parsed["seed"] = parsed["seed"].astype("Int64")
+    at = table.columns.get_loc("adapter") + 1
+    return pd.concat([table.iloc[:, :at], parsed, table.iloc[:, at:]], axis=1)
+
+
+def run_of(generations: Path, root: Path) -> tuple[str, str]:
+    """(model, adapter) of an evaluation run from the path of its generations under `root`
+    (`<root>/<model>/base/generations.parquet` or `<root>/<model>/<dataset>/<recipe>/<subset>/seed<seed>/...`)."""
+    parts = Path(generations).relative_to(root).parts[:-1]
+    return parts[0], "/".join(parts[1:])
 
 
 def common_items(by_run: dict) -> dict[tuple, set]:
@@ -108,6 +138,6 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary
     for path, rows, columns in ((summary_csv, summary, COLUMNS), (differences_csv, differences, DIFFERENCE_COLUMNS),
                                 (coverage_csv, coverage, COVERAGE_COLUMNS)):
         with atomic_file(path) as tmp:
-            pd.DataFrame(rows, columns=columns).to_csv(tmp, index=False, float_format="%.6g")
+            with_run_columns(pd.DataFrame(rows, columns=columns)).to_csv(tmp, index=False, float_format="%.6g")
     return {"method": METHOD, "values": len(summary), "comparisons": len(differences),
             "verdicts": {v: sum(r[-2] == v for r in differences) for v in sorted({r[-2] for r in differences})}}

@@ -1,9 +1,10 @@
 """QLoRA fine-tuning: a 4-bit NF4 base model, LoRA adapters, trl's SFTTrainer, on a CPU or a GPU.
 
 One entry point, `train`, whose every knob comes from a `RunSettings` built from the config.
-Examples are tokenized by `prompts.formats.tokenize_example` (one BOS, EOS last, prompt masked), so
-the trainer gets `input_ids` and `labels` and never re-tokenizes, truncates or masks on its own.
-Examples longer than the maximum length are dropped (or cut keeping their EOS) and counted.
+Examples are tokenized by `prompts.formats.tokenize_example` (one BOS, EOS last, prompt masked) and
+then made as the run's recipe says (`recipe_example`: the loss, the EOS, the pad token, long
+examples), so the trainer gets `input_ids` and `labels` and never re-tokenizes, truncates or masks
+on its own. What the length handling dropped or cut is counted.
 """
 
 from __future__ import annotations
@@ -26,33 +27,56 @@ from ..loading import (device_name, load_quantized, padded_tokenizer, peak_memor
                        world_size)
 from ..prompts.formats import IGNORE_INDEX, STUDY_TEMPLATES, check_example, tokenize_example
 from ..resources import SOURCE_JSON, sha256_file
-from .settings import RunSettings
+from .settings import Recipe, RunSettings
 
 log = logging.getLogger(__name__)
 
 
-def tokenized_split(tokenizer, parquet: Path, *, template: str, max_length: int, truncation: str,
+def recipe_example(ids: list[int], labels: list[int], *, recipe: Recipe, eos_id: int,
+                   max_length: int) -> tuple[list[int], list[int], str]:
+    """An example as `prompts.formats.tokenize_example` makes it (BOS, prompt masked, EOS last) made
+    as the recipe says; and what its length did: "kept", "cut" (keep_eos or truncate) or "dropped"
+    (then the lists are empty). The order: EOS removed if not appended, the loss widened to every
+    token, the length handled, then the pad id (EOS, under `pad_token: eos`) left out of the loss,
+    as the data collator of the study's time did with every pad id."""
+    if not recipe.append_eos:
+        ids, labels = ids[:-1], labels[:-1]
+    if recipe.loss == "full_text":
+        labels = list(ids)
+    status = "kept"
+    if len(ids) > max_length:
+        n_prompt = labels.count(IGNORE_INDEX)
+        if recipe.long_examples == "truncate":
+            ids, labels, status = ids[:max_length], labels[:max_length], "cut"
+        elif recipe.long_examples == "keep_eos" and recipe.append_eos and n_prompt < max_length - 1:
+            ids, labels, status = ids[: max_length - 1] + [ids[-1]], labels[: max_length - 1] + [labels[-1]], "cut"
+        else:
+            return [], [], "dropped"
+    if recipe.pad_token == "eos":
+        labels = [IGNORE_INDEX if token == eos_id else label for token, label in zip(ids, labels)]
+    return ids, labels, status
+
+
+def tokenized_split(tokenizer, parquet: Path, *, template: str, max_length: int, recipe: Recipe,
                     limit: int | None = None) -> tuple[list[dict], dict]:
-    """Examples as {input_ids, labels}, each checked for the training invariants; and what was
-    dropped or cut for length."""
+    """Examples as {input_ids, labels}: each tokenized as the template says and checked for its
+    invariants, then made as the recipe says (`recipe_example`); and what was dropped or cut for
+    length."""
     table = pq.read_table(parquet, columns=["prompt", "completion"])
     if limit is not None:
         table = table.slice(0, limit)
-    examples, dropped, cut = [], 0, 0
+    examples, counts = [], {"kept": 0, "cut": 0, "dropped": 0}
     single_bos = template in STUDY_TEMPLATES
     for prompt, completion in zip(table.column("prompt").to_pylist(), table.column("completion").to_pylist()):
         ids, labels = tokenize_example(tokenizer, prompt, completion)
-        if len(ids) > max_length:
-            n_prompt = labels.count(IGNORE_INDEX)
-            if truncation != "keep_eos" or n_prompt >= max_length - 1:
-                dropped += 1
-                continue
-            ids = ids[: max_length - 1] + [ids[-1]]
-            labels = labels[: max_length - 1] + [labels[-1]]
-            cut += 1
         check_example(tokenizer, ids, labels, single_bos=single_bos)
-        examples.append({"input_ids": ids, "labels": labels})
-    return examples, {"examples": table.num_rows, "kept": len(examples), "dropped_too_long": dropped, "cut_keeping_eos": cut}
+        ids, labels, status = recipe_example(ids, labels, recipe=recipe, eos_id=tokenizer.eos_token_id,
+                                             max_length=max_length)
+        counts[status] += 1
+        if status != "dropped":
+            examples.append({"input_ids": ids, "labels": labels})
+    return examples, {"examples": table.num_rows, "kept": len(examples), "dropped_too_long": counts["dropped"],
+                      "cut": counts["cut"]}
 
 
 def add_lora(model, settings: RunSettings):
@@ -140,14 +164,17 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
 
     device = resolve_device(settings.device)
     torch.manual_seed(settings.training.seed)
+    recipe = settings.recipe
     tokenizer = padded_tokenizer(tokenizer_dir, "right")
+    if recipe.pad_token == "eos":  # the study's tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.pad_token = tokenizer.eos_token
     t = settings.training
     train_examples, train_counts = tokenized_split(tokenizer, Path(prompts_dir) / "train.parquet", template=settings.template,
-                                                   max_length=settings.max_length, truncation=t.truncation,
+                                                   max_length=settings.max_length, recipe=recipe,
                                                    limit=t.max_train_examples)
     eval_examples, eval_counts = tokenized_split(tokenizer, Path(prompts_dir) / "validation.parquet",
                                                  template=settings.template, max_length=settings.max_length,
-                                                 truncation=t.truncation, limit=t.max_eval_examples)
+                                                 recipe=recipe, limit=t.max_eval_examples)
     if not train_examples:
         raise InputError(f"models.{settings.model}.max_length: no {settings.dataset} training example is left "
                          f"after truncation ({train_counts['dropped_too_long']} of {train_counts['examples']} are longer "
@@ -155,8 +182,9 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
     model = add_lora(load_quantized(Path(model_dir), settings.quantization, device, settings.model), settings)
     model.config.pad_token_id = tokenizer.pad_token_id
 
-    bf16 = settings.quantization.compute_dtype == "bfloat16" and (device == "cpu" or torch.cuda.is_bf16_supported())
-    fp16 = settings.quantization.compute_dtype == "float16" and device == "cuda"
+    mixed = recipe.mixed_precision == "auto"  # the study's recipe: fp16 = False, bf16 = False
+    bf16 = mixed and settings.quantization.compute_dtype == "bfloat16" and (device == "cpu" or torch.cuda.is_bf16_supported())
+    fp16 = mixed and settings.quantization.compute_dtype == "float16" and device == "cuda"
     optim = t.optim if device == "cuda" or "paged" not in t.optim else "adamw_torch"  # pitfall 6
     config = SFTConfig(
         output_dir=str(checkpoint_dir),
@@ -173,9 +201,10 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
         optim=optim,
         gradient_checkpointing=t.gradient_checkpointing,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
-        packing=t.packing,
-        max_length=settings.max_length if t.packing else None,
-        completion_only_loss=t.completion_only_loss,
+        packing=recipe.packing,
+        packing_strategy="wrapped",  # AutoTrain's packing: the examples concatenated and cut into rows
+        max_length=settings.max_length if recipe.packing else None,
+        completion_only_loss=None,  # the labels are the recipe's (recipe_example); trl uses them as they are
         bf16=bf16,
         fp16=fp16,
         logging_steps=t.logging_steps,
@@ -246,6 +275,8 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
     metrics = {
         "model": settings.model,
         "dataset": settings.dataset,
+        "recipe": settings.recipe.name,
+        "subset": settings.subset,
         "train_loss": result.training_loss,
         "eval_loss": final_eval.get("eval_loss"),
         "eval_loss_before": evals[0] if evals else None,

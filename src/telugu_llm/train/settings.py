@@ -36,9 +36,6 @@ class Training:
     optim: str
     gradient_checkpointing: bool
     group_by_length: bool
-    packing: bool
-    completion_only_loss: bool
-    truncation: str  # drop | keep_eos: cut the completion, keep the final EOS
     logging_steps: int
     eval_steps: int | None
     save_steps: int
@@ -48,12 +45,28 @@ class Training:
 
 
 @dataclass
+class Recipe:
+    """recipes.<name> with the model's recipe_overrides.<name>: every training choice that the study
+    made differently (config/config.yaml says where each of the study's comes from)."""
+
+    name: str
+    loss: str  # completion | full_text
+    pad_token: str  # distinct | eos (pad ids, EOS among them, left out of the loss)
+    long_examples: str  # drop | keep_eos | truncate
+    packing: bool  # trl's wrapped packing into rows of max_length
+    mixed_precision: str  # auto | none
+    append_eos: bool
+
+
+@dataclass
 class RunSettings:
-    """One (model, dataset) run: the model's config entry, its processes (models.<name>.resources.
-    processes) and the device (train.device)."""
+    """One run: (model, dataset, recipe, subset, seed). The model's config entry, the recipe, its
+    processes (models.<name>.resources.processes) and the device (train.device); the seed is
+    training.seed's value for this run."""
 
     model: str
     dataset: str
+    subset: str  # a size of samanantar.subsets, or "all"
     device: str  # auto | cpu | cuda
     processes: int  # torch.distributed data-parallel processes
     template: str
@@ -61,14 +74,25 @@ class RunSettings:
     lora: Lora
     quantization: Quantization
     training: Training
+    recipe: Recipe
 
 
-# The keys of a model's config entry that a run depends on (besides its processes).
+# The keys of a model's config entry that a run depends on (besides its processes and its recipe).
 MODEL_KEYS = ("template", "max_length", "lora", "quantization", "training")
+ALL = "all"  # the subset of a run on a whole training split
 
 
-def run_settings(model: str, dataset: str, spec: dict, device: str) -> RunSettings:
-    """A run's settings from a model's config entry (completed with the schema's defaults)."""
+def recipe_of(config: dict, model: str, name: str) -> dict:
+    """The recipe `name` for `model`: recipes.<name> with models.<model>.recipe_overrides.<name>."""
+    return {"name": name, **config["recipes"][name], **config["models"][model]["recipe_overrides"].get(name, {})}
+
+
+def run_settings(model: str, dataset: str, spec: dict, device: str, *, recipe: dict, subset: str | int,
+                 seed: int) -> RunSettings:
+    """A run's settings from a model's config entry (completed with the schema's defaults), its
+    recipe (`recipe_of`), its subset and its seed."""
     values = {key: spec[key] for key in MODEL_KEYS}
-    return from_dict(RunSettings, {"model": model, "dataset": dataset, "device": device,
-                                   "processes": spec["resources"]["processes"], **values}, key=f"models.{model}")
+    values["training"] = {**values["training"], "seed": seed}
+    return from_dict(RunSettings, {"model": model, "dataset": dataset, "subset": str(subset), "device": device,
+                                   "processes": spec["resources"]["processes"], "recipe": recipe, **values},
+                     key=f"models.{model}")

@@ -16,14 +16,20 @@ import pandas as pd
 from ..intervals import Intervals, paired_jackknife_t
 
 SUMMARY_COLUMNS = [
-    "model", "dataset", "steps", "train_loss", "eval_loss_before", "eval_loss", "tokens_per_second",
+    "model", "dataset", "recipe", "subset", "seed", "steps", "train_loss", "eval_loss_before", "eval_loss", "tokens_per_second",
     "non_padding_tokens", "peak_memory_gib", "wall_time_s", "device", "optimizer", "compute_dtype", "lora_r",
     "lora_alpha", "lora_dropout", "target_modules", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size",
     "gradient_accumulation_steps", "max_length", "gradient_checkpointing", "group_by_length", "packing",
-    "max_grad_norm", "weight_decay", "train_examples", "dropped_too_long", "trainable_parameters", "seed",
+    "max_grad_norm", "weight_decay", "train_examples", "dropped_too_long", "cut_too_long", "trainable_parameters",
+    "loss", "pad_token", "long_examples", "mixed_precision", "append_eos",
     "validation_examples", "validation_loss_base", "validation_loss_tuned", "validation_change", "validation_change_low",
     "validation_change_high", "validation_verdict",
 ]
+
+
+def run_label(model: str, dataset: str, recipe: str, subset: str, seed: int) -> str:
+    """A run's name in tables and figures: every dimension of its path."""
+    return f"{model} / {dataset} / {recipe} / {subset} / seed {seed}"
 
 
 def mean_loss(total: np.ndarray) -> float:
@@ -53,7 +59,8 @@ def gather_runs(metrics_files: list[Path], history_files: list[Path], validation
         s = m["settings"]
         t, lora, quant = s["training"], s["lora"], s["quantization"]
         rows.append({
-            "model": m["model"], "dataset": m["dataset"], "steps": m["steps"], "train_loss": m["train_loss"],
+            "model": m["model"], "dataset": m["dataset"], "recipe": s["recipe"]["name"], "subset": s["subset"],
+            "seed": m["seed"], "steps": m["steps"], "train_loss": m["train_loss"],
             "eval_loss_before": m["eval_loss_before"], "eval_loss": m["eval_loss"],
             "tokens_per_second": m["tokens_per_second"], "non_padding_tokens": m["non_padding_tokens"],
             "peak_memory_gib": m["peak_memory_bytes"] / 2**30, "wall_time_s": m["wall_time_s"], "device": m["device"],
@@ -63,12 +70,13 @@ def gather_runs(metrics_files: list[Path], history_files: list[Path], validation
             "lr_scheduler": t["lr_scheduler"], "warmup_ratio": t["warmup_ratio"], "batch_size": t["batch_size"],
             "gradient_accumulation_steps": t["gradient_accumulation_steps"], "max_length": s["max_length"],
             "gradient_checkpointing": t["gradient_checkpointing"], "group_by_length": t["group_by_length"],
-            "packing": t["packing"], "max_grad_norm": t["max_grad_norm"], "weight_decay": t["weight_decay"],
+            "packing": s["recipe"]["packing"], "max_grad_norm": t["max_grad_norm"], "weight_decay": t["weight_decay"],
             "train_examples": m["train_examples"]["kept"], "dropped_too_long": m["train_examples"]["dropped_too_long"],
-            "trainable_parameters": m["trainable_parameters"], "seed": m["seed"],
+            "cut_too_long": m["train_examples"]["cut"], "trainable_parameters": m["trainable_parameters"],
+            **{key: s["recipe"][key] for key in ("loss", "pad_token", "long_examples", "mixed_precision", "append_eos")},
             **validation_change(validation_file, settings),
         })
         history = pd.read_csv(history_file)
-        history["run"] = f"{m['model']} / {m['dataset']}"
+        history["run"] = run_label(m["model"], m["dataset"], s["recipe"]["name"], s["subset"], m["seed"])
         curves.append(history)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS), pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
