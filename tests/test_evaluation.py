@@ -244,7 +244,9 @@ def write_run(root: Path, model: str, adapter: str, items: dict[str, float], ski
     out = root / model / adapter
     out.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(generation_rows(items), schema=GENERATION_SCHEMA), out / "generations.parquet")
-    (out / "metrics.json").write_text(json.dumps({"skipped_prompt_too_long": {"embedded/qa/en": skipped} if skipped else {}}))
+    (out / "metrics.json").write_text(json.dumps({"model": model, "adapter": adapter, "items": len(items),
+                                                  "stop_reasons": {"eos": len(items)},
+                                                  "skipped_prompt_too_long": {"embedded/qa/en": skipped} if skipped else {}}))
     return out / "generations.parquet"
 
 

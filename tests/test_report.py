@@ -112,3 +112,26 @@ def test_findings_when_every_comparison_has_too_few_items():
                                  float("nan"), float("nan"), "too few items", 2]], columns=DIFFERENCE_COLUMNS)
     findings = evaluation_findings(summary, differences, pd.DataFrame(columns=COVERAGE_COLUMNS), 0.95, 6)
     assert "of 0 comparisons with at least 6 items" in findings[0] and "1 comparisons over fewer items" in findings[0]
+
+
+def test_the_evaluation_section_finds_every_run_of_nested_paths(tmp_path):
+    """A fine-tuned run's adapter is its training run's path (dataset/recipe/subset/seed): the report
+    names it whole, and puts its outputs beside the base model's."""
+    from test_evaluation import RUN, write_run
+
+    from telugu_llm.evaluation.summary import summarize
+    from telugu_llm.intervals import Intervals
+    from telugu_llm.report.evaluation import evaluation_context
+
+    items = {f"i{k}": 0.1 * k for k in range(6)}
+    runs = {("m", "base"): write_run(tmp_path / "eval", "m", "base", items),
+            ("m", RUN): write_run(tmp_path / "eval", "m", RUN, {k: v + 0.2 for k, v in items.items()})}
+    csvs = {name: tmp_path / f"{name}.csv" for name in ("summary", "differences", "coverage")}
+    summarize(runs, settings=Intervals(0.95, 6), summary_csv=csvs["summary"], differences_csv=csvs["differences"],
+              coverage_csv=csvs["coverage"])
+    context = evaluation_context(csvs["summary"], csvs["differences"], csvs["coverage"], list(runs.values()), 3, 0.95, 6)
+    assert context["run_labels"] == ["m / base", f"m / {RUN}"]
+    outputs = [o for group in context["side_by_side"] for item in group["items"] for o in item["outputs"]]
+    assert {o["run"] for o in outputs} == {"m / base", f"m / {RUN}"}
+    assert all(o["stop"] != "not evaluated" for o in outputs), outputs
+    assert [r["run"] for r in context["runs"]] == ["m / base", f"m / {RUN}"]

@@ -82,7 +82,8 @@ def generations_side_by_side(paths: list[Path], runs, examples: int):
     info = []
     for path in paths:
         path = Path(path)
-        key = (path.parent.parent.name, path.parent.name)
+        metrics = json.loads(path.with_name("metrics.json").read_text(encoding="utf-8"))
+        key = (metrics["model"], metrics["adapter"])  # the adapter is a path of several folders: not read from ours
         by_run[key] = {(r["set"], r["task"], r["lang"], r["id"]): r for r in pq.read_table(path).to_pylist()}
         info.append({"run": f"{key[0]} / {key[1]}", "path": str(path)})
     info.sort(key=lambda i: run_index(i["run"], runs))
