@@ -297,7 +297,10 @@ def eval_report_inputs(wildcards):
     return {"eval_summary": rules.eval_summary.output.summary,
             "eval_differences": rules.eval_summary.output.differences,
             "eval_coverage": rules.eval_summary.output.coverage,
+            "eval_contrasts": rules.eval_summary.output.contrasts,
+            "eval_seeds": rules.eval_summary.output.seeds,
             "eval_figure": rules.eval_summary.output.figure,
+            "eval_figure_size": rules.eval_summary.output.figure_size,
             "eval_generations": eval_outputs()}
 
 

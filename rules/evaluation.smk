@@ -54,7 +54,10 @@ rule eval_summary:
         summary=f"{EVAL_DIR}/summary.csv",
         differences=f"{EVAL_DIR}/differences.csv",
         coverage=f"{EVAL_DIR}/coverage.csv",
+        contrasts=f"{EVAL_DIR}/contrasts.csv",
+        seeds=f"{EVAL_DIR}/seeds.csv",
         figure="results/figures/evaluation.png",
+        figure_size="results/figures/training_size.png",
     params:
         intervals=canonical(config["intervals"]),
         root=EVAL_DIR,

@@ -7,7 +7,7 @@ import pandas as pd  # noqa: E402
 from telugu_llm.evaluation.summary import run_of, summarize  # noqa: E402
 from telugu_llm.intervals import Intervals  # noqa: E402
 from telugu_llm.logs import logged  # noqa: E402
-from telugu_llm.report.figures import evaluation_figure  # noqa: E402
+from telugu_llm.report.figures import evaluation_figure, training_size_figure  # noqa: E402
 from telugu_llm.settings import from_dict  # noqa: E402
 
 i, o = snakemake.input, snakemake.output
@@ -15,6 +15,8 @@ with logged(snakemake.log[0]) as log:
     runs = {run_of(Path(g), Path(snakemake.params.root)): Path(g) for g in i.generations}
     settings = from_dict(Intervals, snakemake.params.intervals, key="intervals")
     counts = summarize(runs, settings=settings, summary_csv=Path(o.summary), differences_csv=Path(o.differences),
-                       coverage_csv=Path(o.coverage))
-    evaluation_figure(pd.read_csv(o.summary), Path(o.figure), settings.confidence)
+                       coverage_csv=Path(o.coverage), contrasts_csv=Path(o.contrasts), seeds_csv=Path(o.seeds))
+    summary = pd.read_csv(o.summary, dtype={"subset": str})
+    evaluation_figure(summary, Path(o.figure), settings.confidence)
+    training_size_figure(summary, Path(o.figure_size), settings.confidence)
     log.info("summary: %s", counts)

@@ -14,7 +14,7 @@ if trained:
     figures.update(training_loss=Path(i.training_loss), learning_rate=Path(i.learning_rate))
 evaluated = "eval_summary" in i.keys()
 if evaluated:
-    figures.update(evaluation=Path(i.eval_figure))
+    figures.update(evaluation=Path(i.eval_figure), training_size=Path(i.eval_figure_size))
 with logged(snakemake.log[0]):
     render_report(
         out_html=Path(snakemake.output.html),
@@ -24,6 +24,7 @@ with logged(snakemake.log[0]):
         evaluation={"summary_csv": Path(i.eval_summary), "differences_csv": Path(i.eval_differences),
                     "coverage_csv": Path(i.eval_coverage), "generations": [Path(g) for g in i.eval_generations],
                     "examples": p.examples, **p.intervals} if evaluated else None,
+        runs={"contrasts_csv": Path(i.eval_contrasts), "seeds_csv": Path(i.eval_seeds), **p.intervals} if evaluated else None,
         benchmark_root=Path("results/benchmarks"),
         fertility={"summary_csv": Path(i.fertility_summary), "costs_csv": Path(i.fertility_costs),
                    "examples_json": Path(i.fertility_examples), "corpora": p.config["fertility"]["corpora"]},

@@ -313,3 +313,49 @@ def test_any_output_is_scored_without_a_crash(output):
         scores = score_item(task, "te", output, ["వర్షం కురిసింది"], "length")
         for name, value in scores.items():
             assert value != value or 0.0 <= value <= 1.0, (task, name, value)  # NaN where nothing applies
+
+
+def test_runs_that_differ_in_one_dimension_are_contrasted_and_seeds_aggregated(tmp_path):
+    """contrasts.csv pairs fine-tuned runs of a model that differ in the recipe only, or in the subset
+    only; seeds.csv says a change holds across seeds only where every seed's verdict agrees."""
+    from telugu_llm.evaluation.summary import CONTRAST_COLUMNS, SEED_COLUMNS, contrast_pairs
+
+    base = {f"i{k}": 0.1 * (k % 3) for k in range(12)}
+    up = lambda delta: {k: v + delta + 0.01 * i for i, (k, v) in enumerate(base.items())}  # noqa: E731
+    adapters = {"samanantar/corrected/50/seed1": up(0.2), "samanantar/corrected/200/seed1": up(0.5),
+                "samanantar/study/200/seed1": base, "samanantar/corrected/200/seed2": up(0.4),
+                "guanaco/corrected/all/seed1": base}
+    runs = {("m", "base"): write_run(tmp_path, "m", "base", base)}
+    runs.update({("m", a): write_run(tmp_path, "m", a, items) for a, items in adapters.items()})
+    pairs = contrast_pairs(list(runs))
+    assert pairs == {"recipe": [(("m", "samanantar/corrected/200/seed1"), ("m", "samanantar/study/200/seed1"))],
+                     "subset": [(("m", "samanantar/corrected/50/seed1"), ("m", "samanantar/corrected/200/seed1"))]}
+    out = {name: tmp_path / f"{name}.csv" for name in ("s", "d", "c", "contrasts", "seeds")}
+    summarize(runs, settings=Intervals(0.95, 6), summary_csv=out["s"], differences_csv=out["d"], coverage_csv=out["c"],
+              contrasts_csv=out["contrasts"], seeds_csv=out["seeds"])
+    contrasts = pd.read_csv(out["contrasts"])
+    assert list(contrasts.columns) == CONTRAST_COLUMNS
+    f1 = contrasts[contrasts["metric"] == "f1"].set_index("dimension")
+    assert f1.loc["recipe", "diff"] == pytest.approx(-0.5 - 0.055, abs=1e-6) and f1.loc["recipe", "verdict"] == "worse"
+    assert f1.loc["subset", "diff"] == pytest.approx(0.3) and f1.loc["subset", "n"] == 12
+    seeds = pd.read_csv(out["seeds"], dtype={"subset": str})
+    assert list(seeds.columns) == SEED_COLUMNS
+    two = seeds[(seeds["metric"] == "f1") & (seeds["recipe"] == "corrected") & (seeds["subset"] == "200")].iloc[0]
+    assert two["seeds"] == 2 and two["verdicts"] == "better, better" and two["verdict_across_seeds"] == "better"
+    assert two["diff_min"] == pytest.approx(0.455) and two["diff_max"] == pytest.approx(0.555)
+    one = seeds[(seeds["metric"] == "f1") & (seeds["dataset"] == "guanaco")].iloc[0]
+    assert one["seeds"] == 1 and one["verdict_across_seeds"] == "no difference"
+
+
+def test_a_change_that_differs_between_seeds_is_not_called():
+    from telugu_llm.evaluation.summary import across_seeds
+
+    keys = {"model": "m", "dataset": "samanantar", "recipe": "corrected", "subset": "200", "set": "e", "task": "qa",
+            "lang": "en", "metric": "f1"}
+    summary = pd.DataFrame([{**keys, "adapter": f"samanantar/corrected/200/seed{s}", "seed": s, "value": v}
+                            for s, v in ((1, 0.6), (2, 0.4))])
+    differences = pd.DataFrame([{**keys, "adapter": f"samanantar/corrected/200/seed{s}", "seed": s, "diff": d,
+                                 "verdict": w} for s, d, w in ((1, 0.2, "better"), (2, 0.01, "no difference"))])
+    row = across_seeds(summary, differences).iloc[0]
+    assert row["verdict_across_seeds"] == "not the same on every seed"
+    assert row["value_mean"] == pytest.approx(0.5) and row["diff_mean"] == pytest.approx(0.105)

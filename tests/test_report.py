@@ -1,5 +1,6 @@
 import json
 
+import pandas as pd
 import pytest
 
 from telugu_llm.provenance import config_hash
@@ -135,3 +136,54 @@ def test_the_evaluation_section_finds_every_run_of_nested_paths(tmp_path):
     assert {o["run"] for o in outputs} == {"m / base", f"m / {RUN}"}
     assert all(o["stop"] != "not evaluated" for o in outputs), outputs
     assert [r["run"] for r in context["runs"]] == ["m / base", f"m / {RUN}"]
+
+
+def test_the_runs_section_compares_recipes_sizes_and_seeds(tmp_path):
+    from test_evaluation import write_run
+
+    from telugu_llm.evaluation.summary import summarize
+    from telugu_llm.intervals import Intervals
+    from telugu_llm.report.render import environment
+    from telugu_llm.report.runs import runs_context
+
+    base = {f"i{k}": 0.1 * (k % 3) for k in range(12)}
+    up = lambda delta: {k: v + delta + 0.01 * i for i, (k, v) in enumerate(base.items())}  # noqa: E731
+    adapters = {"samanantar/corrected/50/seed1": up(0.2), "samanantar/corrected/200/seed1": up(0.5),
+                "samanantar/study/200/seed1": base, "samanantar/corrected/200/seed2": up(0.4)}
+    runs = {("m", "base"): write_run(tmp_path, "m", "base", base)}
+    runs.update({("m", a): write_run(tmp_path, "m", a, items) for a, items in adapters.items()})
+    out = {name: tmp_path / f"{name}.csv" for name in ("s", "d", "c", "contrasts", "seeds")}
+    summarize(runs, settings=Intervals(0.95, 6), summary_csv=out["s"], differences_csv=out["d"], coverage_csv=out["c"],
+              contrasts_csv=out["contrasts"], seeds_csv=out["seeds"])
+    context = runs_context(out["contrasts"], out["seeds"], 0.95, 6)
+    assert {(r["from"], r["to"], r["metric"]) for r in context["recipes"]} >= {
+        ("samanantar/corrected/200/seed1", "samanantar/study/200/seed1", "f1"),
+        ("samanantar/corrected/200/seed1", "samanantar/study/200/seed1", "stop_rate")}
+    assert [r["verdict"] for r in context["subsets"] if r["metric"] == "f1"] == ["better"]
+    assert [r["holds"] for r in context["seeds"] if r["metric"] == "f1"] == ["better"]
+    findings = " ".join(context["findings"])
+    assert "m, 50 → 200 Samanantar training pairs (corrected, seed1): of 1 headline comparisons with at least 6 items, " \
+           "1 better and 0 worse" in findings
+    assert "of 1 headline changes against the base model, 1 are better and 0 worse on every seed" in findings
+    html = environment().get_template("runs.html.j2").render(runs=context, evaluation=None, figures={})
+    assert "Recipes side by side" in html and "Training-set size" in html and "Across seeds" in html
+
+    from telugu_llm.report.figures import training_size_figure
+
+    summary = pd.read_csv(out["s"], dtype={"subset": str})
+    training_size_figure(summary, tmp_path / "curve.png", 0.95)
+    one_size = summary[summary["subset"] != "50"]
+    training_size_figure(one_size, tmp_path / "none.png", 0.95)
+    assert (tmp_path / "curve.png").stat().st_size > 3 * (tmp_path / "none.png").stat().st_size > 0
+
+
+def test_the_runs_section_says_what_a_single_run_cannot_show(tmp_path):
+    from telugu_llm.evaluation.summary import CONTRAST_COLUMNS, SEED_COLUMNS
+    from telugu_llm.report.runs import runs_context
+
+    pd.DataFrame(columns=CONTRAST_COLUMNS).to_csv(tmp_path / "c.csv", index=False)
+    pd.DataFrame(columns=SEED_COLUMNS).to_csv(tmp_path / "s.csv", index=False)
+    findings = runs_context(tmp_path / "c.csv", tmp_path / "s.csv", 0.95, 6)["findings"]
+    assert any(f.startswith("One recipe per run") for f in findings)
+    assert any(f.startswith("One Samanantar training-set size per run") for f in findings)
+    assert any(f.startswith("One seed per run") for f in findings)

@@ -35,6 +35,11 @@ DIFFERENCE_COLUMNS = ["model", "adapter", "set", "task", "lang", "metric", "base
                       "p", "p_adjusted", "verdict", "n"]
 COVERAGE_COLUMNS = ["model", "adapter", "set", "task", "lang", "evaluated", "compared", "not_compared",
                     "skipped_prompt_too_long"]
+# Two fine-tuned runs of a model that differ in one `dimension` (recipe or subset): `to` against `from`.
+CONTRAST_COLUMNS = ["model", "dimension", "from", "to", "set", "task", "lang", "metric", "from_value", "to_value",
+                    "diff", "ci_low", "ci_high", "p", "p_adjusted", "verdict", "n"]
+SEED_COLUMNS = ["model", "dataset", "recipe", "subset", "set", "task", "lang", "metric", "seeds", "value_mean",
+                "value_sd", "diff_mean", "diff_sd", "diff_min", "diff_max", "verdicts", "verdict_across_seeds"]
 
 
 RUN_COLUMNS = ["dataset", "recipe", "subset", "seed"]
@@ -87,8 +92,10 @@ def skipped_counts(generations: Path) -> dict[str, int]:
 
 
 def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary_csv: Path, differences_csv: Path,
-              coverage_csv: Path) -> dict:
-    """Write summary.csv, differences.csv and coverage.csv; returns counts for the log."""
+              coverage_csv: Path, contrasts_csv: Path | None = None, seeds_csv: Path | None = None) -> dict:
+    """Write summary.csv, differences.csv and coverage.csv, and where asked contrasts.csv (runs that
+    differ in one dimension, paired on the same items) and seeds.csv (across seeds); returns counts
+    for the log."""
     full = {key: groups(pq.read_table(path)) for key, path in sorted(runs.items())}
     common = common_items(full)
     empty = {column: [] for column in pq.read_schema(next(iter(runs.values()))).names} if runs else {}
@@ -111,33 +118,89 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary
                 low, high = jackknife_t(metric.stats, metric.value, settings.confidence)
                 summary.append([model, adapter, *key, metric.name, metric.score(), low, high, informative(metric.stats)])
     for (model, adapter), grouped in scored.items():
-        base_run = scored.get((model, "base"))
-        if adapter == "base" or base_run is None:
-            continue
-        rows = []
-        for key, metrics in grouped.items():
-            if by_run[(model, "base")][key]["id"] != by_run[(model, adapter)][key]["id"]:
-                raise InputError(f"evaluation of {model}/{adapter} and {model}/base cover different items of {key}")
-            for name, metric in metrics.items():
-                if name not in base_run[key]:
-                    continue
-                base = base_run[key][name]
-                d = paired_jackknife_t(base.stats, metric.stats, metric.value, settings.confidence)
-                rows.append([model, adapter, *key, name, d["base"], d["tuned"], d["diff"], d["ci_low"],
-                             d["ci_high"], d["p"], np.nan, None, d["n"]])
-        # one family per adapter: the comparisons that can get a verdict
-        col = {name: DIFFERENCE_COLUMNS.index(name) for name in ("metric", "diff", "p", "p_adjusted", "verdict", "n")}
-        eligible = [i for i, r in enumerate(rows) if r[col["n"]] >= settings.min_items]
-        adjusted = benjamini_hochberg([rows[i][col["p"]] for i in eligible])
-        for i, p_adjusted in zip(eligible, adjusted):
-            rows[i][col["p_adjusted"]] = p_adjusted
-        for r in rows:
-            r[col["verdict"]] = verdict(r[col["diff"]], r[col["p_adjusted"]], r[col["n"]], min_items=settings.min_items,
-                                        alpha=1 - settings.confidence, higher_is_better=HIGHER_IS_BETTER[r[col["metric"]]])
-        differences += rows
-    for path, rows, columns in ((summary_csv, summary, COLUMNS), (differences_csv, differences, DIFFERENCE_COLUMNS),
-                                (coverage_csv, coverage, COVERAGE_COLUMNS)):
+        if adapter != "base" and (model, "base") in scored:
+            differences += [[model, adapter, *row] for row in compare(scored, by_run, (model, "base"), (model, adapter),
+                                                                       settings)]
+    contrasts = []
+    for dimension, pairs in contrast_pairs(list(scored)).items():
+        for a, b in pairs:
+            contrasts += [[a[0], dimension, a[1], b[1], *row] for row in compare(scored, by_run, a, b, settings)]
+    tables = {summary_csv: with_run_columns(pd.DataFrame(summary, columns=COLUMNS)),
+              differences_csv: with_run_columns(pd.DataFrame(differences, columns=DIFFERENCE_COLUMNS)),
+              coverage_csv: with_run_columns(pd.DataFrame(coverage, columns=COVERAGE_COLUMNS))}
+    if contrasts_csv is not None:
+        tables[contrasts_csv] = pd.DataFrame(contrasts, columns=CONTRAST_COLUMNS)
+    if seeds_csv is not None:
+        tables[seeds_csv] = across_seeds(tables[summary_csv], tables[differences_csv])
+    for path, table in tables.items():
         with atomic_file(path) as tmp:
-            with_run_columns(pd.DataFrame(rows, columns=columns)).to_csv(tmp, index=False, float_format="%.6g")
-    return {"method": METHOD, "values": len(summary), "comparisons": len(differences),
+            table.to_csv(tmp, index=False, float_format="%.6g")
+    return {"method": METHOD, "values": len(summary), "comparisons": len(differences), "contrasts": len(contrasts),
             "verdicts": {v: sum(r[-2] == v for r in differences) for v in sorted({r[-2] for r in differences})}}
+
+
+def compare(scored: dict, by_run: dict, reference: tuple[str, str], run: tuple[str, str], settings: Intervals) -> list[list]:
+    """`run` against `reference` on the same items: per (set, task, lang) and metric, [set, task, lang,
+    metric, reference value, run value, diff, ci_low, ci_high, p, p_adjusted, verdict, n]. One family
+    for the false-discovery-rate correction: the comparisons with at least `min_items` items."""
+    rows = []
+    for key, metrics in scored[run].items():
+        if by_run[reference][key]["id"] != by_run[run][key]["id"]:
+            raise InputError(f"evaluation of {'/'.join(run)} and {'/'.join(reference)} cover different items of {key}")
+        for name, metric in metrics.items():
+            if name not in scored[reference].get(key, {}):
+                continue
+            d = paired_jackknife_t(scored[reference][key][name].stats, metric.stats, metric.value, settings.confidence)
+            rows.append([*key, name, d["base"], d["tuned"], d["diff"], d["ci_low"], d["ci_high"], d["p"], np.nan, None,
+                         d["n"]])
+    eligible = [i for i, r in enumerate(rows) if r[-1] >= settings.min_items]
+    for i, p_adjusted in zip(eligible, benjamini_hochberg([rows[i][9] for i in eligible])):
+        rows[i][10] = p_adjusted
+    for r in rows:
+        r[11] = verdict(r[6], r[10], r[12], min_items=settings.min_items, alpha=1 - settings.confidence,
+                        higher_is_better=HIGHER_IS_BETTER[r[3]])
+    return rows
+
+
+def contrast_pairs(runs: list[tuple[str, str]]) -> dict[str, list[tuple[tuple[str, str], tuple[str, str]]]]:
+    """Pairs of fine-tuned runs of one model that differ in one dimension only: `recipe` (each recipe
+    against the first in name order, everything else equal) and `subset` (each larger Samanantar
+    subset against the smallest)."""
+    tuned = [(model, adapter, parse_adapter(adapter)) for model, adapter in runs if adapter != "base"]
+    out: dict[str, list] = {"recipe": [], "subset": []}
+    for dimension in out:
+        held = [d for d in RUN_COLUMNS if d != dimension]
+        families: dict[tuple, list] = {}
+        for model, adapter, dims in tuned:
+            if dimension == "subset" and not dims["subset"].isdigit():
+                continue
+            families.setdefault((model, *(dims[d] for d in held)), []).append((dims[dimension], (model, adapter)))
+        for members in families.values():
+            members.sort(key=lambda m: int(m[0]) if dimension == "subset" else m[0])
+            out[dimension] += [(members[0][1], run) for _, run in members[1:]]
+    return out
+
+
+def across_seeds(summary: pd.DataFrame, differences: pd.DataFrame) -> pd.DataFrame:
+    """Per run without its seed and per (set, task, lang, metric): the value's mean and standard
+    deviation across seeds, and of the change against the base, with each seed's verdict. A change
+    holds across seeds (`verdict_across_seeds`) only where every seed's own verdict says the same."""
+    keys = ["model", "dataset", "recipe", "subset", "set", "task", "lang", "metric"]
+    tuned = summary[summary["adapter"] != "base"]
+    if tuned.empty:
+        return pd.DataFrame(columns=SEED_COLUMNS)
+    values = tuned.groupby(keys, dropna=False).agg(seeds=("seed", "nunique"), value_mean=("value", "mean"),
+                                                   value_sd=("value", "std"))
+    diffs = differences.groupby(keys, dropna=False).agg(diff_mean=("diff", "mean"), diff_sd=("diff", "std"),
+                                                        diff_min=("diff", "min"), diff_max=("diff", "max"),
+                                                        verdicts=("verdict", lambda v: ", ".join(sorted(v))))
+    out = values.join(diffs, how="left").reset_index()
+
+    def holds(verdicts) -> str:
+        each = set(str(verdicts).split(", "))
+        if "too few items" in each:
+            return "too few items"
+        return each.pop() if len(each) == 1 else "not the same on every seed"
+
+    out["verdict_across_seeds"] = [holds(v) if v == v else "no comparison" for v in out["verdicts"]]
+    return out[SEED_COLUMNS]

@@ -1,0 +1,93 @@
+"""The report's section on the dimensions of the runs: recipes side by side (does the study's recipe
+reproduce its failures, does the corrected one fix them), the training-set size, and the seeds.
+Every row is a paired comparison on the same items with its interval, or an aggregate across seeds
+that says whether a change holds on every seed; every sentence carries its numbers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..evaluation.scoring import DEGENERATION
+from ..tasks import HEADLINE
+from .evaluation import group_title
+from .format import interval_cell
+
+# What the study's failures look like in numbers: answers that do not stop, that run into a new
+# turn, that repeat themselves.
+FAILURES = ("stop_rate", "marker_rate", "repetition_rate")
+
+
+def _shown(table: pd.DataFrame) -> pd.DataFrame:
+    """The headline metric of each group and the degeneration measures, not on the study's probes
+    (single prompts: examples, not measurements)."""
+    keep = (table["metric"] == table["task"].map(HEADLINE)) | table["metric"].isin(DEGENERATION)
+    return table[keep & (table["set"] != "study_probes")]
+
+
+def _contrast_rows(contrasts: pd.DataFrame, dimension: str) -> list[dict]:
+    part = _shown(contrasts[contrasts["dimension"] == dimension])
+    return [{"model": r["model"], "from": r["from"], "to": r["to"], "group": group_title(r["set"], r["task"], r["lang"]),
+             "metric": r["metric"], "from_value": interval_cell(r["from_value"], math.nan, math.nan),
+             "to_value": interval_cell(r["to_value"], math.nan, math.nan),
+             "diff": interval_cell(r["diff"], r["ci_low"], r["ci_high"]), "n": r["n"],
+             "p_adjusted": "–" if r["p_adjusted"] != r["p_adjusted"] else f"{r['p_adjusted']:.3g}",
+             "verdict": r["verdict"]}
+            for r in part.to_dict("records")]
+
+
+def runs_context(contrasts_csv: Path, seeds_csv: Path, confidence: float, min_items: int) -> dict:
+    contrasts = pd.read_csv(contrasts_csv, dtype={"from": str, "to": str})
+    seeds = pd.read_csv(seeds_csv, dtype={"subset": str})
+    several = seeds[seeds["seeds"] > 1]
+    seed_rows = [{"run": f"{r.model} / {r.dataset} / {r.recipe} / {r.subset}", "group": group_title(r.set, r.task, r.lang),
+                  "metric": r.metric, "seeds": int(r.seeds), "value": f"{r.value_mean:.3g} ± {r.value_sd:.2g}",
+                  "diff": f"{r.diff_mean:+.3g} (from {r.diff_min:+.3g} to {r.diff_max:+.3g})",
+                  "verdicts": r.verdicts, "holds": r.verdict_across_seeds} for r in _shown(several).itertuples()]
+    return {"recipes": _contrast_rows(contrasts, "recipe"), "subsets": _contrast_rows(contrasts, "subset"),
+            "seeds": seed_rows, "findings": runs_findings(contrasts, seeds, confidence, min_items)}
+
+
+def runs_findings(contrasts: pd.DataFrame, seeds: pd.DataFrame, confidence: float, min_items: int) -> list[str]:
+    """What the recipe, size and seed comparisons show, or that there was nothing to compare."""
+    level = f"{100 * confidence:g} %"
+    out = []
+    recipes = contrasts[contrasts["dimension"] == "recipe"]
+    if recipes.empty:
+        out.append("One recipe per run (train.recipes): no recipe comparison. The study's recipe and the corrected one "
+                   "are compared where both are trained (config/paper.yaml).")
+    for (model, a, b), part in recipes.groupby(["model", "from", "to"], sort=True):
+        for metric in FAILURES:
+            rows = part[(part["metric"] == metric) & (part["set"] != "study_probes") & (part["n"] >= min_items)]
+            if rows.empty:
+                continue
+            counts = rows["verdict"].value_counts()
+            out.append(f"{model}, {metric.replace('_', ' ')}, recipe {b.split('/')[1]} against {a.split('/')[1]} "
+                       f"({a.split('/')[0]}, subset {a.split('/')[2]}, {a.split('/')[3]}): mean over {len(rows)} groups "
+                       f"{rows['from_value'].mean():.2f} → {rows['to_value'].mean():.2f}; per group, "
+                       f"{int(counts.get('better', 0))} better, {int(counts.get('worse', 0))} worse, "
+                       f"{int(counts.get('no difference', 0))} no difference ({level} intervals, Benjamini-Hochberg).")
+    sizes = contrasts[contrasts["dimension"] == "subset"]
+    if sizes.empty:
+        out.append("One Samanantar training-set size per run (train.subsets): the study's claim that output relevance "
+                   "grows with the training data is not measured here; config/sweep.yaml and config/paper.yaml train several.")
+    for (model, a, b), part in sizes.groupby(["model", "from", "to"], sort=True):
+        rows = part[(part["metric"] == part["task"].map(HEADLINE)) & (part["set"] != "study_probes")
+                    & (part["n"] >= min_items)]
+        if rows.empty:
+            continue
+        counts = rows["verdict"].value_counts()
+        out.append(f"{model}, {a.split('/')[2]} → {b.split('/')[2]} Samanantar training pairs ({a.split('/')[1]}, "
+                   f"{a.split('/')[3]}): of {len(rows)} headline comparisons with at least {min_items} items, "
+                   f"{int(counts.get('better', 0))} better and {int(counts.get('worse', 0))} worse with the larger set.")
+    several = seeds[(seeds["seeds"] > 1) & (seeds["metric"] == seeds["task"].map(HEADLINE)) & (seeds["set"] != "study_probes")]
+    if several.empty:
+        out.append("One seed per run (train.seeds): no result here says whether a difference is larger than seed noise.")
+    else:
+        counts = several["verdict_across_seeds"].value_counts()
+        out.append(f"Across seeds ({int(several['seeds'].max())} at most): of {len(several)} headline changes against the "
+                   f"base model, {int(counts.get('better', 0))} are better and {int(counts.get('worse', 0))} worse on every "
+                   f"seed; {int(counts.get('not the same on every seed', 0))} differ between seeds and are not called.")
+    return out
