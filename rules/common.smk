@@ -217,10 +217,20 @@ def seeds(model):
 
 
 def train_runs(model=None):
-    """Every training run, as wildcards of RUN (of one model, if given)."""
-    return [{"model": m, "dataset": d, "recipe": r, "subset": s, "seed": seed}
-            for m in (MODELS if model is None else [model]) for d in config["prompts"]["datasets"]
+    """Every training run, as wildcards of RUN (of one model, if given): every combination of the
+    dimensions, then each model's extra_runs (each run once)."""
+    runs = [{"model": m, "dataset": d, "recipe": r, "subset": s, "seed": seed}
+            for m in MODELS for d in config["prompts"]["datasets"]
             for r in config["train"]["recipes"] for s in training_subsets(d) for seed in seeds(m)]
+    for m in MODELS:
+        for extra in config["models"][m]["extra_runs"]:
+            run = {"model": m, "dataset": extra["dataset"],
+                   "recipe": extra["recipe"] if "recipe" in extra else config["train"]["recipes"][0],
+                   "subset": str(extra["subset"]) if "subset" in extra else prompts_subset(extra["dataset"]),
+                   "seed": extra["seed"] if "seed" in extra else seeds(m)[0]}
+            if run not in runs:
+                runs.append(run)
+    return [run for run in runs if model is None or run["model"] == model]
 
 
 def train_outputs():
@@ -269,7 +279,7 @@ def eval_settings():
 def eval_model_params(wildcards):
     """The model's settings that evaluation depends on: its template and how it is loaded."""
     spec = config["models"][wildcards.model]
-    return canonical({key: spec[key] for key in ("template", "quantization")})
+    return canonical({key: spec[key] for key in ("template", "probe_template", "quantization")})
 
 
 def eval_inputs(wildcards):

@@ -20,6 +20,7 @@ with logged(snakemake.log[0]) as log:
                       settings=from_dict(GenerationSettings, p.settings, key="evaluation"), model_dir=Path(i.model),
                       tokenizer_dir=Path(i.tokenizer), sets_dir=Path(i.sets),
                       adapter_dir=Path(i.adapter) if "adapter" in i.keys() else None,
-                      out_dir=Path(snakemake.output.generations).parent, device=p.device)
+                      out_dir=Path(snakemake.output.generations).parent, device=p.device,
+                      probe_template=p.model["probe_template"])
     log.info("evaluated %s/%s: %d items, %.1f generated tokens/s, stop reasons %s", w.model, w.adapter,
              result["items"], result["generated_tokens_per_second"] or 0, result["stop_reasons"])

@@ -196,6 +196,13 @@ def test_prompt_instructions_are_checked_with_the_config():
     ("models.smollm2_135m.recipe_overrides", {"studdy": {"packing": True}},
      r"config key models.smollm2_135m.recipe_overrides.studdy: no recipe 'studdy' under recipes"),
     ("recipes.corrected.pad_token", "unk", r"config key recipes.corrected.pad_token: 'unk' is not one of \['distinct', 'eos'\]"),
+    ("models.smollm2_135m.extra_runs", [{"dataset": "samanantar", "recipe": "x"}],
+     r"config key models.smollm2_135m.extra_runs\[0\].recipe: unknown recipe 'x'"),
+    ("models.smollm2_135m.extra_runs", [{"dataset": "guanaco", "subset": 100}],
+     r"config key models.smollm2_135m.extra_runs\[0\].subset: 100 is not a built Samanantar subset"),
+    ("models.smollm2_135m.extra_runs", [{"dataset": "samanantar", "subset": 75}],
+     r"config key models.smollm2_135m.extra_runs\[0\].subset: 75 is not a built Samanantar subset"),
+    ("models.smollm2_135m.probe_template", "alpaca", r"config key models.smollm2_135m.probe_template: 'alpaca' is not valid"),
 ])
 def test_bad_run_dimensions_fail_before_any_job_naming_the_key(dotted, value, message):
     config = with_value(dotted, value)

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -177,7 +178,7 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
         result = evaluate(model_name="tiny", adapter=adapter, template="llama2_study", quantization=quantization,
                           settings=settings, model_dir=llama["dir"],
                           tokenizer_dir=llama["tokenizer_dir"], sets_dir=sets, adapter_dir=adapter_dir, out_dir=out,
-                          device="cpu")
+                          device="cpu", probe_template="mistral_study")
         runs[("tiny", adapter)] = out / "generations.parquet"
         assert sorted(p.name for p in out.iterdir()) == ["generations.parquet", "metrics.json"]
         saved = json.loads((out / "metrics.json").read_text(),  # strict JSON: no NaN literals
@@ -185,11 +186,15 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
         assert saved["items"] == result["items"] and saved["seed"] == 1234
         assert sum(saved["stop_reasons"].values()) == saved["items"]
         # Telugu prompts are long under Llama-2's tokenizer: skipped and counted, not silently lost
-        assert saved["items"] + sum(saved["skipped_prompt_too_long"].values()) == 2 * 4 * 2 + 8
+        # (and the study's 8 prompts again in the probe template)
+        assert saved["items"] + sum(saved["skipped_prompt_too_long"].values()) == 2 * 4 * 2 + 8 + 8
+        assert saved["probe_template"] == "mistral_study"
     table = pq.read_table(runs[("tiny", "base")])
     for column in ("set", "task", "lang", "prompt", "reference", "output", "stop_reason"):
         assert column in table.column_names
     assert table.column("prompt").to_pylist()[0].startswith("[INST] ")
+    probes = table.filter(pc.equal(table.column("set"), "study_probes_mistral_study")).column("prompt").to_pylist()
+    assert probes and all(p.startswith("###Human:") or p.startswith("### Human:") for p in probes), probes[:1]
     assert pq.read_table(runs[("tiny", RUN)]).column("output").to_pylist() == table.column("output").to_pylist()
 
     summarize(runs, settings=Intervals(confidence=0.95, min_items=2), summary_csv=tmp_path / "summary.csv",
@@ -359,3 +364,43 @@ def test_a_change_that_differs_between_seeds_is_not_called():
     row = across_seeds(summary, differences).iloc[0]
     assert row["verdict_across_seeds"] == "not the same on every seed"
     assert row["value_mean"] == pytest.approx(0.5) and row["diff_mean"] == pytest.approx(0.105)
+
+
+def test_the_study_prompts_are_asked_again_in_the_template_the_study_used():
+    from telugu_llm.evaluation.run import probe_set, with_probe_template
+
+    items = [{"id": "p1", "set": "study_probes", "instruction": "What is a large language model?"},
+             {"id": "e1", "set": "embedded", "instruction": "q"}]
+    assert with_probe_template(items, "mistral_study", None) == [(items[0], "mistral_study"), (items[1], "mistral_study")]
+    assert with_probe_template(items, "llama2_study", "llama2_study") == [(items[0], "llama2_study"),
+                                                                         (items[1], "llama2_study")]
+    both = with_probe_template(items, "mistral_study", "llama2_study")
+    assert both[2] == ({**items[0], "set": "study_probes_llama2_study"}, "llama2_study") and len(both) == 3
+    assert probe_set("llama2_study") == "study_probes_llama2_study"
+
+
+def test_a_probe_template_set_is_compared_among_the_runs_that_have_it(tmp_path):
+    """Only Mistral-like models get the study's prompts in a second template: the others' runs do not
+    empty that set, and their coverage does not count it."""
+    import pyarrow as pa
+
+    from telugu_llm.evaluation.run import GENERATION_SCHEMA
+
+    def run(model, adapter, sets):
+        out = tmp_path / model / adapter
+        out.mkdir(parents=True)
+        rows = [r for s in sets for r in generation_rows({"p1": 1.0, "p2": 0.0}, set_name=s)]
+        pq.write_table(pa.Table.from_pylist(rows, schema=GENERATION_SCHEMA), out / "generations.parquet")
+        (out / "metrics.json").write_text(json.dumps({"skipped_prompt_too_long": {}}))
+        return out / "generations.parquet"
+
+    runs = {("llama", "base"): run("llama", "base", ["study_probes"]),
+            ("mistral", "base"): run("mistral", "base", ["study_probes", "study_probes_llama2_study"])}
+    summarize(runs, settings=Intervals(0.95, 2), summary_csv=tmp_path / "s.csv", differences_csv=tmp_path / "d.csv",
+              coverage_csv=tmp_path / "c.csv")
+    summary = pd.read_csv(tmp_path / "s.csv")
+    probe = summary[(summary["set"] == "study_probes_llama2_study") & (summary["metric"] == "f1")]
+    assert list(probe["model"]) == ["mistral"] and list(probe["n"]) == [2]
+    coverage = pd.read_csv(tmp_path / "c.csv")
+    assert (coverage["not_compared"] >= 0).all()
+    assert set(coverage[coverage["set"] == "study_probes_llama2_study"]["model"]) == {"mistral"}

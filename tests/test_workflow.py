@@ -73,8 +73,10 @@ def test_nothing_to_do_after_a_run(built_workflow):
 
 
 # The default's runs of each model: Samanantar's 200-pair subset and all of Guanaco, the corrected
-# recipe, each model's seed (42, the schema's default).
+# recipe, each model's seed (42, the schema's default); and SmolLM2's extra runs (train.extra_runs):
+# the study's recipe, a second size, a second seed.
 RUNS = ("samanantar/corrected/200/seed42", "guanaco/corrected/all/seed42")
+EXTRA = ("samanantar/study/200/seed42", "samanantar/corrected/100/seed42", "samanantar/corrected/200/seed43")
 
 
 def write_config(workflow: Path, name: str, overrides: dict) -> str:
@@ -84,21 +86,22 @@ def write_config(workflow: Path, name: str, overrides: dict) -> str:
 
 
 def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
-    downstream_of_prompts = {"format_prompts": 2, "template_cost": 4, "fertility_summary": 1, "train_run": 2,
-                             "training_summary": 1, "evaluate_run": 2, "eval_summary": 1, "report": 1, "all": 1}
+    after_prompts = {"template_cost": 4, "fertility_summary": 1, "training_summary": 1, "eval_summary": 1, "report": 1,
+                     "all": 1}
     guanaco = write_config(built_workflow, "g.yaml", {"guanaco": {"test_fraction": 0.2}})
-    assert planned_jobs(built_workflow, "--configfile", guanaco) == {
-        "guanaco_shards": 1, "data_summary": 1, **downstream_of_prompts}
+    assert planned_jobs(built_workflow, "--configfile", guanaco) == {  # Guanaco's prompts, per template, and its runs
+        "guanaco_shards": 1, "data_summary": 1, "format_prompts": 2, "train_run": 2, "evaluate_run": 2, **after_prompts}
     seed = write_config(built_workflow, "s.yaml", {"samanantar": {"seed": 99}})
-    assert planned_jobs(built_workflow, "--configfile", seed) == {
-        "samanantar_subset": 3, "data_summary": 1, **downstream_of_prompts}
+    assert planned_jobs(built_workflow, "--configfile", seed) == {  # Samanantar's three prompts and five runs
+        "samanantar_subset": 3, "data_summary": 1, "format_prompts": 3, "train_run": 5, "evaluate_run": 5,
+        **after_prompts}
     subsets = write_config(built_workflow, "n.yaml", {"samanantar": {"subsets": [50, 100, 200, 150]}})
     assert planned_jobs(built_workflow, "--configfile", subsets) == {
         "samanantar_subset": 1, "data_summary": 1, "report": 1, "all": 1}
     ratio = write_config(built_workflow, "r.yaml", {"samanantar": {"max_length_ratio": 2.5}})
     assert planned_jobs(built_workflow, "--configfile", ratio) == {  # the test split changes: every evaluation
         "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "fertility_tokenizer": 4,
-        **downstream_of_prompts, "eval_sets": 1, "evaluate_run": 6}
+        "format_prompts": 3, "train_run": 5, "eval_sets": 1, "evaluate_run": 9, **after_prompts}
 
 
 def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
@@ -110,9 +113,9 @@ def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
     assert planned_jobs(built_workflow, "--configfile", mistral) == {
         "tokenizer": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "report": 1, "all": 1}
     seed = write_config(built_workflow, "p.yaml", {"prompts": {"seed": 5}})
-    assert planned_jobs(built_workflow, "--configfile", seed) == {
-        "format_prompts": 2, "template_cost": 4, "fertility_summary": 1, "train_run": 2, "training_summary": 1,
-        "evaluate_run": 2, "eval_summary": 1, "report": 1, "all": 1}
+    assert planned_jobs(built_workflow, "--configfile", seed) == {  # Samanantar's prompts only
+        "format_prompts": 3, "template_cost": 4, "fertility_summary": 1, "train_run": 5, "training_summary": 1,
+        "evaluate_run": 5, "eval_summary": 1, "report": 1, "all": 1}
 
 
 def test_a_training_edit_reruns_only_that_models_runs(built_workflow):
@@ -125,24 +128,26 @@ def test_a_training_edit_reruns_only_that_models_runs(built_workflow):
 
 def test_a_new_seed_subset_or_recipe_runs_only_the_new_jobs(built_workflow):
     """Each dimension of a run is in its path, so that adding a value plans only the runs it adds (and
-    the summaries); the runs already trained and evaluated are kept."""
+    the summaries); the runs already trained and evaluated (the default's extra runs among them) are kept."""
     new_runs = {"training_summary": 1, "eval_summary": 1, "report": 1, "all": 1}
     seeds = write_config(built_workflow, "seeds.yaml", {"train": {"seeds": [42, 43]}})
-    assert planned_jobs(built_workflow, "--configfile", seeds) == {"train_run": 4, "evaluate_run": 4, **new_runs}
+    assert planned_jobs(built_workflow, "--configfile", seeds) == {  # SmolLM2 on Samanantar with seed 43 exists
+        "train_run": 3, "evaluate_run": 3, **new_runs}
     subsets = write_config(built_workflow, "subsets.yaml", {"train": {"subsets": [100, 200]}})
-    assert planned_jobs(built_workflow, "--configfile", subsets) == {  # Samanantar's 100-pair prompts, per template
-        "format_prompts": 2, "train_run": 2, "evaluate_run": 2, **new_runs}
+    assert planned_jobs(built_workflow, "--configfile", subsets) == {  # Gemma on 100 pairs, with its template's prompts
+        "format_prompts": 1, "train_run": 1, "evaluate_run": 1, **new_runs}
     recipes = write_config(built_workflow, "recipes.yaml", {"train": {"recipes": ["corrected", "study"]}})
-    assert planned_jobs(built_workflow, "--configfile", recipes) == {"train_run": 4, "evaluate_run": 4, **new_runs}
+    assert planned_jobs(built_workflow, "--configfile", recipes) == {  # SmolLM2's study run on Samanantar exists
+        "train_run": 3, "evaluate_run": 3, **new_runs}
 
 
 def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
     items = write_config(built_workflow, "items.yaml", {"evaluation": {"max_items": 4}})
     assert planned_jobs(built_workflow, "--configfile", items) == {
-        "eval_sets": 1, "evaluate_run": 6, "eval_summary": 1, "report": 1, "all": 1}
+        "eval_sets": 1, "evaluate_run": 9, "eval_summary": 1, "report": 1, "all": 1}
     limit = write_config(built_workflow, "limit.yaml", {"evaluation": {"max_new_tokens": {"qa": 8}}})
     assert planned_jobs(built_workflow, "--configfile", limit) == {
-        "evaluate_run": 6, "eval_summary": 1, "report": 1, "all": 1}
+        "evaluate_run": 9, "eval_summary": 1, "report": 1, "all": 1}
     level = write_config(built_workflow, "level.yaml", {"intervals": {"confidence": 0.9}})
     assert planned_jobs(built_workflow, "--configfile", level) == {  # summaries only: no generation, no training
         "training_summary": 1, "eval_summary": 1, "report": 1, "all": 1}
@@ -166,14 +171,22 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
                                           "metric", "value", "ci_low", "ci_high"]
     assert {"chrf++", "bleu_intl", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate",
             "script_fidelity"} <= set(summary["metric"])
-    assert set(summary["adapter"]) == {"base", *RUNS} and set(summary["dataset"]) == {"base", "samanantar", "guanaco"}
-    assert set(summary["recipe"].dropna()) == {"corrected"} and set(summary["seed"].dropna()) == {42}
+    assert set(summary["adapter"]) == {"base", *RUNS, *EXTRA}
+    assert set(summary[summary["model"] == "gemma3_270m"]["adapter"]) == {"base", *RUNS}
+    assert set(summary["dataset"]) == {"base", "samanantar", "guanaco"}
+    assert set(summary["recipe"].dropna()) == {"corrected", "study"} and set(summary["seed"].dropna()) == {42, 43}
     assert {("embedded", "translation", "te"), ("embedded", "qa", "en"), ("samanantar_test", "translation", "en")} <= set(
         zip(summary["set"], summary["task"], summary["lang"]))
     finite = summary.dropna(subset=["value", "ci_low"])
     assert ((finite["ci_low"] <= finite["value"] + 1e-9) & (finite["value"] <= finite["ci_high"] + 1e-9)).all()
     differences = pd.read_csv(eval_dir / "differences.csv")
-    assert set(differences["adapter"]) == set(RUNS)
+    assert set(differences["adapter"]) == {*RUNS, *EXTRA}
+    contrasts = pd.read_csv(eval_dir / "contrasts.csv", dtype={"from": str, "to": str})
+    assert set(zip(contrasts["model"], contrasts["dimension"], contrasts["from"], contrasts["to"])) == {
+        ("smollm2_135m", "recipe", RUNS[0], EXTRA[0]), ("smollm2_135m", "subset", EXTRA[1], RUNS[0])}
+    seeds = pd.read_csv(eval_dir / "seeds.csv", dtype={"subset": str})
+    assert set(seeds.loc[seeds["seeds"] == 2, "model"]) == {"smollm2_135m"}
+    assert (built_workflow / "results" / "figures" / "training_size.png").stat().st_size > 10_000
     assert set(differences["verdict"]) <= {"better", "worse", "no difference", "too few items"}
     assert (differences.loc[differences["n"] < 6, "verdict"] == "too few items").all()
     assert (differences["p_adjusted"].dropna() >= differences.loc[differences["p_adjusted"].notna(), "p"] - 1e-12).all()
@@ -183,10 +196,17 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
 
 def test_the_study_configuration_validates_and_plans(workflow):
     plan = planned_jobs(workflow, "--configfile", "config/paper.yaml")
-    assert plan["model_weights"] == 2 and plan["train_run"] == 4 and plan["template_cost"] == 2
-    assert plan["tokenizer"] == 3 and plan["samanantar_subset"] == 3
-    assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 6 and plan["eval_summary"] == 1
+    # 2 models x (3 Samanantar sizes + Guanaco) x 2 recipes x 3 seeds; each evaluated, and each base
+    assert plan["model_weights"] == 2 and plan["train_run"] == 48 and plan["template_cost"] == 2
+    assert plan["tokenizer"] == 3 and plan["samanantar_subset"] == 3 and plan["format_prompts"] == 2 * (3 + 1)
+    assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 50 and plan["eval_summary"] == 1
     assert plan["fertility_corpus"] == 1  # FLORES-200, the corpus of Petrov et al.'s premium table
+    controlled = planned_jobs(workflow, "--configfile", "config/paper.yaml", "config/controlled.yaml")
+    assert controlled["train_run"] == 2 * 2 * 3 and controlled["evaluate_run"] == 2 * (1 + 2 * 3)
+    # one template for both models' runs (Samanantar's 10k, Guanaco); fertility.costs also keeps Mistral's
+    assert controlled["format_prompts"] == 2 * 2
+    sweep = planned_jobs(workflow, "--configfile", "config/sweep.yaml")
+    assert sweep["train_run"] == 2 * 2 * 3 and sweep["evaluate_run"] == 1 + 12 and sweep["model_weights"] == 1
 
 
 @pytest.mark.parametrize("overrides, message", [

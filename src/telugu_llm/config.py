@@ -235,6 +235,17 @@ def check_training(config: dict) -> None:
             if recipe["packing"] and recipe["long_examples"] == "keep_eos":
                 raise InputError(f"config key {where}.long_examples: with packing, rows are cut at max_length whatever "
                                  "an example's length; use truncate (what the packer does) or drop")
+    for model in active_models(config):
+        for i, run in enumerate(config["models"][model]["extra_runs"]):
+            key = f"config key models.{model}.extra_runs[{i}]"
+            if run["dataset"] not in config["prompts"]["datasets"]:
+                raise InputError(f"{key}.dataset: {run['dataset']!r} is not formatted (prompts.datasets: "
+                                 f"{config['prompts']['datasets']})")
+            if "recipe" in run and run["recipe"] not in recipes:
+                raise InputError(f"{key}.recipe: unknown recipe {run['recipe']!r}; defined under recipes: {sorted(recipes)}")
+            if "subset" in run and (run["dataset"] != "samanantar" or run["subset"] not in config["samanantar"]["subsets"]):
+                raise InputError(f"{key}.subset: {run['subset']} is not a built Samanantar subset (samanantar.subsets "
+                                 f"{config['samanantar']['subsets']}; Guanaco runs use all of it)")
     subsets = config["train"]["subsets"]
     if subsets is not None:
         if "samanantar" not in config["prompts"]["datasets"]:

@@ -72,11 +72,29 @@ def contiguous_lm_head_input(model) -> None:
         head.register_forward_pre_hook(lambda module, args: (args[0].contiguous(), *args[1:]))
 
 
+PROBES = "study_probes"
+
+
+def probe_set(template: str) -> str:
+    """The name of the study's prompts asked in another template than the model's own."""
+    return f"{PROBES}_{template}"
+
+
+def with_probe_template(items: list[dict], template: str, probe_template: str | None) -> list[tuple[dict, str]]:
+    """(item, template) for every item in the model's template, and, where the model has a probe
+    template other than its own (models.<name>.probe_template: the one the study used for it in its
+    figures), each of the study's prompts again in that template, as the set `probe_set(...)`."""
+    out = [(item, template) for item in items]
+    if probe_template and probe_template != template:
+        out += [({**item, "set": probe_set(probe_template)}, probe_template) for item in items if item["set"] == PROBES]
+    return out
+
+
 def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quantization, settings: GenerationSettings,
              model_dir: Path, tokenizer_dir: Path, sets_dir: Path, adapter_dir: Path | None, out_dir: Path,
-             device: str) -> dict:
-    """Generate for every item, score, and write generations.parquet and metrics.json. `template`
-    and `quantization` are the model's (models.<name>), `device` is train.device."""
+             device: str, probe_template: str | None = None) -> dict:
+    """Generate for every item, score, and write generations.parquet and metrics.json. `template`,
+    `probe_template` and `quantization` are the model's (models.<name>), `device` is train.device."""
     import torch
 
     device = resolve_device(device)
@@ -84,14 +102,14 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
     items = read_sets(sets_dir).to_pylist()
     bos = adds_bos(tokenizer)
     prompts, kept, skipped = [], [], {}
-    for item in items:
-        rendered = render(template, [("Human", item["instruction"]), ("Assistant", "")], tokenizer=tokenizer)
+    for item, item_template in with_probe_template(items, template, probe_template):
+        rendered = render(item_template, [("Human", item["instruction"]), ("Assistant", "")], tokenizer=tokenizer)
         ids = encode_prompt(tokenizer, rendered.prompt, bos)
         if len(ids) > settings.max_prompt_tokens:
             key = f"{item['set']}/{item['task']}/{item['lang']}"
             skipped[key] = skipped.get(key, 0) + 1
             continue
-        kept.append((item, rendered.prompt))
+        kept.append((item, rendered.prompt, item_template))
         prompts.append(ids)
     if not kept:
         raise InputError(f"evaluation.max_prompt_tokens: every evaluation prompt is longer than "
@@ -102,15 +120,15 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
     start = time.perf_counter()
     model = load_for_eval(model_name, quantization, model_dir, adapter_dir, device)
     load_seconds = time.perf_counter() - start
-    limits = [settings.max_new_tokens[item["task"]] for item, _ in kept]
+    limits = [settings.max_new_tokens[item["task"]] for item, _, _ in kept]
     outputs, speed = generate(model, tokenizer, prompts, max_new_tokens=limits, batch_size=settings.batch_size,
                               do_sample=settings.decoding.do_sample, temperature=settings.decoding.temperature,
                               top_p=settings.decoding.top_p, seed=settings.seed, markers=settings.markers)
     nll = [(math.nan, 0)] * len(kept)
     if settings.perplexity:
-        with_ref = [i for i, (item, _) in enumerate(kept) if item["reference"]]
+        with_ref = [i for i, (item, _, _) in enumerate(kept) if item["reference"]]
         start_ppl = time.perf_counter()
-        examples = [trained_sequence(tokenizer, template, kept[i][0]["instruction"], kept[i][0]["reference"])
+        examples = [trained_sequence(tokenizer, kept[i][2], kept[i][0]["instruction"], kept[i][0]["reference"])
                     for i in with_ref]
         values = reference_nll(model, tokenizer, examples, batch_size=settings.batch_size)
         for i, v in zip(with_ref, values):
@@ -118,7 +136,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
         speed["perplexity_seconds"] = time.perf_counter() - start_ppl
 
     rows = []
-    for (item, prompt), gen, (item_nll, n_ref), ids in zip(kept, outputs, nll, prompts):
+    for (item, prompt, _), gen, (item_nll, n_ref), ids in zip(kept, outputs, nll, prompts):
         rows.append({"id": item["id"], "set": item["set"], "task": item["task"], "lang": item["lang"],
                      "instruction": item["instruction"], "prompt": prompt, "reference": item["reference"],
                      "references": item["references"], "output": gen.text, "stop_reason": gen.stop_reason,
@@ -130,7 +148,8 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
     for gen in outputs:
         stop_reasons[gen.stop_reason] = stop_reasons.get(gen.stop_reason, 0) + 1
     summary = {
-        "model": model_name, "adapter": adapter, "template": template, "items": len(rows),
+        "model": model_name, "adapter": adapter, "template": template, "probe_template": probe_template,
+        "items": len(rows),
         "skipped_prompt_too_long": skipped, "stop_reasons": stop_reasons,
         "metrics": metric_values(table),
         "load_seconds": load_seconds, **speed, "batch_size": settings.batch_size,

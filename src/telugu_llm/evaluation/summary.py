@@ -72,10 +72,15 @@ def run_of(generations: Path, root: Path) -> tuple[str, str]:
 
 
 def common_items(by_run: dict) -> dict[tuple, set]:
-    """Per (set, task, lang): the ids that every run evaluated (empty where one run has none)."""
+    """Per (set, task, lang): the ids that every run evaluated (empty where one run has none). The
+    study's prompts in a probe template (`study_probes_<template>`, asked of the models that have
+    that probe template only) count the runs that have that set."""
     keys = sorted({key for grouped in by_run.values() for key in grouped})
-    return {key: set.intersection(*(set(grouped.get(key, {}).get("id", [])) for grouped in by_run.values()))
-            for key in keys}
+    out = {}
+    for key in keys:
+        runs = [g for g in by_run.values() if not key[0].startswith("study_probes_") or any(k[0] == key[0] for k in g)]
+        out[key] = set.intersection(*(set(grouped.get(key, {}).get("id", [])) for grouped in runs))
+    return out
 
 
 def restrict(group: dict[str, list], ids: set) -> dict[str, list]:
@@ -105,6 +110,8 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary
     for (model, adapter), grouped in full.items():
         skipped = skipped_counts(runs[(model, adapter)])
         for key, ids in common.items():
+            if key[0].startswith("study_probes_") and not any(k[0] == key[0] for k in grouped):
+                continue  # a probe template this model does not have
             evaluated = len(grouped.get(key, {}).get("id", []))
             coverage.append([model, adapter, *key, evaluated, len(ids), evaluated - len(ids),
                              skipped.get("/".join(key), 0)])

@@ -22,9 +22,15 @@ def _run_order(runs):
     return sorted(runs, key=lambda r: (r[0], r[1] != "base", r[1]))
 
 
+def set_title(set_name: str) -> str:
+    if set_name.startswith("study_probes_"):  # evaluation.run.probe_set
+        return f"the study's prompts in its {set_name[len('study_probes_'):]} template"
+    return SET_TITLES.get(set_name, set_name)
+
+
 def group_title(set_name: str, task: str, lang: str) -> str:
     what = f"translation {DIRECTIONS.get(lang, 'into ' + lang)}" if task == "translation" else f"{task.replace('_', ' ')} ({lang})"
-    return f"{SET_TITLES.get(set_name, set_name)}: {what}"
+    return f"{set_title(set_name)}: {what}"
 
 
 def evaluation_context(summary_csv: Path, differences_csv: Path, coverage_csv: Path, generations: list[Path],
@@ -50,7 +56,7 @@ def evaluation_context(summary_csv: Path, differences_csv: Path, coverage_csv: P
         tables.append({"title": group_title(set_name, task, lang), "n": ", ".join(map(str, n)), "rows": rows,
                        "lang": lang})
 
-    shown = differences[(differences["set"] != "study_probes")]
+    shown = differences[~differences["set"].str.startswith("study_probes")]
     diff_rows = [{"run": f"{r.model} / {r.adapter}", "group": group_title(r.set, r.task, r.lang), "metric": r.metric,
                   "base": interval_cell(r.base, math.nan, math.nan), "tuned": interval_cell(r.tuned, math.nan, math.nan),
                   "diff": interval_cell(r.diff, r.ci_low, r.ci_high), "n": r.n,
@@ -89,13 +95,15 @@ def generations_side_by_side(paths: list[Path], runs, examples: int):
     info.sort(key=lambda i: run_index(i["run"], runs))
     if not by_run:
         return [], info
-    first = by_run[runs[0]] if runs[0] in by_run else next(iter(by_run.values()))
+    first = {}  # every item of any run (a probe template's set is only in some models' runs)
+    for run in [r for r in runs if r in by_run] + [r for r in by_run if r not in runs]:
+        first.update({key: row for key, row in by_run[run].items() if key not in first})
     groups: dict[tuple, list] = {}
     for key in sorted(first):
         groups.setdefault(key[:3], []).append(key)
     out = []
     for group, keys in groups.items():
-        limit = len(keys) if group[0] == "study_probes" else examples
+        limit = len(keys) if group[0].startswith("study_probes") else examples
         items = []
         for key in keys[:limit]:
             row = first[key]

@@ -114,7 +114,7 @@ def evaluation_figure(summary: pd.DataFrame, out_png: Path, confidence: float) -
     sns.set_theme(style="whitegrid", context="notebook")
     rows = summary[((summary["metric"] == summary["task"].map(HEADLINE))
                     | ((summary["metric"] == "script_fidelity") & (summary["lang"] != "en")))
-                   & (summary["set"] != "study_probes")]
+                   & ~summary["set"].str.startswith("study_probes")]
     panels = sorted({(r.set, r.task, r.lang, r.metric) for r in rows.itertuples()},
                     key=lambda p: (p[3] == "script_fidelity", p))
     cols = 4
@@ -154,7 +154,7 @@ def training_size_figure(summary: pd.DataFrame, out_png: Path, confidence: float
     and seed with its interval, and each base model's value as a dashed line. With one size only,
     the figure says that there is no curve to draw."""
     sns.set_theme(style="whitegrid", context="notebook")
-    headline = (summary["metric"] == summary["task"].map(HEADLINE)) & (summary["set"] != "study_probes")
+    headline = (summary["metric"] == summary["task"].map(HEADLINE)) & ~summary["set"].str.startswith("study_probes")
     sized = summary[headline & (summary["dataset"] == "samanantar")
                     & summary["subset"].astype(str).str.fullmatch(r"[0-9]+")].copy()
     base = summary[headline & (summary["adapter"] == "base")]

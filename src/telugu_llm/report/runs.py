@@ -24,7 +24,7 @@ def _shown(table: pd.DataFrame) -> pd.DataFrame:
     """The headline metric of each group and the degeneration measures, not on the study's probes
     (single prompts: examples, not measurements)."""
     keep = (table["metric"] == table["task"].map(HEADLINE)) | table["metric"].isin(DEGENERATION)
-    return table[keep & (table["set"] != "study_probes")]
+    return table[keep & ~table["set"].str.startswith("study_probes")]
 
 
 def _contrast_rows(contrasts: pd.DataFrame, dimension: str) -> list[dict]:
@@ -60,7 +60,7 @@ def runs_findings(contrasts: pd.DataFrame, seeds: pd.DataFrame, confidence: floa
                    "are compared where both are trained (config/paper.yaml).")
     for (model, a, b), part in recipes.groupby(["model", "from", "to"], sort=True):
         for metric in FAILURES:
-            rows = part[(part["metric"] == metric) & (part["set"] != "study_probes") & (part["n"] >= min_items)]
+            rows = part[(part["metric"] == metric) & ~part["set"].str.startswith("study_probes") & (part["n"] >= min_items)]
             if rows.empty:
                 continue
             counts = rows["verdict"].value_counts()
@@ -74,7 +74,7 @@ def runs_findings(contrasts: pd.DataFrame, seeds: pd.DataFrame, confidence: floa
         out.append("One Samanantar training-set size per run (train.subsets): the study's claim that output relevance "
                    "grows with the training data is not measured here; config/sweep.yaml and config/paper.yaml train several.")
     for (model, a, b), part in sizes.groupby(["model", "from", "to"], sort=True):
-        rows = part[(part["metric"] == part["task"].map(HEADLINE)) & (part["set"] != "study_probes")
+        rows = part[(part["metric"] == part["task"].map(HEADLINE)) & ~part["set"].str.startswith("study_probes")
                     & (part["n"] >= min_items)]
         if rows.empty:
             continue
@@ -82,7 +82,8 @@ def runs_findings(contrasts: pd.DataFrame, seeds: pd.DataFrame, confidence: floa
         out.append(f"{model}, {a.split('/')[2]} → {b.split('/')[2]} Samanantar training pairs ({a.split('/')[1]}, "
                    f"{a.split('/')[3]}): of {len(rows)} headline comparisons with at least {min_items} items, "
                    f"{int(counts.get('better', 0))} better and {int(counts.get('worse', 0))} worse with the larger set.")
-    several = seeds[(seeds["seeds"] > 1) & (seeds["metric"] == seeds["task"].map(HEADLINE)) & (seeds["set"] != "study_probes")]
+    several = seeds[(seeds["seeds"] > 1) & (seeds["metric"] == seeds["task"].map(HEADLINE))
+                    & ~seeds["set"].str.startswith("study_probes")]
     if several.empty:
         out.append("One seed per run (train.seeds): no result here says whether a difference is larger than seed noise.")
     else:
