@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..train.summary import run_label
 from .format import number
 
 
@@ -13,10 +14,10 @@ def training_context(summary_csv: Path, confidence: float) -> dict:
     """Runs as columns, settings and results as rows (the hyperparameter table of the report), and
     what the numbers say: "fell" only where the paired interval of the validation loss says so."""
     level = f"{100 * confidence:g} %"
-    table = pd.read_csv(summary_csv)
-    runs = [f"{r.model} / {r.dataset}" for r in table.itertuples()]
+    table = pd.read_csv(summary_csv, dtype={"subset": str})
+    runs = [run_label(r.model, r.dataset, r.recipe, r.subset, r.seed) for r in table.itertuples()]
     rows = [(column, [number(v.item() if hasattr(v, "item") else v) for v in table[column]])
-            for column in table.columns if column not in ("model", "dataset")]
+            for column in table.columns if column not in ("model", "dataset", "recipe", "subset", "seed")]
     findings = []
     for r in table.itertuples():
         if r.eval_loss_before != r.eval_loss_before or r.eval_loss != r.eval_loss:  # NaN: no validation split
@@ -27,7 +28,7 @@ def training_context(summary_csv: Path, confidence: float) -> dict:
             said = "the validation loss did not change clearly"
         else:
             said = "too few validation examples to say whether the validation loss changed"
-        findings.append(f"{r.model} on {r.dataset}: {said} (mean loss per token over {r.validation_examples} validation "
+        findings.append(f"{run_label(r.model, r.dataset, r.recipe, r.subset, r.seed)}: {said} (mean loss per token over {r.validation_examples} validation "
                         f"examples, paired: {r.validation_loss_base:.3f} under the base model, {r.validation_loss_tuned:.3f} "
                         f"after {r.steps} steps, a change of {r.validation_change:+.3f}, {level} interval "
                         f"[{r.validation_change_low:+.3f}, {r.validation_change_high:+.3f}]), at "
