@@ -333,7 +333,7 @@ def test_runs_that_differ_in_one_dimension_are_contrasted_and_seeds_aggregated(t
     runs = {("m", "base"): write_run(tmp_path, "m", "base", base)}
     runs.update({("m", a): write_run(tmp_path, "m", a, items) for a, items in adapters.items()})
     pairs = contrast_pairs(list(runs))
-    assert pairs == {"recipe": [(("m", "samanantar/corrected/200/seed1"), ("m", "samanantar/study/200/seed1"))],
+    assert pairs == {"recipe": [(("m", "samanantar/study/200/seed1"), ("m", "samanantar/corrected/200/seed1"))],
                      "subset": [(("m", "samanantar/corrected/50/seed1"), ("m", "samanantar/corrected/200/seed1"))]}
     out = {name: tmp_path / f"{name}.csv" for name in ("s", "d", "c", "contrasts", "seeds")}
     summarize(runs, settings=Intervals(0.95, 6), summary_csv=out["s"], differences_csv=out["d"], coverage_csv=out["c"],
@@ -341,7 +341,7 @@ def test_runs_that_differ_in_one_dimension_are_contrasted_and_seeds_aggregated(t
     contrasts = pd.read_csv(out["contrasts"])
     assert list(contrasts.columns) == CONTRAST_COLUMNS
     f1 = contrasts[contrasts["metric"] == "f1"].set_index("dimension")
-    assert f1.loc["recipe", "diff"] == pytest.approx(-0.5 - 0.055, abs=1e-6) and f1.loc["recipe", "verdict"] == "worse"
+    assert f1.loc["recipe", "diff"] == pytest.approx(0.5 + 0.055, abs=1e-6) and f1.loc["recipe", "verdict"] == "better"
     assert f1.loc["subset", "diff"] == pytest.approx(0.3) and f1.loc["subset", "n"] == 12
     seeds = pd.read_csv(out["seeds"], dtype={"subset": str})
     assert list(seeds.columns) == SEED_COLUMNS

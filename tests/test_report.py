@@ -157,8 +157,8 @@ def test_the_runs_section_compares_recipes_sizes_and_seeds(tmp_path):
               contrasts_csv=out["contrasts"], seeds_csv=out["seeds"])
     context = runs_context(out["contrasts"], out["seeds"], 0.95, 6)
     assert {(r["from"], r["to"], r["metric"]) for r in context["recipes"]} >= {
-        ("samanantar/corrected/200/seed1", "samanantar/study/200/seed1", "f1"),
-        ("samanantar/corrected/200/seed1", "samanantar/study/200/seed1", "stop_rate")}
+        ("samanantar/study/200/seed1", "samanantar/corrected/200/seed1", "f1"),
+        ("samanantar/study/200/seed1", "samanantar/corrected/200/seed1", "stop_rate")}
     assert [r["verdict"] for r in context["subsets"] if r["metric"] == "f1"] == ["better"]
     assert [r["holds"] for r in context["seeds"] if r["metric"] == "f1"] == ["better"]
     findings = " ".join(context["findings"])

@@ -183,7 +183,7 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
     assert set(differences["adapter"]) == {*RUNS, *EXTRA}
     contrasts = pd.read_csv(eval_dir / "contrasts.csv", dtype={"from": str, "to": str})
     assert set(zip(contrasts["model"], contrasts["dimension"], contrasts["from"], contrasts["to"])) == {
-        ("smollm2_135m", "recipe", RUNS[0], EXTRA[0]), ("smollm2_135m", "subset", EXTRA[1], RUNS[0])}
+        ("smollm2_135m", "recipe", EXTRA[0], RUNS[0]), ("smollm2_135m", "subset", EXTRA[1], RUNS[0])}
     seeds = pd.read_csv(eval_dir / "seeds.csv", dtype={"subset": str})
     assert set(seeds.loc[seeds["seeds"] == 2, "model"]) == {"smollm2_135m"}
     assert (built_workflow / "results" / "figures" / "training_size.png").stat().st_size > 10_000

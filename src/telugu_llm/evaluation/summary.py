@@ -171,8 +171,8 @@ def compare(scored: dict, by_run: dict, reference: tuple[str, str], run: tuple[s
 
 def contrast_pairs(runs: list[tuple[str, str]]) -> dict[str, list[tuple[tuple[str, str], tuple[str, str]]]]:
     """Pairs of fine-tuned runs of one model that differ in one dimension only: `recipe` (each recipe
-    against the first in name order, everything else equal) and `subset` (each larger Samanantar
-    subset against the smallest)."""
+    against the study's, everything else equal; without it, against the first in name order) and
+    `subset` (each larger Samanantar subset against the smallest)."""
     tuned = [(model, adapter, parse_adapter(adapter)) for model, adapter in runs if adapter != "base"]
     out: dict[str, list] = {"recipe": [], "subset": []}
     for dimension in out:
@@ -183,7 +183,7 @@ def contrast_pairs(runs: list[tuple[str, str]]) -> dict[str, list[tuple[tuple[st
                 continue
             families.setdefault((model, *(dims[d] for d in held)), []).append((dims[dimension], (model, adapter)))
         for members in families.values():
-            members.sort(key=lambda m: int(m[0]) if dimension == "subset" else m[0])
+            members.sort(key=lambda m: int(m[0]) if dimension == "subset" else (m[0] != "study", m[0]))
             out[dimension] += [(members[0][1], run) for _, run in members[1:]]
     return out
 
