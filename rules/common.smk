@@ -8,7 +8,7 @@ from snakemake.exceptions import WorkflowError
 WORKFLOW_DIR = Path(workflow.basedir)
 sys.path.insert(0, str(WORKFLOW_DIR / "src"))
 
-from telugu_llm.config import active_models, check_config  # noqa: E402
+from telugu_llm.config import EXTRA_RUN_RECIPE, active_models, check_config  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
 from telugu_llm.imports import package_modules  # noqa: E402
@@ -216,6 +216,13 @@ def seeds(model):
     return config["train"]["seeds"] or [config["models"][model]["training"]["seed"]]
 
 
+def extra_run_defaults(model, dataset):
+    """What an extra run does not name: fixed values, so that reordering or extending train.recipes
+    or train.seeds never moves an extra run (config.EXTRA_RUN_RECIPE)."""
+    return {"recipe": EXTRA_RUN_RECIPE, "subset": prompts_subset(dataset),
+            "seed": config["models"][model]["training"]["seed"]}
+
+
 def train_runs(model=None):
     """Every training run, as wildcards of RUN (of one model, if given): every combination of the
     dimensions, then each model's extra_runs (each run once)."""
@@ -224,10 +231,8 @@ def train_runs(model=None):
             for r in config["train"]["recipes"] for s in training_subsets(d) for seed in seeds(m)]
     for m in MODELS:
         for extra in config["models"][m]["extra_runs"]:
-            run = {"model": m, "dataset": extra["dataset"],
-                   "recipe": extra["recipe"] if "recipe" in extra else config["train"]["recipes"][0],
-                   "subset": str(extra["subset"]) if "subset" in extra else prompts_subset(extra["dataset"]),
-                   "seed": extra["seed"] if "seed" in extra else seeds(m)[0]}
+            run = {"model": m, "dataset": extra["dataset"], **extra_run_defaults(m, extra["dataset"]),
+                   **{key: str(value) if key == "subset" else value for key, value in extra.items() if key != "dataset"}}
             if run not in runs:
                 runs.append(run)
     return [run for run in runs if model is None or run["model"] == model]

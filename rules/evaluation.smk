@@ -60,7 +60,6 @@ rule eval_summary:
         figure_size="results/figures/training_size.png",
     params:
         intervals=canonical(config["intervals"]),
-        root=EVAL_DIR,
     log:
         "results/logs/eval/summary.log",
     benchmark:

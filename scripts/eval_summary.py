@@ -4,7 +4,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 import pandas as pd  # noqa: E402
 
-from telugu_llm.evaluation.summary import run_of, summarize  # noqa: E402
+from telugu_llm.evaluation.summary import run_named, summarize  # noqa: E402
 from telugu_llm.intervals import Intervals  # noqa: E402
 from telugu_llm.logs import logged  # noqa: E402
 from telugu_llm.report.figures import evaluation_figure, training_size_figure  # noqa: E402
@@ -12,7 +12,7 @@ from telugu_llm.settings import from_dict  # noqa: E402
 
 i, o = snakemake.input, snakemake.output
 with logged(snakemake.log[0]) as log:
-    runs = {run_of(Path(g), Path(snakemake.params.root)): Path(g) for g in i.generations}
+    runs = {run_named(Path(g)): Path(g) for g in i.generations}
     settings = from_dict(Intervals, snakemake.params.intervals, key="intervals")
     counts = summarize(runs, settings=settings, summary_csv=Path(o.summary), differences_csv=Path(o.differences),
                        coverage_csv=Path(o.coverage), contrasts_csv=Path(o.contrasts), seeds_csv=Path(o.seeds))

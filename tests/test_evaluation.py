@@ -21,7 +21,7 @@ from telugu_llm.evaluation.sets import build_sets
 from telugu_llm.evaluation.settings import GenerationSettings
 from telugu_llm.intervals import Intervals
 from telugu_llm.errors import InputError
-from telugu_llm.evaluation.summary import COLUMNS, RUN_COLUMNS, parse_adapter, run_of, summarize
+from telugu_llm.evaluation.summary import COLUMNS, RUN_COLUMNS, parse_adapter, run_named, summarize
 from telugu_llm.loading import Quantization, load_tokenizer, open_tokenizer, set_pad_token
 from telugu_llm.prompts.formats import IGNORE_INDEX, render, tokenize_example
 from telugu_llm.train.weights import build_model
@@ -218,11 +218,9 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
     assert set(coverage["adapter"]) == {"base", RUN} and (coverage["not_compared"] == 0).all()
 
 
-def test_a_run_is_named_by_its_path_under_the_model(tmp_path):
-    root = tmp_path / "eval"
-    assert run_of(root / "m" / "base" / "generations.parquet", root) == ("m", "base")
-    assert run_of(root / "m" / "guanaco" / "study" / "all" / "seed3" / "generations.parquet", root) == \
-        ("m", "guanaco/study/all/seed3")
+def test_a_run_is_named_by_its_metrics_and_its_adapter_path_parsed(tmp_path):
+    path = write_run(tmp_path, "m", "guanaco/study/all/seed3", {"i1": 1.0})
+    assert run_named(path) == ("m", "guanaco/study/all/seed3")
     assert parse_adapter("guanaco/study/all/seed3") == {"dataset": "guanaco", "recipe": "study", "subset": "all", "seed": 3}
     with pytest.raises(InputError, match=r"evaluation run 'guanaco/study': expected base or <dataset>/<recipe>/<subset>/seed<seed>"):
         parse_adapter("guanaco/study")

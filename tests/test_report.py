@@ -165,6 +165,15 @@ def test_the_runs_section_compares_recipes_sizes_and_seeds(tmp_path):
     assert "m, 50 → 200 Samanantar training pairs (corrected, seed1): of 1 headline comparisons with at least 6 items, " \
            "1 better and 0 worse" in findings
     assert "of 1 headline changes against the base model, 1 are better and 0 worse on every seed" in findings
+    # the same runs stopped by max_steps after 40 examples: the size contrast is budget-limited, no claim
+    training = pd.DataFrame([{"model": "m", "dataset": "samanantar", "recipe": "corrected", "subset": size, "seed": 1,
+                              "examples_seen": 40, "train_examples": 2 * int(size)} for size in ("50", "200")])
+    training.to_csv(tmp_path / "training.csv", index=False)
+    limited = runs_context(out["contrasts"], out["seeds"], 0.95, 6, tmp_path / "training.csv")
+    assert [r["verdict"] for r in limited["subsets"] if r["metric"] == "f1"] == [
+        "better (budget-limited: 40 and 40 examples seen, of 100 and 400)"]
+    assert "no claim about the training-set size is made" in " ".join(limited["findings"])
+    assert "1 better and 0 worse with the larger set" not in " ".join(limited["findings"])
     html = environment().get_template("runs.html.j2").render(runs=context, evaluation=None, figures={})
     assert "Recipes side by side" in html and "Training-set size" in html and "Across seeds" in html
 
@@ -187,3 +196,18 @@ def test_the_runs_section_says_what_a_single_run_cannot_show(tmp_path):
     assert any(f.startswith("One recipe per run") for f in findings)
     assert any(f.startswith("One Samanantar training-set size per run") for f in findings)
     assert any(f.startswith("One seed per run") for f in findings)
+
+
+def test_template_examples_name_template_dataset_and_subset(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from telugu_llm.report.prompts import template_examples
+
+    folder = tmp_path / "prompts" / "llama2_study" / "samanantar" / "200"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"prompt": ["<s>[INST] hi [/INST]"], "completion": [" hello"], "task": ["translation"]}),
+                   folder / "train.parquet")
+    assert template_examples([folder]) == [{"template": "llama2_study", "dataset": "samanantar", "subset": "200",
+                                            "prompt": "<s>[INST] hi [/INST]", "completion": " hello",
+                                            "task": "translation"}]

@@ -67,15 +67,16 @@ def test_report_opens_offline_with_every_figure_and_escaped_model_text(built_wor
 
     wf = built_workflow
     plain = render_in_chromium(wf / "results" / "report.html", tmp_path / "plain")
-    assert plain["images"] >= 6 and plain["broken"] == []  # data, fertility x2, training x2, evaluation
+    assert plain["images"] >= 7 and plain["broken"] == []  # data, fertility x2, training x2, evaluation, size
     assert plain["scripts"] == 1  # the checker: the report itself has none
     assert plain["telugu_cells"] > 0
 
     # the same report, with a model output that is HTML and a script
-    generations = sorted((wf / "results" / "eval").glob("*/*/generations.parquet"))
+    eval_dir = wf / "results" / "eval"
+    generations = sorted(eval_dir.rglob("generations.parquet"))  # base runs and nested run paths alike
     copies = []
     for path in generations:
-        copy = tmp_path / "eval" / path.parent.parent.name / path.parent.name / "generations.parquet"
+        copy = tmp_path / "eval" / path.relative_to(eval_dir)
         copy.parent.mkdir(parents=True)
         shutil.copy(path, copy)
         shutil.copy(path.with_name("metrics.json"), copy.with_name("metrics.json"))
@@ -90,7 +91,8 @@ def test_report_opens_offline_with_every_figure_and_escaped_model_text(built_wor
     figures = {name: results / "figures" / f"{name}.png" for name in
                ("data_lengths", "training_loss", "learning_rate", "evaluation")}
     figures.update(fertility=results / "figures" / "fertility.png",
-                   tokens_per_sentence=results / "figures" / "tokens_per_sentence.png")
+                   tokens_per_sentence=results / "figures" / "tokens_per_sentence.png",
+                   training_size=results / "figures" / "training_size.png")
     assert all(p.exists() for p in figures.values()), [p for p in figures.values() if not p.exists()]
     out = tmp_path / "report.html"
     config = yaml.safe_load((wf / "config" / "config.yaml").read_text())
@@ -106,6 +108,8 @@ def test_report_opens_offline_with_every_figure_and_escaped_model_text(built_wor
                               "differences_csv": results / "eval" / "differences.csv",
                               "coverage_csv": results / "eval" / "coverage.csv",
                               "generations": copies, "examples": 5, **config["intervals"]},
+                  runs={"contrasts_csv": results / "eval" / "contrasts.csv", "seeds_csv": results / "eval" / "seeds.csv",
+                        "training_summary_csv": results / "train" / "summary.csv", **config["intervals"]},
                   benchmark_root=results / "benchmarks")
     assert "&lt;script&gt;document.title" in out.read_text(encoding="utf-8")
     checked = render_in_chromium(out, tmp_path / "payload")

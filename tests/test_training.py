@@ -109,6 +109,9 @@ LABELS = [IGNORE_INDEX] * 4 + [20, 21, EOS]
     ({"long_examples": "keep_eos"}, 6, ([BOS, 10, 11, 12, 20, EOS], [IGNORE_INDEX] * 4 + [20, EOS], "cut")),
     ({"long_examples": "keep_eos"}, 5, ([], [], "dropped")),  # no room for any of the completion
     ({"long_examples": "truncate"}, 5, (IDS[:5], LABELS[:5], "cut")),  # the trainer's cut: EOS lost
+    ({"long_examples": "truncate"}, 4, ([], [], "dropped")),  # the cut leaves only the prompt: nothing to learn
+    # full text: the prompt is trained on, but a cut keeping EOS still needs room for the completion
+    ({"loss": "full_text", "long_examples": "keep_eos"}, 5, ([], [], "dropped")),
     ({"loss": "full_text", "long_examples": "truncate"}, 5, (IDS[:5], IDS[:5], "cut")),
 ])
 def test_a_recipe_makes_the_example_it_says(choices, max_length, expected):
@@ -122,6 +125,7 @@ def test_the_study_recipe_never_trains_eos_and_pads_with_it(tiny, tmp_path):
                                        tokenizer_dir=tiny["llama"]["tokenizer"], prompts_dir=tiny["llama"]["prompts"],
                                        checkpoint_dir=tmp_path / "ckpt")
     assert tokenizer.pad_token_id == tokenizer.eos_token_id and not info["bf16"] and not info["fp16"]
+    assert info["adapter_dtype"] == "float32"  # trl would store them in bfloat16; the study's were float32
     batch = next(iter(trainer.get_train_dataloader()))
     ids, labels, mask = batch["input_ids"], batch["labels"], batch["attention_mask"]
     assert (ids == tokenizer.eos_token_id).any(), "Listing 2's examples end with </s>"

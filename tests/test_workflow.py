@@ -24,17 +24,18 @@ def test_scripts_never_read_the_config():
 
 
 def test_dry_run_plans_the_whole_default(workflow):
+    # 2 models x 2 datasets, SmolLM2's 3 extra runs (another recipe, size, seed); each evaluated, and each base
     assert planned_jobs(workflow) == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
-                                      "data_summary": 1, "tokenizer": 4, "format_prompts": 4, "fertility_tokenizer": 4,
-                                      "template_cost": 4, "fertility_summary": 1, "model_weights": 2, "train_run": 4,
-                                      "training_summary": 1, "eval_sets": 1, "evaluate_run": 6, "eval_summary": 1,
+                                      "data_summary": 1, "tokenizer": 4, "format_prompts": 5, "fertility_tokenizer": 4,
+                                      "template_cost": 4, "fertility_summary": 1, "model_weights": 2, "train_run": 7,
+                                      "training_summary": 1, "eval_sets": 1, "evaluate_run": 9, "eval_summary": 1,
                                       "report": 1, "all": 1}
     assert planned_jobs(workflow, "evaluate") == {
-        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 2, "format_prompts": 4,
-        "model_weights": 2, "train_run": 4, "eval_sets": 1, "evaluate_run": 6, "eval_summary": 1, "evaluate": 1}
+        "samanantar_shards": 1, "samanantar_subset": 2, "guanaco_shards": 1, "tokenizer": 2, "format_prompts": 5,
+        "model_weights": 2, "train_run": 7, "eval_sets": 1, "evaluate_run": 9, "eval_summary": 1, "evaluate": 1}
     assert planned_jobs(workflow, "train") == {
-        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 2, "format_prompts": 4,
-        "model_weights": 2, "train_run": 4, "train": 1}
+        "samanantar_shards": 1, "samanantar_subset": 2, "guanaco_shards": 1, "tokenizer": 2, "format_prompts": 5,
+        "model_weights": 2, "train_run": 7, "train": 1}
     assert planned_jobs(workflow, "fertility") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "format_prompts": 4,
         "fertility_tokenizer": 4, "template_cost": 4, "fertility_summary": 1, "fertility": 1}

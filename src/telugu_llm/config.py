@@ -205,6 +205,11 @@ def check_tokenizers_and_models(config: dict) -> None:
                          f"{config['samanantar']['subsets']}")
 
 
+# The recipe of an extra run that names none (models.<name>.extra_runs): fixed, not the first of
+# train.recipes, so that reordering that list never moves an extra run.
+EXTRA_RUN_RECIPE = "corrected"
+
+
 def check_training(config: dict) -> None:
     """The dimensions of the training runs: recipes that exist and whose choices the trainer can carry
     out together (packed rows are max_length long: a model's max_length, which the schema always
@@ -218,6 +223,10 @@ def check_training(config: dict) -> None:
     for name in config["train"]["recipes"]:
         if name not in recipes:
             raise InputError(f"config key train.recipes: unknown recipe {name!r}; defined under recipes: {sorted(recipes)}")
+    if EXTRA_RUN_RECIPE not in recipes and any(
+            "recipe" not in run for model in active_models(config) for run in config["models"][model]["extra_runs"]):
+        raise InputError(f"config key recipes: an extra run without a recipe trains with {EXTRA_RUN_RECIPE!r}, which is "
+                         "not defined; name the recipe of each extra run")
     for model, spec in config["models"].items():
         for name in spec["recipe_overrides"]:
             if name not in recipes:
@@ -225,7 +234,11 @@ def check_training(config: dict) -> None:
                                  f"({sorted(recipes)})")
     for model in active_models(config):
         spec = config["models"][model]
-        for name in config["train"]["recipes"]:
+        used = dict.fromkeys([*config["train"]["recipes"],
+                              *(run["recipe"] if "recipe" in run else EXTRA_RUN_RECIPE for run in spec["extra_runs"])])
+        for name in used:
+            if name not in recipes:
+                continue  # an extra run's unknown recipe: named with its key below
             overrides = spec["recipe_overrides"].get(name, {})
             recipe = {**recipes[name], **overrides}
             where = f"recipes.{name}" + (f" (with models.{model}.recipe_overrides.{name})" if overrides else "")

@@ -64,11 +64,11 @@ def with_run_columns(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([table.iloc[:, :at], parsed, table.iloc[:, at:]], axis=1)
 
 
-def run_of(generations: Path, root: Path) -> tuple[str, str]:
-    """(model, adapter) of an evaluation run from the path of its generations under `root`
-    (`<root>/<model>/base/generations.parquet` or `<root>/<model>/<dataset>/<recipe>/<subset>/seed<seed>/...`)."""
-    parts = Path(generations).relative_to(root).parts[:-1]
-    return parts[0], "/".join(parts[1:])
+def run_named(generations: Path) -> tuple[str, str]:
+    """(model, adapter) of an evaluation run, as its metrics.json beside the generations names them
+    (the adapter is base or the training run's path under the model)."""
+    metrics = json.loads(Path(generations).with_name("metrics.json").read_text(encoding="utf-8"))
+    return metrics["model"], metrics["adapter"]
 
 
 def common_items(by_run: dict) -> dict[tuple, set]:

@@ -159,6 +159,7 @@ def training_size_figure(summary: pd.DataFrame, out_png: Path, confidence: float
                     & summary["subset"].astype(str).str.fullmatch(r"[0-9]+")].copy()
     base = summary[headline & (summary["adapter"] == "base")]
     sized["pairs"] = sized["subset"].astype(int)
+    sized["seed"] = sized["seed"].astype("Int64")  # read back as float where the base rows have none
     panels = sorted({(r.set, r.task, r.lang, r.metric) for r in sized.itertuples()})
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     if sized["pairs"].nunique() < 2:

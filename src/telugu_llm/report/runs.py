@@ -34,12 +34,34 @@ def _contrast_rows(contrasts: pd.DataFrame, dimension: str) -> list[dict]:
              "to_value": interval_cell(r["to_value"], math.nan, math.nan),
              "diff": interval_cell(r["diff"], r["ci_low"], r["ci_high"]), "n": r["n"],
              "p_adjusted": "–" if r["p_adjusted"] != r["p_adjusted"] else f"{r['p_adjusted']:.3g}",
-             "verdict": r["verdict"]}
+             "verdict": r["verdict"] + (f" ({r['budget']})" if r.get("budget") else "")}
             for r in part.to_dict("records")]
 
 
-def runs_context(contrasts_csv: Path, seeds_csv: Path, confidence: float, min_items: int) -> dict:
+def budgets(training_summary_csv: Path | None) -> dict[tuple[str, str], tuple[int, int]]:
+    """(model, adapter) -> (examples the optimizer saw, training examples), from the training summary."""
+    if training_summary_csv is None:
+        return {}
+    table = pd.read_csv(training_summary_csv, dtype={"subset": str})
+    return {(r.model, f"{r.dataset}/{r.recipe}/{r.subset}/seed{r.seed}"): (int(r.examples_seen), int(r.train_examples))
+            for r in table.itertuples()}
+
+
+def budget_limited(row: dict, seen: dict) -> str:
+    """Why a size contrast says nothing about size: the runs saw fewer examples than the larger
+    subset holds (max_steps), so the sizes differ in which examples, not in how many; else ""."""
+    a, b = seen.get((row["model"], row["from"])), seen.get((row["model"], row["to"]))
+    if a is None or b is None or b[0] >= b[1]:
+        return ""
+    return f"budget-limited: {a[0]} and {b[0]} examples seen, of {a[1]} and {b[1]}"
+
+
+def runs_context(contrasts_csv: Path, seeds_csv: Path, confidence: float, min_items: int,
+                 training_summary_csv: Path | None = None) -> dict:
     contrasts = pd.read_csv(contrasts_csv, dtype={"from": str, "to": str})
+    seen = budgets(training_summary_csv)
+    contrasts["budget"] = [budget_limited(r, seen) if r["dimension"] == "subset" else ""
+                           for r in contrasts.to_dict("records")]
     seeds = pd.read_csv(seeds_csv, dtype={"subset": str})
     several = seeds[seeds["seeds"] > 1]
     seed_rows = [{"run": f"{r.model} / {r.dataset} / {r.recipe} / {r.subset}", "group": group_title(r.set, r.task, r.lang),
@@ -77,6 +99,11 @@ def runs_findings(contrasts: pd.DataFrame, seeds: pd.DataFrame, confidence: floa
         rows = part[(part["metric"] == part["task"].map(HEADLINE)) & ~part["set"].str.startswith("study_probes")
                     & (part["n"] >= min_items)]
         if rows.empty:
+            continue
+        if part["budget"].iloc[0]:
+            out.append(f"{model}, {a.split('/')[2]} → {b.split('/')[2]} Samanantar training pairs: "
+                       f"{part['budget'].iloc[0]} (max_steps ends training first), so the two sizes differ in which "
+                       f"examples were trained on, not in how many; no claim about the training-set size is made.")
             continue
         counts = rows["verdict"].value_counts()
         out.append(f"{model}, {a.split('/')[2]} → {b.split('/')[2]} Samanantar training pairs ({a.split('/')[1]}, "

@@ -36,16 +36,16 @@ def recipe_example(ids: list[int], labels: list[int], *, recipe: Recipe, eos_id:
                    max_length: int) -> tuple[list[int], list[int], str]:
     """An example as `prompts.formats.tokenize_example` makes it (BOS, prompt masked, EOS last) made
     as the recipe says; and what its length did: "kept", "cut" (keep_eos or truncate) or "dropped"
-    (then the lists are empty). The order: EOS removed if not appended, the loss widened to every
+    (then the lists are empty; also an example left with no trained token). The order: EOS removed if not appended, the loss widened to every
     token, the length handled, then the pad id (EOS, under `pad_token: eos`) left out of the loss,
     as the data collator of the study's time did with every pad id."""
+    n_prompt = labels.count(IGNORE_INDEX)  # BOS and prompt, whatever the loss
     if not recipe.append_eos:
         ids, labels = ids[:-1], labels[:-1]
     if recipe.loss == "full_text":
         labels = list(ids)
     status = "kept"
     if len(ids) > max_length:
-        n_prompt = labels.count(IGNORE_INDEX)
         if recipe.long_examples == "truncate":
             ids, labels, status = ids[:max_length], labels[:max_length], "cut"
         elif recipe.long_examples == "keep_eos" and recipe.append_eos and n_prompt < max_length - 1:
@@ -54,6 +54,8 @@ def recipe_example(ids: list[int], labels: list[int], *, recipe: Recipe, eos_id:
             return [], [], "dropped"
     if recipe.pad_token == "eos":
         labels = [IGNORE_INDEX if token == eos_id else label for token, label in zip(ids, labels)]
+    if all(label == IGNORE_INDEX for label in labels[1:]):  # nothing left to learn (a cut inside the prompt)
+        return [], [], "dropped"
     return ids, labels, status
 
 
@@ -228,8 +230,15 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
     trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer,
                          train_dataset=Dataset.from_list(train_examples),
                          eval_dataset=Dataset.from_list(eval_examples) if eval_examples else None)
-    info = {"device": device, "optimizer": optim, "bf16": bf16, "fp16": fp16, "train_examples": train_counts,
-            "eval_examples": eval_counts}
+    if recipe.mixed_precision == "none":
+        # trl stores a 4-bit model's LoRA weights in bfloat16; the study's trl of 2023 left them in
+        # float32, and with fp16 = bf16 = False every adapter computation was float32
+        for parameter in trainer.model.parameters():
+            if parameter.requires_grad:
+                parameter.data = parameter.data.float()
+    adapter_dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in trainer.model.parameters() if p.requires_grad})
+    info = {"device": device, "optimizer": optim, "bf16": bf16, "fp16": fp16, "adapter_dtype": ",".join(adapter_dtypes),
+            "train_examples": train_counts, "eval_examples": eval_counts}
     return trainer, tokenizer, info
 
 
@@ -292,6 +301,11 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
         "optimizer": info["optimizer"],
         "bf16": info["bf16"],
         "fp16": info["fp16"],
+        "adapter_dtype": info["adapter_dtype"],
+        # examples the optimizer saw (steps x batch x accumulation x processes): below the training
+        # set's size, a run is budget-limited and its subset size says which examples, not how many
+        "examples_seen": trainer.state.global_step * settings.training.batch_size
+        * settings.training.gradient_accumulation_steps * world_size(),
         "train_examples": info["train_examples"],
         "eval_examples": info["eval_examples"],
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
