@@ -326,3 +326,18 @@ def test_two_processes_on_the_cpu(tiny, tmp_path):
     trained = [p for n, p in model.named_parameters() if "lora_B" in n]
     assert trained and any(p.abs().sum() > 0 for p in trained)  # B starts at zero: it was trained
     assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").iterdir())
+
+
+def test_auto_compute_dtype_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):
+    import torch
+
+    from telugu_llm.loading import Quantization, compute_dtype
+
+    auto = Quantization(load_in_4bit=True, quant_type="nf4", compute_dtype="auto", double_quant=False)
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
+    assert compute_dtype(auto, "cpu") == "float32"  # emulated bfloat16 would be about 50x slower
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert compute_dtype(auto, "cpu") == "bfloat16"
+    fixed = Quantization(load_in_4bit=True, quant_type="nf4", compute_dtype="float16", double_quant=False)
+    assert compute_dtype(fixed, "cpu") == "float16"  # what the config says, where it says it

@@ -91,13 +91,36 @@ def disable_avx512bf16_repacking(model) -> int:
     return count
 
 
+def native_bfloat16(device: str) -> bool:
+    """Whether `device` computes in bfloat16 natively: a GPU that supports it, or a CPU with
+    AVX512-BF16 or AMX. Elsewhere a CPU emulates bfloat16, about 50 times slower than float32
+    (README: measured on an AVX2 machine)."""
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
+
+
+def compute_dtype(quantization: Quantization, device: str) -> str:
+    """The compute dtype a run uses: the configured one, or for `auto` bfloat16 where the device has
+    it natively, else float16 on a GPU and float32 on a CPU (pitfall 4: bfloat16 where the hardware
+    has it)."""
+    if quantization.compute_dtype != "auto":
+        return quantization.compute_dtype
+    if native_bfloat16(device):
+        return "bfloat16"
+    return "float16" if device == "cuda" else "float32"
+
+
 def load_quantized(model_dir: Path, quantization: Quantization, device: str, model: str):
     """The base model of a weights resource, in 4 bits where `quantization` says so, on `device`
     (this process's GPU under torchrun). `model` names the config entry in errors."""
     import torch
     import transformers
 
-    dtype = getattr(torch, quantization.compute_dtype)
+    dtype = getattr(torch, compute_dtype(quantization, device))
     kwargs = {"dtype": dtype if device == "cuda" or dtype != torch.float16 else torch.float32}
     if quantization.load_in_4bit:
         try:

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_directory, json_text
 from ..errors import InputError
-from ..loading import Quantization, device_name, load_quantized, padded_tokenizer, resolve_device, versions
+from ..loading import Quantization, compute_dtype, device_name, load_quantized, padded_tokenizer, resolve_device, versions
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
 from .generation import encode_prompt, generate, reference_nll
 from .scoring import metric_values, score_item
@@ -154,6 +154,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
         "metrics": metric_values(table),
         "load_seconds": load_seconds, **speed, "batch_size": settings.batch_size,
         "device": device,
+        "compute_dtype": compute_dtype(quantization, device),
         "device_name": device_name(device),
         "threads": torch.get_num_threads(), "seed": settings.seed, "settings": asdict(settings),
         "versions": versions("sacrebleu", "rouge-score"),

@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_file, write_json
 from ..errors import InputError
-from ..loading import (device_name, load_quantized, padded_tokenizer, peak_memory_bytes, resolve_device, versions,
-                       world_size)
+from ..loading import (compute_dtype, device_name, load_quantized, padded_tokenizer, peak_memory_bytes, resolve_device,
+                       versions, world_size)
 from ..prompts.formats import IGNORE_INDEX, STUDY_TEMPLATES, check_example, tokenize_example
 from ..resources import SOURCE_JSON, sha256_file
 from .settings import Recipe, RunSettings
@@ -185,8 +185,9 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
     model.config.pad_token_id = tokenizer.pad_token_id
 
     mixed = recipe.mixed_precision == "auto"  # the study's recipe: fp16 = False, bf16 = False
-    bf16 = mixed and settings.quantization.compute_dtype == "bfloat16" and (device == "cpu" or torch.cuda.is_bf16_supported())
-    fp16 = mixed and settings.quantization.compute_dtype == "float16" and device == "cuda"
+    dtype = compute_dtype(settings.quantization, device)
+    bf16 = mixed and dtype == "bfloat16" and (device == "cpu" or torch.cuda.is_bf16_supported())
+    fp16 = mixed and dtype == "float16" and device == "cuda"
     optim = t.optim if device == "cuda" or "paged" not in t.optim else "adamw_torch"  # pitfall 6
     config = SFTConfig(
         output_dir=str(checkpoint_dir),
@@ -237,7 +238,8 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
             if parameter.requires_grad:
                 parameter.data = parameter.data.float()
     adapter_dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in trainer.model.parameters() if p.requires_grad})
-    info = {"device": device, "optimizer": optim, "bf16": bf16, "fp16": fp16, "adapter_dtype": ",".join(adapter_dtypes),
+    info = {"device": device, "optimizer": optim, "compute_dtype": dtype, "bf16": bf16, "fp16": fp16,
+            "adapter_dtype": ",".join(adapter_dtypes),
             "train_examples": train_counts, "eval_examples": eval_counts}
     return trainer, tokenizer, info
 
@@ -302,6 +304,7 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
         "bf16": info["bf16"],
         "fp16": info["fp16"],
         "adapter_dtype": info["adapter_dtype"],
+        "compute_dtype": info["compute_dtype"],
         # examples the optimizer saw (steps x batch x accumulation x processes): below the training
         # set's size, a run is budget-limited and its subset size says which examples, not how many
         "examples_seen": trainer.state.global_step * settings.training.batch_size

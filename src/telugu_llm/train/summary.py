@@ -65,7 +65,7 @@ def gather_runs(metrics_files: list[Path], history_files: list[Path], validation
             "eval_loss_before": m["eval_loss_before"], "eval_loss": m["eval_loss"],
             "tokens_per_second": m["tokens_per_second"], "non_padding_tokens": m["non_padding_tokens"],
             "peak_memory_gib": m["peak_memory_bytes"] / 2**30, "wall_time_s": m["wall_time_s"], "device": m["device"],
-            "optimizer": m["optimizer"], "compute_dtype": quant["compute_dtype"] if quant["load_in_4bit"] else "full",
+            "optimizer": m["optimizer"], "compute_dtype": m["compute_dtype"] if quant["load_in_4bit"] else "full",
             "lora_r": lora["r"], "lora_alpha": lora["alpha"], "lora_dropout": lora["dropout"],
             "target_modules": ",".join(lora["target_modules"]), "learning_rate": t["learning_rate"],
             "lr_scheduler": t["lr_scheduler"], "warmup_ratio": t["warmup_ratio"], "batch_size": t["batch_size"],
