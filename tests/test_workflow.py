@@ -62,7 +62,8 @@ def test_default_run_builds_shards_quality_and_report(built_workflow):
     assert '<section id="tokenizers">' in html and '<section id="templates">' in html
     assert '<section id="training">' in html
     assert '<section id="evaluation">' in html and '<section id="generations">' in html
-    assert html.count("data:image/png;base64,") == 6
+    assert '<section id="runs">' in html  # recipes, sizes and seeds: the default's extra runs show each once
+    assert html.count("data:image/png;base64,") == 7  # data, fertility x2, training x2, evaluation, size
     assert "Samanantar en-te (Telugu)" in html
     for rule_log in ("samanantar_en-te.log", "guanaco.log"):
         assert (built_workflow / "results" / "logs" / "data" / rule_log).exists()
