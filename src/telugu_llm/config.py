@@ -26,10 +26,13 @@ def _key(path) -> str:
 
 @functools.cache
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
-    # libyaml's parser where PyYAML was built with it: the schema is read at every start of the
-    # workflow, and the pure-Python parser takes a few tenths of a second over it
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(Path(schema_path).read_text(encoding="utf-8"), Loader=loader)
+    return read_yaml(schema_path)
+
+
+def read_yaml(path: Path):
+    """A YAML file, safely, with libyaml's parser where PyYAML was built with it: the schema is read
+    at every start of the workflow, and the pure-Python parser takes a few tenths of a second over it."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _filling_validator(schema: dict):
@@ -81,8 +84,7 @@ def check_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
 def shipped_recipe(name: str) -> dict:
     """A recipe of the embedded default's config (`study` or `corrected`), named, as a run takes it;
     for callers outside the workflow (tests, benchmarks)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    recipes = yaml.load((SCHEMA_PATH.parent / "config.yaml").read_text(encoding="utf-8"), Loader=loader)["recipes"]
+    recipes = read_yaml(SCHEMA_PATH.parent / "config.yaml")["recipes"]
     return {"name": name, **recipes[name]}
 
 

@@ -56,6 +56,11 @@ def parse_adapter(adapter: str) -> dict:
     return {"dataset": parts[0], "recipe": parts[1], "subset": parts[2], "seed": int(parts[3][4:])}
 
 
+def adapter_of(dataset: str, recipe: str, subset: str, seed: int) -> str:
+    """The adapter name of a training run (the inverse of `parse_adapter`)."""
+    return f"{dataset}/{recipe}/{subset}/seed{seed}"
+
+
 def with_run_columns(table: pd.DataFrame) -> pd.DataFrame:
     """The table with the run's dimensions (RUN_COLUMNS) after its `adapter` column."""
     parsed = pd.DataFrame([parse_adapter(a) for a in table["adapter"]], columns=RUN_COLUMNS, index=table.index)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..evaluation.scoring import DEGENERATION
+from ..evaluation.summary import adapter_of
 from ..tasks import HEADLINE
 from .evaluation import group_title
 from .format import interval_cell
@@ -43,7 +44,7 @@ def budgets(training_summary_csv: Path | None) -> dict[tuple[str, str], tuple[in
     if training_summary_csv is None:
         return {}
     table = pd.read_csv(training_summary_csv, dtype={"subset": str})
-    return {(r.model, f"{r.dataset}/{r.recipe}/{r.subset}/seed{r.seed}"): (int(r.examples_seen), int(r.train_examples))
+    return {(r.model, adapter_of(r.dataset, r.recipe, r.subset, r.seed)): (int(r.examples_seen), int(r.train_examples))
             for r in table.itertuples()}
 
 
