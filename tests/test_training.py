@@ -50,11 +50,11 @@ def tiny(tmp_path_factory, tokenizer_dirs):
     return out
 
 
-def settings(arch: str, recipe: str = "corrected", **training) -> RunSettings:
+def settings(arch: str, recipe: str = "corrected", compute_dtype: str = "bfloat16", **training) -> RunSettings:
     spec = {"tokenizer": "llama2" if arch == "llama" else "mistral",
             "template": "llama2_study" if arch == "llama" else "mistral_study", "max_length": 128,
             "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
-            "quantization": {"load_in_4bit": True, "compute_dtype": "bfloat16"},
+            "quantization": {"load_in_4bit": True, "compute_dtype": compute_dtype},
             "training": {"max_steps": 6, "batch_size": 4, "learning_rate": 0.01, "warmup_ratio": 0.0, "logging_steps": 2,
                          "eval_steps": 6, "save_steps": 2, "gradient_checkpointing": False, "seed": 1, **training}}
     return run_settings(f"tiny_{arch}", "samanantar", with_defaults(spec, "$defs/model"), device="cpu",
@@ -116,6 +116,17 @@ LABELS = [IGNORE_INDEX] * 4 + [20, 21, EOS]
 ])
 def test_a_recipe_makes_the_example_it_says(choices, max_length, expected):
     assert recipe_example(IDS, LABELS, recipe=recipe(**choices), eos_id=EOS, max_length=max_length) == expected
+
+
+@pytest.mark.parametrize("compute_dtype, bf16, adapter_dtype", [("bfloat16", True, "bfloat16"), ("float32", False, "float32")])
+def test_adapters_are_bfloat16_only_under_bf16_mixed_precision(tiny, tmp_path, compute_dtype, bf16, adapter_dtype):
+    """trl casts a 4-bit model's adapters to bfloat16 whatever the run computes in; a float32 run
+    (the default's on a CPU without native bfloat16) keeps them float32, or every adapter product is
+    emulated bfloat16."""
+    _, _, info = prepare(settings=settings("llama", compute_dtype=compute_dtype), model_dir=tiny["llama"]["model"],
+                         tokenizer_dir=tiny["llama"]["tokenizer"], prompts_dir=tiny["llama"]["prompts"],
+                         checkpoint_dir=tmp_path / "ckpt")
+    assert (info["bf16"], info["adapter_dtype"], info["compute_dtype"]) == (bf16, adapter_dtype, compute_dtype)
 
 
 def test_the_study_recipe_never_trains_eos_and_pads_with_it(tiny, tmp_path):
@@ -341,3 +352,20 @@ def test_auto_compute_dtype_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     assert compute_dtype(auto, "cpu") == "bfloat16"
     fixed = Quantization(load_in_4bit=True, quant_type="nf4", compute_dtype="float16", double_quant=False)
     assert compute_dtype(fixed, "cpu") == "float16"  # what the config says, where it says it
+
+
+def test_token_nll_is_cross_entropy_per_label_with_ignored_labels_zero():
+    import torch
+
+    from telugu_llm.loading import token_nll
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 5, 11, generator=generator)
+    labels = torch.tensor([[3, -100, 7, 0, 10], [-100, -100, 1, 2, 4]])
+    nll = token_nll(logits, labels)
+    assert nll.shape == labels.shape
+    for row in range(2):
+        for position in range(5):
+            label = int(labels[row, position])
+            expected = 0.0 if label == -100 else float(-torch.log_softmax(logits[row, position], -1)[label])
+            assert float(nll[row, position]) == pytest.approx(expected, abs=1e-5)

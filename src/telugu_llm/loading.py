@@ -138,6 +138,18 @@ def load_quantized(model_dir: Path, quantization: Quantization, device: str, mod
     return loaded
 
 
+def token_nll(logits, labels):
+    """The negative log-likelihood of each label, shaped as `labels` (0 where a label is -100, the
+    ignore index of transformers' losses). The logits (rows, positions, vocabulary) are flattened to
+    one row per position, the layout cross_entropy reads fastest: its (rows, vocabulary, positions)
+    form took 3.6 times as long on a CPU over a 49k-word vocabulary (bench: 1.33 s against 0.37 s)."""
+    import torch
+
+    flat = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+                                             ignore_index=-100, reduction="none")
+    return flat.view(labels.shape)
+
+
 def local_rank() -> int:
     """This process's device index under torchrun (0 for a single process)."""
     return int(os.environ.get("LOCAL_RANK", 0))

@@ -13,6 +13,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from ..loading import token_nll
+
 log = logging.getLogger(__name__)
 
 END_OF_TURN = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>")
@@ -160,8 +162,7 @@ def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]],
             logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
                            position_ids=positions.to(device), logits_to_keep=keep, use_cache=False).logits.float()
         # logits at position t predict token t + 1: the kept window's last `keep - 1` labels
-        nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), labels[:, 1:].to(device),
-                                                ignore_index=-100, reduction="none")
+        nll = token_nll(logits[:, :-1], labels[:, 1:].to(device))
         for row, i in enumerate(batch):
             out[i] = (float(nll[row].sum()), len(examples[i][1]))
     return out

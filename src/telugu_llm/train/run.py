@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from ..atomic import atomic_file, write_json
 from ..errors import InputError
 from ..loading import (compute_dtype, device_name, load_quantized, padded_tokenizer, peak_memory_bytes, resolve_device,
-                       versions, world_size)
+                       token_nll, versions, world_size)
 from ..prompts.formats import IGNORE_INDEX, STUDY_TEMPLATES, check_example, tokenize_example
 from ..resources import SOURCE_JSON, sha256_file
 from .settings import Recipe, RunSettings
@@ -231,9 +231,12 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
     trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer,
                          train_dataset=Dataset.from_list(train_examples),
                          eval_dataset=Dataset.from_list(eval_examples) if eval_examples else None)
-    if recipe.mixed_precision == "none":
-        # trl stores a 4-bit model's LoRA weights in bfloat16; the study's trl of 2023 left them in
-        # float32, and with fp16 = bf16 = False every adapter computation was float32
+    if not bf16:
+        # trl stores a 4-bit model's LoRA weights in bfloat16 whatever the run computes in. Only bf16
+        # mixed precision keeps them so: the study's trl of 2023 left them in float32 (fp16 = bf16 =
+        # False: every adapter computation was float32), fp16 mixed precision keeps float32 master
+        # weights, and a float32 run on a CPU without native bfloat16 would emulate every adapter
+        # product (about 50 times slower there)
         for parameter in trainer.model.parameters():
             if parameter.requires_grad:
                 parameter.data = parameter.data.float()
@@ -358,9 +361,7 @@ def validation_losses(model, dataset, pad_id: int, batch_size: int) -> list[dict
                         logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
                 else:
                     logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
-                nll = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels[:, 1:].to(device),
-                                                        ignore_index=IGNORE_INDEX, reduction="none")
-                sums[which] = nll.sum(dim=1).tolist()
+                sums[which] = token_nll(logits[:, :-1], labels[:, 1:].to(device)).sum(dim=1).tolist()
         for row in range(len(batch["input_ids"])):
             rows.append({"example": start + row, "tokens": int((labels[row, 1:] != IGNORE_INDEX).sum()),
                          "base_nll": sums["base"][row], "tuned_nll": sums["tuned"][row]})
