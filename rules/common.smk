@@ -216,6 +216,13 @@ def seeds(model):
     return config["train"]["seeds"] or [config["models"][model]["training"]["seed"]]
 
 
+def model_datasets(model):
+    """The datasets a model is trained on in every combination: models.<name>.datasets, or all of
+    prompts.datasets."""
+    chosen = config["models"][model]["datasets"]
+    return config["prompts"]["datasets"] if chosen is None else chosen
+
+
 def extra_run_defaults(model, dataset):
     """What an extra run does not name: fixed values, so that reordering or extending train.recipes
     or train.seeds never moves an extra run (config.EXTRA_RUN_RECIPE)."""
@@ -227,7 +234,7 @@ def train_runs(model=None):
     """Every training run, as wildcards of RUN (of one model, if given): every combination of the
     dimensions, then each model's extra_runs (each run once)."""
     runs = [{"model": m, "dataset": d, "recipe": r, "subset": s, "seed": seed}
-            for m in MODELS for d in config["prompts"]["datasets"]
+            for m in MODELS for d in model_datasets(m)
             for r in config["train"]["recipes"] for s in training_subsets(d) for seed in seeds(m)]
     for m in MODELS:
         for extra in config["models"][m]["extra_runs"]:

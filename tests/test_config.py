@@ -202,6 +202,7 @@ def test_prompt_instructions_are_checked_with_the_config():
      r"config key models.smollm2_135m.extra_runs\[0\].subset: 100 is not a built Samanantar subset"),
     ("models.smollm2_135m.extra_runs", [{"dataset": "samanantar", "subset": 75}],
      r"config key models.smollm2_135m.extra_runs\[0\].subset: 75 is not a built Samanantar subset"),
+    ("models.smollm2_135m.datasets", ["wiki"], r"config key models.smollm2_135m.datasets.0: 'wiki' is not one of \['samanantar', 'guanaco'\]"),
     ("models.smollm2_135m.probe_template", "alpaca", r"config key models.smollm2_135m.probe_template: 'alpaca' is not valid"),
 ])
 def test_bad_run_dimensions_fail_before_any_job_naming_the_key(dotted, value, message):
@@ -209,6 +210,14 @@ def test_bad_run_dimensions_fail_before_any_job_naming_the_key(dotted, value, me
     if dotted == "recipes.corrected.append_eos":
         config["recipes"]["corrected"]["long_examples"] = "keep_eos"
     with pytest.raises(InputError, match=message):
+        check_config(config)
+
+
+def test_a_model_trained_on_a_dataset_that_is_not_formatted_fails_naming_the_key():
+    config = with_value("prompts.datasets", ["samanantar"])
+    config["models"]["gemma3_270m"]["datasets"] = ["samanantar", "guanaco"]
+    with pytest.raises(InputError, match=r"config key models.gemma3_270m.datasets: \['guanaco'\] not formatted "
+                                         r"\(prompts.datasets: \['samanantar'\]\)"):
         check_config(config)
 
 

@@ -251,6 +251,10 @@ def check_training(config: dict) -> None:
                 raise InputError(f"config key {where}.long_examples: with packing, rows are cut at max_length whatever "
                                  "an example's length; use truncate (what the packer does) or drop")
     for model in active_models(config):
+        unformatted = [d for d in config["models"][model]["datasets"] or [] if d not in config["prompts"]["datasets"]]
+        if unformatted:
+            raise InputError(f"config key models.{model}.datasets: {unformatted} not formatted (prompts.datasets: "
+                             f"{config['prompts']['datasets']})")
         for i, run in enumerate(config["models"][model]["extra_runs"]):
             key = f"config key models.{model}.extra_runs[{i}]"
             if run["dataset"] not in config["prompts"]["datasets"]:
