@@ -24,21 +24,22 @@ def test_scripts_never_read_the_config():
 
 
 def test_dry_run_plans_the_whole_default(workflow):
-    # 2 models x 2 datasets, SmolLM2's 3 extra runs (another recipe, size, seed); each evaluated, and each base
+    # Gemma-3-270M (train.models) on Samanantar (models.<name>.datasets) with its 3 extra runs
+    # (another recipe, size, seed); each run evaluated, and the base
     assert planned_jobs(workflow) == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
                                       "data_summary": 1, "tokenizer": 4, "format_prompts": 5, "fertility_tokenizer": 4,
-                                      "template_cost": 4, "fertility_summary": 1, "model_weights": 2, "train_run": 7,
-                                      "training_summary": 1, "eval_sets": 1, "evaluate_run": 9, "eval_summary": 1,
+                                      "template_cost": 3, "fertility_summary": 1, "model_weights": 1, "train_run": 4,
+                                      "training_summary": 1, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1,
                                       "report": 1, "all": 1}
     assert planned_jobs(workflow, "evaluate") == {
-        "samanantar_shards": 1, "samanantar_subset": 2, "guanaco_shards": 1, "tokenizer": 2, "format_prompts": 5,
-        "model_weights": 2, "train_run": 7, "eval_sets": 1, "evaluate_run": 9, "eval_summary": 1, "evaluate": 1}
+        "samanantar_shards": 1, "samanantar_subset": 2, "tokenizer": 1, "format_prompts": 2,
+        "model_weights": 1, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "evaluate": 1}
     assert planned_jobs(workflow, "train") == {
-        "samanantar_shards": 1, "samanantar_subset": 2, "guanaco_shards": 1, "tokenizer": 2, "format_prompts": 5,
-        "model_weights": 2, "train_run": 7, "train": 1}
+        "samanantar_shards": 1, "samanantar_subset": 2, "tokenizer": 1, "format_prompts": 2,
+        "model_weights": 1, "train_run": 4, "train": 1}
     assert planned_jobs(workflow, "fertility") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "format_prompts": 4,
-        "fertility_tokenizer": 4, "template_cost": 4, "fertility_summary": 1, "fertility": 1}
+        "fertility_tokenizer": 4, "template_cost": 3, "fertility_summary": 1, "fertility": 1}
     assert planned_jobs(workflow, "prompts") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "format_prompts": 4, "prompts": 1}
     assert planned_jobs(workflow, "data") == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
@@ -74,10 +75,10 @@ def test_nothing_to_do_after_a_run(built_workflow):
     assert planned_jobs(built_workflow) == {}
 
 
-# The default's runs of each model: Samanantar's 200-pair subset and all of Guanaco, the corrected
-# recipe, each model's seed (42, the schema's default); and SmolLM2's extra runs (train.extra_runs):
-# the study's recipe, a second size, a second seed.
-RUNS = ("samanantar/corrected/200/seed42", "guanaco/corrected/all/seed42")
+# The default's run of its model (train.models, models.<name>.datasets): Gemma on Samanantar's
+# 200-pair subset, the corrected recipe, the model's seed (42, the schema's default); and its extra
+# runs (models.<name>.extra_runs): the study's recipe, a second size, a second seed.
+RUNS = {"gemma3_270m": "samanantar/corrected/200/seed42"}
 EXTRA = ("samanantar/study/200/seed42", "samanantar/corrected/100/seed42", "samanantar/corrected/200/seed43")
 
 
@@ -88,14 +89,15 @@ def write_config(workflow: Path, name: str, overrides: dict) -> str:
 
 
 def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
-    after_prompts = {"template_cost": 4, "fertility_summary": 1, "training_summary": 1, "eval_summary": 1, "report": 1,
+    after_prompts = {"template_cost": 3, "fertility_summary": 1, "training_summary": 1, "eval_summary": 1, "report": 1,
                      "all": 1}
     guanaco = write_config(built_workflow, "g.yaml", {"guanaco": {"test_fraction": 0.2}})
-    assert planned_jobs(built_workflow, "--configfile", guanaco) == {  # Guanaco's prompts, per template, and its runs
-        "guanaco_shards": 1, "data_summary": 1, "format_prompts": 2, "train_run": 2, "evaluate_run": 2, **after_prompts}
+    assert planned_jobs(built_workflow, "--configfile", guanaco) == {  # Guanaco's prompts per template (no run trains on it)
+        "guanaco_shards": 1, "data_summary": 1, "format_prompts": 2, "template_cost": 3, "fertility_summary": 1,
+        "report": 1, "all": 1}
     seed = write_config(built_workflow, "s.yaml", {"samanantar": {"seed": 99}})
-    assert planned_jobs(built_workflow, "--configfile", seed) == {  # Samanantar's three prompts and five runs
-        "samanantar_subset": 3, "data_summary": 1, "format_prompts": 3, "train_run": 5, "evaluate_run": 5,
+    assert planned_jobs(built_workflow, "--configfile", seed) == {  # Samanantar's three prompts and four runs
+        "samanantar_subset": 3, "data_summary": 1, "format_prompts": 3, "train_run": 4, "evaluate_run": 4,
         **after_prompts}
     subsets = write_config(built_workflow, "n.yaml", {"samanantar": {"subsets": [50, 100, 200, 150]}})
     assert planned_jobs(built_workflow, "--configfile", subsets) == {
@@ -103,7 +105,7 @@ def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
     ratio = write_config(built_workflow, "r.yaml", {"samanantar": {"max_length_ratio": 2.5}})
     assert planned_jobs(built_workflow, "--configfile", ratio) == {  # the test split changes: every evaluation
         "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "fertility_tokenizer": 4,
-        "format_prompts": 3, "train_run": 5, "eval_sets": 1, "evaluate_run": 9, **after_prompts}
+        "format_prompts": 3, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, **after_prompts}
 
 
 def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
@@ -116,8 +118,8 @@ def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
         "tokenizer": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "report": 1, "all": 1}
     seed = write_config(built_workflow, "p.yaml", {"prompts": {"seed": 5}})
     assert planned_jobs(built_workflow, "--configfile", seed) == {  # Samanantar's prompts only
-        "format_prompts": 3, "template_cost": 4, "fertility_summary": 1, "train_run": 5, "training_summary": 1,
-        "evaluate_run": 5, "eval_summary": 1, "report": 1, "all": 1}
+        "format_prompts": 3, "template_cost": 3, "fertility_summary": 1, "train_run": 4, "training_summary": 1,
+        "evaluate_run": 4, "eval_summary": 1, "report": 1, "all": 1}
 
 
 def test_a_training_edit_reruns_only_that_models_runs(built_workflow):
@@ -125,31 +127,35 @@ def test_a_training_edit_reruns_only_that_models_runs(built_workflow):
     gemma = dict(models["gemma3_270m"], training={**models["gemma3_270m"]["training"], "learning_rate": 0.002})
     lr = write_config(built_workflow, "lr.yaml", {"models": {"gemma3_270m": gemma}})
     assert planned_jobs(built_workflow, "--configfile", lr) == {  # that model's runs and their evaluations
-        "train_run": 2, "training_summary": 1, "evaluate_run": 2, "eval_summary": 1, "report": 1, "all": 1}
+        "train_run": 4, "training_summary": 1, "evaluate_run": 4, "eval_summary": 1, "report": 1, "all": 1}
 
 
 def test_a_new_seed_subset_or_recipe_runs_only_the_new_jobs(built_workflow):
     """Each dimension of a run is in its path, so that adding a value plans only the runs it adds (and
     the summaries); the runs already trained and evaluated (the default's extra runs among them) are kept."""
     new_runs = {"training_summary": 1, "eval_summary": 1, "report": 1, "all": 1}
-    seeds = write_config(built_workflow, "seeds.yaml", {"train": {"seeds": [42, 43]}})
-    assert planned_jobs(built_workflow, "--configfile", seeds) == {  # SmolLM2 on Samanantar with seed 43 exists
-        "train_run": 3, "evaluate_run": 3, **new_runs}
-    subsets = write_config(built_workflow, "subsets.yaml", {"train": {"subsets": [100, 200]}})
-    assert planned_jobs(built_workflow, "--configfile", subsets) == {  # Gemma on 100 pairs, with its template's prompts
+    seeds = write_config(built_workflow, "seeds.yaml", {"train": {"seeds": [42, 43, 44]}})
+    assert planned_jobs(built_workflow, "--configfile", seeds) == {  # the seed-43 run exists (an extra run): 44 only
+        "train_run": 1, "evaluate_run": 1, **new_runs}
+    same = write_config(built_workflow, "same.yaml", {"train": {"seeds": [42, 43], "recipes": ["corrected", "study"]}})
+    assert planned_jobs(built_workflow, "--configfile", same) == {"report": 1, "all": 1}  # every run exists
+    subsets = write_config(built_workflow, "subsets.yaml", {"train": {"subsets": [50, 100, 200]}})
+    assert planned_jobs(built_workflow, "--configfile", subsets) == {  # Gemma on 50 pairs (100 exists), with its prompts
         "format_prompts": 1, "train_run": 1, "evaluate_run": 1, **new_runs}
-    recipes = write_config(built_workflow, "recipes.yaml", {"train": {"recipes": ["corrected", "study"]}})
-    assert planned_jobs(built_workflow, "--configfile", recipes) == {  # SmolLM2's study run on Samanantar exists
-        "train_run": 3, "evaluate_run": 3, **new_runs}
+    packed = {**yaml.safe_load((built_workflow / "config" / "config.yaml").read_text())["recipes"]["study"], "packing": True}
+    recipes = write_config(built_workflow, "recipes.yaml", {"recipes": {"packed": packed},
+                                                            "train": {"recipes": ["corrected", "study", "packed"]}})
+    assert planned_jobs(built_workflow, "--configfile", recipes) == {  # the study run exists: the packed one only
+        "train_run": 1, "evaluate_run": 1, **new_runs}
 
 
 def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
     items = write_config(built_workflow, "items.yaml", {"evaluation": {"max_items": 4}})
     assert planned_jobs(built_workflow, "--configfile", items) == {
-        "eval_sets": 1, "evaluate_run": 9, "eval_summary": 1, "report": 1, "all": 1}
+        "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "report": 1, "all": 1}
     limit = write_config(built_workflow, "limit.yaml", {"evaluation": {"max_new_tokens": {"qa": 8}}})
     assert planned_jobs(built_workflow, "--configfile", limit) == {
-        "evaluate_run": 9, "eval_summary": 1, "report": 1, "all": 1}
+        "evaluate_run": 5, "eval_summary": 1, "report": 1, "all": 1}
     level = write_config(built_workflow, "level.yaml", {"intervals": {"confidence": 0.9}})
     assert planned_jobs(built_workflow, "--configfile", level) == {  # summaries only: no generation, no training
         "training_summary": 1, "eval_summary": 1, "report": 1, "all": 1}
@@ -159,8 +165,8 @@ def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
 
 def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
     eval_dir = built_workflow / "results" / "eval"
-    for model in ("smollm2_135m", "gemma3_270m"):
-        for adapter in ("base", *RUNS):
+    for model, run in RUNS.items():
+        for adapter in ("base", run):
             run = eval_dir / model / adapter
             table = pq.read_table(run / "generations.parquet")
             assert {"set", "task", "lang", "prompt", "reference", "output", "stop_reason"} <= set(table.column_names)
@@ -173,21 +179,20 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
                                           "metric", "value", "ci_low", "ci_high"]
     assert {"chrf++", "bleu_intl", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate",
             "script_fidelity"} <= set(summary["metric"])
-    assert set(summary["adapter"]) == {"base", *RUNS, *EXTRA}
-    assert set(summary[summary["model"] == "gemma3_270m"]["adapter"]) == {"base", *RUNS}
-    assert set(summary["dataset"]) == {"base", "samanantar", "guanaco"}
+    assert set(summary["adapter"]) == {"base", *RUNS.values(), *EXTRA}
+    assert set(summary["dataset"]) == {"base", "samanantar"} and set(summary["model"]) == {"gemma3_270m"}
     assert set(summary["recipe"].dropna()) == {"corrected", "study"} and set(summary["seed"].dropna()) == {42, 43}
     assert {("embedded", "translation", "te"), ("embedded", "qa", "en"), ("samanantar_test", "translation", "en")} <= set(
         zip(summary["set"], summary["task"], summary["lang"]))
     finite = summary.dropna(subset=["value", "ci_low"])
     assert ((finite["ci_low"] <= finite["value"] + 1e-9) & (finite["value"] <= finite["ci_high"] + 1e-9)).all()
     differences = pd.read_csv(eval_dir / "differences.csv")
-    assert set(differences["adapter"]) == {*RUNS, *EXTRA}
+    assert set(differences["adapter"]) == {*RUNS.values(), *EXTRA}
     contrasts = pd.read_csv(eval_dir / "contrasts.csv", dtype={"from": str, "to": str})
     assert set(zip(contrasts["model"], contrasts["dimension"], contrasts["from"], contrasts["to"])) == {
-        ("smollm2_135m", "recipe", EXTRA[0], RUNS[0]), ("smollm2_135m", "subset", EXTRA[1], RUNS[0])}
+        ("gemma3_270m", "recipe", EXTRA[0], RUNS["gemma3_270m"]), ("gemma3_270m", "subset", EXTRA[1], RUNS["gemma3_270m"])}
     seeds = pd.read_csv(eval_dir / "seeds.csv", dtype={"subset": str})
-    assert set(seeds.loc[seeds["seeds"] == 2, "model"]) == {"smollm2_135m"}
+    assert set(seeds.loc[seeds["seeds"] == 2, "model"]) == {"gemma3_270m"}
     assert (built_workflow / "results" / "figures" / "training_size.png").stat().st_size > 10_000
     assert set(differences["verdict"]) <= {"better", "worse", "no difference", "too few items"}
     assert (differences.loc[differences["n"] < 6, "verdict"] == "too few items").all()
@@ -285,19 +290,18 @@ def test_default_run_builds_prompts_and_fertility(built_workflow):
     assert {"truncated_share", "tokens_p95"} <= set(costs.columns) and len(costs) == 4 * 6
 
 
-def test_default_run_trains_every_model_on_every_dataset(built_workflow):
+def test_default_run_trains_each_model_on_its_datasets(built_workflow):
     train = built_workflow / "results" / "train"
-    for model in ("smollm2_135m", "gemma3_270m"):
-        for dataset, adapter in zip(("samanantar", "guanaco"), RUNS):
-            run = train / model / adapter
-            metrics = json.loads((run / "metrics.json").read_text())
-            for key in ("train_loss", "eval_loss", "steps", "tokens_per_second", "peak_memory_bytes"):
-                assert metrics[key] is not None, (model, dataset, key)
-            # the steps of the run's config (tests/conftest.py: LIGHT); that the loss falls is tested on tiny models
-            assert metrics["steps"] == LIGHT["training"]["max_steps"] and metrics["optimizer"] == "adamw_torch"
-            assert (metrics["dataset"], metrics["recipe"], metrics["seed"]) == (dataset, "corrected", 42)
-            assert metrics["eval_loss"] == metrics["eval_loss"] and metrics["eval_loss_before"] == metrics["eval_loss_before"]
-            assert (run / "adapter" / "adapter_model.safetensors").exists()
-            assert (run / "log_history.csv").read_text().startswith("step,loss,learning_rate,grad_norm,tokens_seen")
+    for model, adapter in RUNS.items():
+        dataset, run = adapter.split("/")[0], train / model / adapter
+        metrics = json.loads((run / "metrics.json").read_text())
+        for key in ("train_loss", "eval_loss", "steps", "tokens_per_second", "peak_memory_bytes"):
+            assert metrics[key] is not None, (model, dataset, key)
+        # the steps of the run's config (tests/conftest.py: LIGHT); that the loss falls is tested on tiny models
+        assert metrics["steps"] == LIGHT["training"]["max_steps"] and metrics["optimizer"] == "adamw_torch"
+        assert (metrics["dataset"], metrics["recipe"], metrics["seed"]) == (dataset, "corrected", 42)
+        assert metrics["eval_loss"] == metrics["eval_loss"] and metrics["eval_loss_before"] == metrics["eval_loss_before"]
+        assert (run / "adapter" / "adapter_model.safetensors").exists()
+        assert (run / "log_history.csv").read_text().startswith("step,loss,learning_rate,grad_norm,tokens_seen")
     assert not [p for p in (built_workflow / "results" / "checkpoints").rglob("*") if p.is_file()], \
         "checkpoints are removed after success"
