@@ -188,6 +188,7 @@ def hub(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     monkeypatch.delenv("HF_TOKEN", raising=False)
     huggingface_hub.HfFileSystem.clear_instance_cache()
+    HUB.log.clear()
     HUB.unhandled.clear()
     yield HUB
     assert not HUB.unhandled, f"requests the local hub has no route for: {HUB.unhandled}"

@@ -9,6 +9,7 @@ import pytest
 from hubserver import add_file, add_parquet, set_gated
 
 from telugu_llm import hub as hubmod
+from telugu_llm.config import with_defaults
 from telugu_llm.errors import InputError
 
 SAMANANTAR_README = """---
@@ -120,3 +121,60 @@ def test_an_unreachable_hub_says_so(hub, monkeypatch):
         hubmod.read_rows("samanantar.hub", samanantar(hub.root), "train")
     assert str(error.value).startswith(f"samanantar.hub: the hub ({closed}) could not be reached to read "
                                        "ai4bharat/samanantar@main (config 'te')")
+
+
+def tiny_llama(root, repo: str, *, gated: bool = False):
+    """A model repository as the hub serves one: safetensors weights, configs, and files that must
+    not be fetched (a pickle copy of the weights, remote code, a README)."""
+    import torch
+    import transformers
+
+    from hubserver import add_folder
+
+    config = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64)
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(config)
+    folder = root.parent / "saved" / repo
+    model.save_pretrained(folder, safe_serialization=True)
+    add_folder(root, repo, folder, repo_type="model")
+    for name, content in (("pytorch_model.bin", b"not to be unpickled"), ("modeling_llama.py", "raise SystemExit\n"),
+                          ("README.md", "---\nlicense: llama2\n---\n")):
+        add_file(root, repo, name, content, repo_type="model")
+    if gated:
+        set_gated(root, repo, repo_type="model")
+    return model
+
+
+def test_a_model_snapshot_fetches_only_safetensors_and_configs(hub, tmp_path):
+    import torch
+
+    from telugu_llm.train.weights import build_model
+
+    model = tiny_llama(hub.root, "NousResearch/Llama-2-7b-chat-hf")
+    spec = with_defaults({"source": "hub", "repo": "NousResearch/Llama-2-7b-chat-hf", "architecture": "llama"},
+                         "$defs/weights")
+    meta = build_model("llama2_7b_chat", spec, tmp_path / "model")
+    fetched = sorted(path.rsplit("/", 1)[-1] for method, path, status in hub.log if method == "GET" and "/resolve/" in path)
+    assert fetched == ["config.json", "generation_config.json", "model.safetensors"]
+    assert meta["model_type"] == "llama" and len(meta["commit"]) == 40
+    import safetensors.torch
+
+    saved = safetensors.torch.load_file(tmp_path / "model" / "model.safetensors")
+    assert torch.equal(saved["model.embed_tokens.weight"], model.state_dict()["model.embed_tokens.weight"])
+
+
+def test_a_gated_model_says_to_accept_its_licence(hub, tmp_path, monkeypatch):
+    from telugu_llm.train.weights import build_model
+
+    tiny_llama(hub.root, "meta-llama/Llama-2-7b-chat-hf", gated=True)
+    spec = with_defaults({"source": "hub", "repo": "meta-llama/Llama-2-7b-chat-hf"}, "$defs/weights")
+    with pytest.raises(InputError) as error:
+        build_model("llama2_7b_chat", spec, tmp_path / "model")
+    assert str(error.value) == (
+        f"models.llama2_7b_chat.weights.repo: meta-llama/Llama-2-7b-chat-hf is gated. Accept its licence at "
+        f"{hub.url}/meta-llama/Llama-2-7b-chat-hf with your hub account, then export HF_TOKEN (a read token of that "
+        "account) and run again")
+    assert not (tmp_path / "model").exists()
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    assert build_model("llama2_7b_chat", spec, tmp_path / "model")["model_type"] == "llama"

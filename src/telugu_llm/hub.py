@@ -45,6 +45,11 @@ def reachable(timeout: float = 10.0) -> bool:
     return True
 
 
+def page(repo: str, kind: str = "dataset") -> str:
+    """The repository's page on the hub (where a gated repository's licence is accepted)."""
+    return f"{endpoint()}/{'datasets/' if kind == 'dataset' else ''}{repo}"
+
+
 def describe(spec: dict) -> str:
     """`repo@revision` and what of it is read (its configuration, folder or files)."""
     where = [f"{k} {spec[k]!r}" for k in ("config", "data_dir", "data_files") if spec.get(k)]
@@ -59,9 +64,10 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         exc = exc.__cause__ or exc.__context__
 
 
-def explain(key: str, spec: dict, exc: BaseException, split: str | None = None) -> InputError:
-    """The one error for a hub dataset that could not be read: what is wrong, in words a user can act
-    on, naming the config key (`key` is the section, e.g. evaluation.hub[1])."""
+def explain(key: str, spec: dict, exc: BaseException, split: str | None = None, kind: str = "dataset") -> InputError:
+    """The one error for a hub dataset (or, with kind "model", a model repository) that could not be
+    read: what is wrong, in words a user can act on, naming the config key (`key` is the section,
+    e.g. evaluation.hub[1])."""
     text = "\n".join(f"{type(e).__name__}: {e}" for e in _causes(exc))
     names = {type(e).__name__ for e in _causes(exc)}
     repo, revision = spec["repo"], spec.get("revision", "main")
@@ -72,7 +78,7 @@ def explain(key: str, spec: dict, exc: BaseException, split: str | None = None) 
             f"{key}.data_dir: <configuration> (the export is laid out <configuration>/<split>/0000.parquet)")
     if "GatedRepoError" in names or re.search(r"is a gated dataset|gated repo|ask for access", text, re.I):
         return InputError(
-            f"{key}.repo: {repo} is gated. Accept its licence at {endpoint()}/datasets/{repo} with your hub "
+            f"{key}.repo: {repo} is gated. Accept its licence at {page(repo, kind)} with your hub "
             f"account, then export HF_TOKEN (a read token of that account) and run again")
     if m := _CONFIG.search(text):
         hint = ""
@@ -92,7 +98,7 @@ def explain(key: str, spec: dict, exc: BaseException, split: str | None = None) 
     if "RevisionNotFoundError" in names or re.search(r"Revision '.*?' doesn't exist", text):
         return InputError(f"{key}.revision: {repo} has no revision {revision!r} (a branch, tag or commit hash)")
     if "RepositoryNotFoundError" in names or "doesn't exist on the Hub" in text:
-        return InputError(f"{key}.repo: no dataset {repo!r} on the hub ({endpoint()}), or it is private "
+        return InputError(f"{key}.repo: no {kind} {repo!r} on the hub ({endpoint()}), or it is private "
                           "(export HF_TOKEN of an account that can read it)")
     return InputError(f"{key}: {describe(spec)} could not be read: {type(exc).__name__}: {exc}")
 
