@@ -139,18 +139,31 @@ def test_a_hub_set_maps_its_columns(tmp_path, hub):
         build(tmp_path / "other", None, hub=[hub_spec({**spec, "fields": {**spec["fields"], "question": "query"}})])
 
 
-def test_a_script_only_hub_set_is_read_from_its_parquet_export(tmp_path, hub):
-    """csebuetnlp/xlsum: a loading script on main, which datasets 5 refuses; config/paper.yaml reads
-    its Parquet export by folder."""
+def paper_entry(name: str) -> dict:
+    """An evaluation.hub entry of config/paper.yaml, as the study's run reads it."""
+    paper = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "paper.yaml").read_text())
+    return next(e for e in paper["evaluation"]["hub"] if e["name"] == name)
+
+
+@pytest.mark.parametrize("name, script, exported, expected", [
+    ("xlsum", "xlsum.py", {"telugu/test": {"id": ["x1"], "url": ["u"], "title": ["t"], "summary": ["వర్షాలు కురిశాయి."],
+                                           "text": ["రాష్ట్రంలో భారీ వర్షాలు కురిశాయి."]}}, {"summarization/te": 1}),
+    ("indicqa", "IndicQA.py", {"indicqa.te/test": {"id": ["q1"], "context": ["హైదరాబాద్ తెలంగాణ రాజధాని."],
+                                                   "question": ["తెలంగాణ రాజధాని ఏది?"],
+                                                   "answers": [{"text": ["హైదరాబాద్"], "answer_start": [0]}]}}, {"qa/te": 1}),
+])
+def test_a_script_only_hub_set_is_read_from_its_parquet_export(tmp_path, hub, name, script, exported, expected):
+    """csebuetnlp/xlsum and ai4bharat/IndicQA: a loading script on main, which datasets 5 refuses;
+    config/paper.yaml's entries read their Parquet export by folder."""
     from hub_replicas import script_only_with_export
 
-    script_only_with_export(hub.root, "csebuetnlp/xlsum", "xlsum.py", {"telugu/test": {
-        "id": ["x1"], "title": ["t"], "summary": ["వర్షాలు కురిశాయి."], "text": ["రాష్ట్రంలో భారీ వర్షాలు కురిశాయి."]}})
-    spec = {"name": "xlsum", "repo": "csebuetnlp/xlsum", "split": "test", "revision": "refs/convert/parquet",
-            "data_dir": "telugu", "task": "summarization", "lang": "te", "fields": {"document": "text", "summary": "summary"}}
-    assert build(tmp_path, None, hub=[hub_spec(spec)])["sets"] == {"xlsum": {"summarization/te": 1}}
-    with pytest.raises(InputError, match=r"evaluation.hub\[0\]: csebuetnlp/xlsum@main has only a loading script \(xlsum.py\)"):
-        build(tmp_path / "old", None, hub=[hub_spec({**spec, "revision": "main", "data_dir": None, "config": "telugu"})])
+    spec = paper_entry(name)
+    script_only_with_export(hub.root, spec["repo"], script, exported)
+    assert build(tmp_path, None, hub=[hub_spec(spec)])["sets"] == {name: expected}
+    with pytest.raises(InputError, match=rf"evaluation.hub\[0\]: {spec['repo']}@main has only a loading script "
+                                         rf"\({script}\)"):
+        build(tmp_path / "old", None, hub=[hub_spec({**spec, "revision": "main", "data_dir": None,
+                                                     "config": spec["data_dir"]})])
     assert not (tmp_path / "old" / "sets").exists()
 
 

@@ -164,17 +164,18 @@ def test_a_model_snapshot_fetches_only_safetensors_and_configs(hub, tmp_path):
     assert torch.equal(saved["model.embed_tokens.weight"], model.state_dict()["model.embed_tokens.weight"])
 
 
-def test_a_gated_model_says_to_accept_its_licence(hub, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name, repo", [("llama2_7b", "meta-llama/Llama-2-7b-hf"),
+                                        ("mistral_7b_instruct", "mistralai/Mistral-7B-Instruct-v0.1")])
+def test_a_gated_model_says_to_accept_its_licence(hub, tmp_path, monkeypatch, name, repo):
     from telugu_llm.train.weights import build_model
 
-    tiny_llama(hub.root, "meta-llama/Llama-2-7b-chat-hf", gated=True)
-    spec = with_defaults({"source": "hub", "repo": "meta-llama/Llama-2-7b-chat-hf"}, "$defs/weights")
+    tiny_llama(hub.root, repo, gated=True)
+    spec = with_defaults({"source": "hub", "repo": repo}, "$defs/weights")
     with pytest.raises(InputError) as error:
-        build_model("llama2_7b_chat", spec, tmp_path / "model")
+        build_model(name, spec, tmp_path / "model")
     assert str(error.value) == (
-        f"models.llama2_7b_chat.weights.repo: meta-llama/Llama-2-7b-chat-hf is gated. Accept its licence at "
-        f"{hub.url}/meta-llama/Llama-2-7b-chat-hf with your hub account, then export HF_TOKEN (a read token of that "
-        "account) and run again")
+        f"models.{name}.weights.repo: {repo} is gated. Accept its licence at {hub.url}/{repo} with your hub account, "
+        "then export HF_TOKEN (a read token of that account) and run again")
     assert not (tmp_path / "model").exists()
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
-    assert build_model("llama2_7b_chat", spec, tmp_path / "model")["model_type"] == "llama"
+    assert build_model(name, spec, tmp_path / "model")["model_type"] == "llama"
