@@ -159,7 +159,10 @@ def test_a_script_only_hub_set_is_read_from_its_parquet_export(tmp_path, hub, na
 
     spec = paper_entry(name)
     script_only_with_export(hub.root, spec["repo"], script, exported)
-    assert build(tmp_path, None, hub=[hub_spec(spec)])["sets"] == {name: expected}
+    summary = build(tmp_path, None, hub=[hub_spec(spec)])
+    assert summary["sets"] == {name: expected}
+    read = summary["hub_sources"][name]  # the branch moves: the commit read is recorded
+    assert read["revision"] == "refs/convert/parquet" and len(read["commit"]) == 40 and read["data_dir"] == spec["data_dir"]
     with pytest.raises(InputError, match=rf"evaluation.hub\[0\]: {spec['repo']}@main has only a loading script "
                                          rf"\({script}\)"):
         build(tmp_path / "old", None, hub=[hub_spec({**spec, "revision": "main", "data_dir": None,

@@ -116,6 +116,18 @@ def load(key: str, spec: dict, split: str, *, streaming: bool = True):
         raise explain(key, spec, exc, split) from None
 
 
+def commit(key: str, spec: dict, kind: str = "dataset") -> str:
+    """The commit that `spec`'s revision resolves to now (a branch such as main or
+    refs/convert/parquet moves; the commit is what a run read), for provenance."""
+    import huggingface_hub
+
+    try:
+        info = huggingface_hub.HfApi().repo_info(spec["repo"], revision=spec.get("revision", "main"), repo_type=kind)
+    except Exception as exc:  # noqa: BLE001
+        raise explain(key, spec, exc, kind=kind) from None
+    return info.sha
+
+
 def rows(key: str, spec: dict, split: str, *, limit: int | None = None, columns: Iterable[str] = ()) -> Iterator[dict]:
     """The rows of one split (at most `limit`), streamed; a failure while streaming (a gated file,
     the network) is `explain`ed too, and a missing column is named with those that exist."""

@@ -24,6 +24,7 @@ from ..atomic import atomic_directory, json_text
 from ..data.shards import read_shards
 from ..errors import InputError
 from ..hub import join_on
+from ..hub import commit as hub_commit
 from ..hub import rows as hub_rows
 from ..languages import LANGUAGE_NAMES
 from ..tasks import EMBEDDED_TASKS, FIELDS
@@ -55,6 +56,7 @@ class Collector:
     def __init__(self):
         self.items: list[dict] = []
         self.dropped: dict[str, dict] = {}
+        self.sources: dict[str, dict] = {}  # hub sets: repo, revision and the commit read
 
     def drop(self, reason: str, where: str) -> None:
         entry = self.dropped.setdefault(reason, {"count": 0, "examples": []})
@@ -226,6 +228,8 @@ def hub_items(spec: dict, index: int, instructions: dict, out: Collector, max_ro
         raise InputError(f"{key}.fields: {unknown} are not fields of task {task} ({', '.join(FIELDS[task])})")
     own = [c for c in spec["fields"].values() if not c.startswith("pair.")]
     rows = list(hub_rows(key, spec, spec["split"], limit=max_rows, columns=own))
+    out.sources[spec["name"]] = {"repo": spec["repo"], "revision": spec["revision"], "commit": hub_commit(key, spec),
+                                 **{k: spec[k] for k in ("config", "data_dir", "data_files", "pair_config") if spec.get(k)}}
     if spec.get("pair_config"):
         paired = [c.removeprefix("pair.") for c in spec["fields"].values() if c.startswith("pair.")]
         other = list(hub_rows(key, {**spec, "config": spec["pair_config"]}, spec["split"], limit=max_rows,
@@ -287,7 +291,7 @@ def build_sets(*, out_dir: Path, lang: str, instructions: dict, max_items: int |
         raise InputError(f"evaluation set {empty[0]} has no usable item "
                          f"(dropped: {json.dumps({k: v['count'] for k, v in out.dropped.items()}, ensure_ascii=False)})")
     summary = {"items_available": available, "items_selected": len(items), "max_items": max_items, "seed": seed,
-               "sets": {}, "dropped": out.dropped}
+               "sets": {}, "dropped": out.dropped, "hub_sources": out.sources}
     with atomic_directory(Path(out_dir)) as tmp:
         for name in names:
             rows = [it for it in items if it["set"] == name]
