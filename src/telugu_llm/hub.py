@@ -89,12 +89,13 @@ def explain(key: str, spec: dict, exc: BaseException, split: str | None = None, 
     if m := _SPLIT.search(text):
         wanted, available = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
         return InputError(f"{key}.split: {describe(spec)} has no split {wanted or split!r}; it has {available}")
-    if names & set(_NETWORK) or not reachable():
+    network = names & set(_NETWORK)
+    if network or not reachable():
         # datasets hides an unreachable hub behind other errors (that the repository does not exist,
-        # or that fsspec's HTTP file system is not installed): asked directly, the hub says why
-        return InputError(f"{key}: the hub ({endpoint()}) could not be reached to read {describe(spec)}: "
-                          f"{type(exc).__name__}: {exc}. Check the network (and HF_ENDPOINT, HF_HUB_OFFLINE), or use "
-                          f"a local copy")
+        # or that fsspec's HTTP file system is not installed): asked directly, the hub does not answer
+        cause = f"{type(exc).__name__}: {exc}" if network else f"no answer from {endpoint()}/"
+        return InputError(f"{key}: the hub ({endpoint()}) could not be reached to read {describe(spec)} ({cause}). "
+                          "Check the network (and HF_ENDPOINT, HF_HUB_OFFLINE), or use a local copy")
     if "RevisionNotFoundError" in names or re.search(r"Revision '.*?' doesn't exist", text):
         return InputError(f"{key}.revision: {repo} has no revision {revision!r} (a branch, tag or commit hash)")
     if "RepositoryNotFoundError" in names or "doesn't exist on the Hub" in text:
