@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from telugu_llm.config import with_defaults
+from hubserver import HubServer  # stdlib only
+
+# A local replica of the Hugging Face hub (tests/hubserver.py), started before anything imports
+# huggingface_hub or datasets: both read HF_ENDPOINT when imported. No test reaches the network:
+# the hub clients talk to this server, whose repositories each test lays out (the `hub` fixture).
+HUB = HubServer(Path(tempfile.mkdtemp(prefix="telugu-llm-hub-")), tokens={"hf_test_token"}).start()
+for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.pop(_var, None)
+os.environ.update({"HF_ENDPOINT": HUB.url, "HF_HOME": str(HUB.root / "home"), "HF_HUB_DISABLE_TELEMETRY": "1",
+                   "HF_HUB_DISABLE_PROGRESS_BARS": "1", "NO_PROXY": "127.0.0.1,localhost",
+                   "HF_UPDATE_DOWNLOAD_COUNTS": "0"})  # else datasets asks s3.amazonaws.com on every load
+
+from telugu_llm.config import with_defaults  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "src", "config", "data", "envs", "profiles")
@@ -159,3 +173,22 @@ def default_tokenizer_dirs(tmp_path_factory, tokenizer_dirs) -> dict[str, str]:
         build_tokenizer(name, with_defaults(specs[name], "$defs/tokenizer"), root / name)
         out[name] = str(root / name)
     return out
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """The local hub (conftest.HUB) serving this test's own repositories from tmp_path/hub, with
+    fresh caches: the datasets cache would otherwise answer for a repository read before."""
+    import datasets
+    import huggingface_hub
+
+    monkeypatch.setattr(HUB, "root", tmp_path / "hub")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache")
+    monkeypatch.setattr(datasets.config, "USE_PARQUET_EXPORT", False)  # no dataset viewer here
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    huggingface_hub.HfFileSystem.clear_instance_cache()
+    HUB.log.clear()
+    HUB.unhandled.clear()
+    yield HUB
+    assert not HUB.unhandled, f"requests the local hub has no route for: {HUB.unhandled}"

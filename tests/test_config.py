@@ -226,3 +226,32 @@ def test_the_run_dimensions_of_a_sweep_are_accepted():
     config["train"].update(seeds=[1, 2, 3], subsets=[50, 200])
     config["models"]["gemma3_270m"]["recipe_overrides"] = {"study": {"packing": True, "append_eos": False}}
     check_config(config)
+
+
+def test_every_source_of_the_study_and_of_the_default_has_its_licence_and_revision():
+    from telugu_llm.report.provenance import NOT_STATED, sources
+
+    paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    merged = copy.deepcopy(DEFAULT)
+    for key, value in paper.items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    check_schema(merged, SCHEMA)  # fills the defaults, as the workflow does
+    rows = {(r["kind"], r["name"]): r for r in sources(merged)}
+    assert rows[("dataset", "samanantar")] == {"kind": "dataset", "name": "samanantar", "source": "hub",
+                                                "where": "ai4bharat/samanantar", "revision": "main",
+                                                "licence": "CC-BY-NC-4.0"}
+    assert rows[("dataset", "evaluation: xlsum")]["revision"] == "refs/convert/parquet"
+    assert rows[("dataset", "evaluation: xlsum")]["licence"] == "CC-BY-NC-SA-4.0"
+    assert rows[("dataset", "evaluation: flores200")]["licence"].startswith("CC-BY-SA-4.0")
+    assert rows[("model", "mistral_7b_instruct")]["licence"].startswith("Apache-2.0")
+    assert rows[("model", "llama2_7b_chat")]["licence"].startswith("Llama 2 Community License")
+    assert rows[("dataset", "evaluation: indicqa")]["licence"] == NOT_STATED  # its card was not checked here
+    default = copy.deepcopy(DEFAULT)
+    check_schema(default, SCHEMA)
+    rows = {(r["kind"], r["name"]): r for r in sources(default)}
+    assert rows[("model", "gemma3_270m")]["licence"] == "Gemma Terms of Use (Gemma-3-270M)"
+    assert rows[("model", "gemma3_270m")]["revision"] == "1.0.0"
+    assert rows[("tokenizer", "mistral")] == {"kind": "tokenizer", "name": "mistral", "source": "package",
+                                              "where": "mistral-common", "revision": "1.13.1", "licence": "Apache-2.0"}
+    assert ("model", "smollm2_135m") not in rows  # defined, not selected by train.models
+    assert all(r["licence"] != NOT_STATED for r in rows.values())

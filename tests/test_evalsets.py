@@ -118,46 +118,83 @@ def test_samples_are_seeded_and_nested(tmp_path):
     assert (tmp_path / "a" / "embedded.parquet").read_bytes() == (tmp_path / "c" / "embedded.parquet").read_bytes()
 
 
-def test_a_hub_set_maps_its_columns(tmp_path, monkeypatch):
-    rows = {"context": ["The Normans gave their name to Normandy, a region in France."] * 2,
-            "question": ["In what country is Normandy located?", "Who?"],
-            "answers": [{"text": ["France"], "answer_start": [52]}, {"text": [], "answer_start": []}]}
-    calls = []
+def test_a_hub_set_maps_its_columns(tmp_path, hub):
+    """rajpurkar/squad as the hub serves it (Parquet under plain_text/, declared in its README),
+    through the real datasets code from the local hub."""
+    from hubserver import add_file, add_parquet
 
-    def fake_load_dataset(repo, name, split, streaming, revision):
-        calls.append((repo, name, split, streaming, revision))
-        return datasets.Dataset.from_dict(rows).to_iterable_dataset()
-
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    spec = {"name": "squad", "repo": "rajpurkar/squad", "config": None, "split": "validation", "revision": "abc",
+    add_file(hub.root, "rajpurkar/squad", "README.md", "---\nconfigs:\n- config_name: plain_text\n  data_files:\n"
+             "  - split: validation\n    path: plain_text/validation-*\n---\n")
+    add_parquet(hub.root, "rajpurkar/squad", "plain_text/validation-00000-of-00001.parquet",
+                {"id": ["a", "b"], "context": ["The Normans gave their name to Normandy, a region in France."] * 2,
+                 "question": ["In what country is Normandy located?", "Who?"],
+                 "answers": [{"text": ["France"], "answer_start": [52]}, {"text": [], "answer_start": []}]})
+    spec = {"name": "squad", "repo": "rajpurkar/squad", "config": None, "split": "validation", "revision": "main",
             "task": "qa", "lang": "en", "fields": {"context": "context", "question": "question", "answers": "answers.text"}}
     summary = build(tmp_path, None, hub=[hub_spec(spec)])
-    assert calls == [("rajpurkar/squad", None, "validation", True, "abc")]
     assert summary["sets"] == {"squad": {"qa/en": 1}}
     assert summary["dropped"]["empty field 'answers'"]["count"] == 1
+    with pytest.raises(InputError, match=r"evaluation.hub\[0\]: rajpurkar/squad@main has no column 'query'; its columns "
+                                         r"are id, context, question, answers"):
+        build(tmp_path / "other", None, hub=[hub_spec({**spec, "fields": {**spec["fields"], "question": "query"}})])
 
 
-def test_an_unreachable_hub_set_is_one_clear_error(tmp_path, monkeypatch):
-    def offline(*args, **kwargs):
-        raise ConnectionError("Couldn't reach 'openlanguagedata/flores_plus' on the Hub")
+def paper_entry(name: str) -> dict:
+    """An evaluation.hub entry of config/paper.yaml, as the study's run reads it."""
+    paper = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "paper.yaml").read_text())
+    return next(e for e in paper["evaluation"]["hub"] if e["name"] == name)
 
-    monkeypatch.setattr(datasets, "load_dataset", offline)
+
+@pytest.mark.parametrize("name, script, exported, expected", [
+    ("xlsum", "xlsum.py", {"telugu/test": {"id": ["x1"], "url": ["u"], "title": ["t"], "summary": ["వర్షాలు కురిశాయి."],
+                                           "text": ["రాష్ట్రంలో భారీ వర్షాలు కురిశాయి."]}}, {"summarization/te": 1}),
+    ("indicqa", "IndicQA.py", {"indicqa.te/test": {"id": ["q1"], "context": ["హైదరాబాద్ తెలంగాణ రాజధాని."],
+                                                   "question": ["తెలంగాణ రాజధాని ఏది?"],
+                                                   "answers": [{"text": ["హైదరాబాద్"], "answer_start": [0]}]}}, {"qa/te": 1}),
+])
+def test_a_script_only_hub_set_is_read_from_its_parquet_export(tmp_path, hub, name, script, exported, expected):
+    """csebuetnlp/xlsum and ai4bharat/IndicQA: a loading script on main, which datasets 5 refuses;
+    config/paper.yaml's entries read their Parquet export by folder."""
+    from hub_replicas import script_only_with_export
+
+    spec = paper_entry(name)
+    script_only_with_export(hub.root, spec["repo"], script, exported)
+    summary = build(tmp_path, None, hub=[hub_spec(spec)])
+    assert summary["sets"] == {name: expected}
+    read = summary["hub_sources"][name]  # the branch moves: the commit read is recorded
+    assert read["revision"] == "refs/convert/parquet" and len(read["commit"]) == 40 and read["data_dir"] == spec["data_dir"]
+    with pytest.raises(InputError, match=rf"evaluation.hub\[0\]: {spec['repo']}@main has only a loading script "
+                                         rf"\({script}\)"):
+        build(tmp_path / "old", None, hub=[hub_spec({**spec, "revision": "main", "data_dir": None,
+                                                     "config": spec["data_dir"]})])
+    assert not (tmp_path / "old" / "sets").exists()
+
+
+def test_an_unreachable_hub_set_is_one_clear_error(tmp_path, hub, monkeypatch):
+    import huggingface_hub
+
+    closed = "http://127.0.0.1:9"  # nothing listens on the discard port
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", closed)
+    monkeypatch.setattr(datasets.config, "HF_ENDPOINT", closed)
     spec = {"name": "flores", "repo": "openlanguagedata/flores_plus", "split": "devtest", "task": "translation",
             "lang": "te", "source_lang": "en", "fields": {"source": "eng", "reference": "tel"}}
-    with pytest.raises(InputError, match=r"evaluation.hub\[0\]: the dataset openlanguagedata/flores_plus@main could not be read: ConnectionError"):
+    with pytest.raises(InputError, match=r"evaluation.hub\[0\]: the hub \(http://127.0.0.1:9\) could not be reached"):
         build(tmp_path, None, hub=[hub_spec(spec)])
     assert not (tmp_path / "sets").exists()
 
 
-def test_a_parallel_hub_set_stored_one_language_per_config(tmp_path, monkeypatch):
-    by_config = {"eng_Latn": {"id": [1, 2], "text": ["It rained.", "Thank you."]},
-                 "tel_Telu": {"id": [1, 2], "text": ["వర్షం కురిసింది.", "ధన్యవాదాలు."]}}
-    monkeypatch.setattr(datasets, "load_dataset", lambda repo, name, split, streaming, revision:
-                        datasets.Dataset.from_dict(by_config[name]).to_iterable_dataset())
+def test_a_parallel_hub_set_stored_one_language_per_config_is_joined_on_id(tmp_path, hub, monkeypatch):
+    from hub_replicas import flores_plus
+
+    flores_plus(hub.root, {"eng_Latn": {"devtest": [{"id": 1, "text": "It rained."}, {"id": 2, "text": "Thank you."},
+                                                    {"id": 3, "text": "Only English."}]},
+                           "tel_Telu": {"devtest": [{"id": 2, "text": "ధన్యవాదాలు."}, {"id": 1, "text": "వర్షం కురిసింది."}]}})
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")  # FLORES+ is gated: a user who accepted its licence
     spec = {"name": "flores200", "repo": "openlanguagedata/flores_plus", "config": "eng_Latn", "pair_config": "tel_Telu",
             "split": "devtest", "task": "translation", "lang": "te", "source_lang": "en",
             "fields": {"source": "text", "reference": "pair.text"}}
-    build(tmp_path, None, hub=[hub_spec(spec)])
+    summary = build(tmp_path, None, hub=[hub_spec(spec)])
     items = sorted(read_sets(tmp_path / "sets").to_pylist(), key=lambda i: i["id"])
-    assert [i["reference"] for i in items] == ["వర్షం కురిసింది.", "ధన్యవాదాలు."]
+    assert [(i["id"], i["reference"]) for i in items] == [("flores200-1", "వర్షం కురిసింది."), ("flores200-2", "ధన్యవాదాలు.")]
     assert "It rained." in items[0]["instruction"] and "ఆంగ్లం నుండి తెలుగులోకి" in items[0]["instruction"]
+    assert summary["dropped"]["flores200: id only in config"] == {"count": 1, "examples": ["evaluation.hub[0] id 3"]}

@@ -110,20 +110,17 @@ def flores_spec(**changes) -> dict:
     return with_defaults({"corpora": [spec]}, "fertility")["corpora"][0]
 
 
-def test_a_hub_corpus_stored_one_language_per_configuration_is_joined_on_its_ids(tmp_path, monkeypatch):
-    import datasets
+def test_a_hub_corpus_stored_one_language_per_configuration_is_joined_on_its_ids(tmp_path, hub, monkeypatch):
+    """FLORES+ as the hub serves it (gated, a configuration per language), through the real datasets
+    code from the local hub, with a token as a user who accepted its licence has."""
+    import huggingface_hub
+    from hub_replicas import flores_plus
 
     from telugu_llm.tokens.corpora import corpus_files, fetch_hub_corpus
 
-    calls = []
-
-    def load_dataset(repo, config, split, revision):
-        calls.append((repo, config, split, revision))
-        return datasets.Dataset.from_list(FLORES[config][split])
-
-    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    flores_plus(hub.root, FLORES)
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
     source = fetch_hub_corpus(0, flores_spec(), tmp_path / "flores200")
-    assert calls[0] == ("openlanguagedata/flores_plus", "eng_Latn", "dev", "main") and len(calls) == 4
     src, tgt = read_parallel("flores200", *corpus_files(flores_spec(), tmp_path / "flores200"))
     # rows paired by id, not by position (tel_Telu lists id 2 first); a line break inside a sentence is a space
     assert list(zip(src, tgt)) == [("It rained.", "వర్షం కురిసింది."), ("Thank you.", "ధన్యవాదాలు."),
@@ -131,29 +128,25 @@ def test_a_hub_corpus_stored_one_language_per_configuration_is_joined_on_its_ids
     assert source["pairs"] == 3 and source["pairs_per_split"] == {"dev": 2, "devtest": 1}
     assert source["unmatched_ids"] == {"source_only": 1, "target_only": 1}  # id 3 (English only) and 4 (Telugu only)
     with pytest.raises(InputError, match=r"fertility.corpora\[0\].field: the source rows have no column 'sentence' "
-                                         r"\(columns: id, text\)"):
+                                         r"\(columns: id, iso_639_3, iso_15924, text\)"):
         fetch_hub_corpus(0, flores_spec(field="sentence"), tmp_path / "other")
     with pytest.raises(InputError, match=r"fertility.corpora\[0\].key: the source rows have no column 'uid'"):
         fetch_hub_corpus(0, flores_spec(key="uid"), tmp_path / "other")
-    FLORES["tel_Telu"]["dev"].append({"id": 1, "text": "మళ్లీ."})
-    try:
-        with pytest.raises(InputError, match=r"fertility.corpora\[0\].key: 'id' is not unique on the target side \(e.g. \[1\]\)"):
-            fetch_hub_corpus(0, flores_spec(), tmp_path / "other")
-    finally:
-        FLORES["tel_Telu"]["dev"].pop()
+    repeated = {**FLORES, "tel_Telu": {**FLORES["tel_Telu"], "dev": [*FLORES["tel_Telu"]["dev"], {"id": 1, "text": "మళ్లీ."}]}}
+    flores_plus(hub.root, repeated)
+    huggingface_hub.HfFileSystem.clear_instance_cache()
+    with pytest.raises(InputError, match=r"fertility.corpora\[0\].key: 'id' is not unique on the target side \(e.g. \[1\]\)"):
+        fetch_hub_corpus(0, flores_spec(), tmp_path / "other")
     assert not (tmp_path / "other").exists()
 
 
-def test_an_unreachable_hub_corpus_is_one_error_naming_the_key(tmp_path, monkeypatch):
-    import datasets
+def test_a_gated_hub_corpus_is_one_error_naming_the_key(tmp_path, hub):
+    from hub_replicas import flores_plus
 
     from telugu_llm.tokens.corpora import fetch_hub_corpus
 
-    def gated(*args, **kwargs):
-        raise ConnectionError("Couldn't reach 'openlanguagedata/flores_plus' on the Hub")
-
-    monkeypatch.setattr(datasets, "load_dataset", gated)
-    with pytest.raises(InputError, match=r"fertility.corpora\[0\].source is hub, but the dataset "
-                                         r"openlanguagedata/flores_plus@main could not be read: ConnectionError"):
+    flores_plus(hub.root, FLORES)
+    with pytest.raises(InputError, match=r"fertility.corpora\[0\].repo: openlanguagedata/flores_plus is gated. Accept its "
+                                         r"licence at http://127.0.0.1:\d+/datasets/openlanguagedata/flores_plus"):
         fetch_hub_corpus(0, flores_spec(), tmp_path / "flores200")
     assert not (tmp_path / "flores200").exists()

@@ -129,38 +129,43 @@ def test_unknown_language_and_missing_files(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_hub_source_streams_through_datasets(tmp_path, monkeypatch):
-    import datasets
+def test_hub_source_streams_through_datasets(tmp_path, hub):
+    """ai4bharat/samanantar as the hub serves it today (Parquet, a configuration per language, no
+    data_source column), read through the real datasets code from the local hub."""
+    from hub_replicas import samanantar
 
-    rows = {"idx": [10, 11, 12], "src": ["Good morning.", None, "Thank you."],
-            "tgt": ["శుభోదయం.", "ఏదో.", "ధన్యవాదాలు."], "data_source": ["pmi", "anuvaad", "wiki"]}
-    calls = []
-
-    def fake_load_dataset(repo, name, split, streaming, revision):
-        calls.append((repo, name, split, streaming, revision))
-        return datasets.Dataset.from_dict(rows).to_iterable_dataset()
-
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    rows = {"idx": [10, 11, 12], "src": ["Good morning.", None, "Thank you."], "tgt": ["శుభోదయం.", "ఏదో.", "ధన్యవాదాలు."]}
+    spec = samanantar(hub.root, rows)
     out = tmp_path / "out"
-    quality = build_samanantar(**samanantar_args(source="hub", lang="te", hub={"repo": "ai4bharat/samanantar",
-                                                                               "revision": "abc123"},
-                                                 rows_per_shard=2, validation_fraction=0, test_fraction=0),
+    quality = build_samanantar(**samanantar_args(source="hub", lang="te", hub=spec, rows_per_shard=2,
+                                                 validation_fraction=0, test_fraction=0),
                                out_dir=out / "shards", quality_path=out / "q.json")
-    assert calls == [("ai4bharat/samanantar", "te", "train", True, "abc123")]
     assert quality["dropped"]["empty_side"] == 1 and quality["rows_kept"] == 2
     table = read_all(out / "shards").sort_by("idx")
     assert table.column("idx").to_pylist() == [10, 12]
-    assert table.column("data_source").to_pylist() == ["pmi", "wiki"]
+    assert table.column("data_source").to_pylist() == [None, None]  # optional: null where the source has none
+    assert any("/datasets/ai4bharat/samanantar/resolve/" in path for _, path, _ in hub.log)
 
 
-def test_unreachable_hub_is_one_clear_error(tmp_path, monkeypatch):
+def test_hub_source_keeps_data_source_where_given(tmp_path, hub):
+    from hub_replicas import samanantar
+
+    spec = samanantar(hub.root, {"idx": [1], "src": ["Thank you."], "tgt": ["ధన్యవాదాలు."], "data_source": ["pmi"]})
+    out = tmp_path / "out"
+    build_samanantar(**samanantar_args(source="hub", lang="te", hub=spec, validation_fraction=0, test_fraction=0),
+                     out_dir=out / "shards", quality_path=out / "q.json")
+    assert read_all(out / "shards").column("data_source").to_pylist() == ["pmi"]
+
+
+def test_unreachable_hub_is_one_clear_error(tmp_path, hub, monkeypatch):
     import datasets
+    import huggingface_hub
 
-    def offline(*args, **kwargs):
-        raise ConnectionError("Couldn't reach 'ai4bharat/samanantar' on the Hub (LocalEntryNotFoundError)")
-
-    monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(InputError, match=r"samanantar.source is hub, but the dataset ai4bharat/samanantar@main could not be read: ConnectionError"):
+    closed = "http://127.0.0.1:9"  # nothing listens on the discard port
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", closed)
+    monkeypatch.setattr(datasets.config, "HF_ENDPOINT", closed)
+    with pytest.raises(InputError, match=r"samanantar.hub: the hub \(http://127.0.0.1:9\) could not be reached to read "
+                                         r"ai4bharat/samanantar@main \(config 'te'\)"):
         build_samanantar(**samanantar_args(source="hub", lang="te"), out_dir=tmp_path / "s",
                          quality_path=tmp_path / "q.json")
     assert not (tmp_path / "s").exists() and not (tmp_path / "q.json").exists()

@@ -75,10 +75,12 @@ def fetch_hub_file(repo: str, filename: str, revision: str, dest: Path, what: st
     HF_TOKEN environment variable by huggingface_hub; it is never passed, logged or written."""
     from huggingface_hub import hf_hub_download
 
+    from .hub import explain
+
     try:
         cached = hf_hub_download(repo_id=repo, filename=filename, revision=revision)
-    except Exception as exc:  # the hub client raises many types; the message is what matters
-        raise InputError(f"{what}: could not download {filename} of {repo}@{revision}: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - the hub client raises many types: one message says which
+        raise explain(what, {"repo": repo, "revision": revision}, exc, kind="model") from None
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cached, dest)
 

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_directory, write_json
 from ..errors import InputError
-from ..hub import hub_error
+from ..hub import rows as hub_rows
 from ..languages import SCRIPTS
 from .hashing import SPLITS, HashIndex, assign_splits, first_occurrences, hex_ids, text_hashes
 from .shards import ShardWriter
@@ -180,19 +180,13 @@ def iter_parquet(path: Path) -> Iterator[tuple[int, object, str]]:
             index += 1
 
 
-def iter_hub(repo: str, revision: str, splits: list[str]) -> Iterator[tuple[int, object, str]]:
+def iter_hub(hub: dict, splits: list[str]) -> Iterator[tuple[int, object, str]]:
     """Stream `timdettmers/openassistant-guanaco` (column `text`); HF_TOKEN is read by the hub client."""
-    import datasets
-
     index = 0
-    try:
-        for split in splits:
-            ds = datasets.load_dataset(repo, split=split, streaming=True, revision=revision)
-            for row in ds:
-                yield index, row.get("text"), f"{repo}@{revision}/{split}: row {index}"
-                index += 1
-    except (ConnectionError, OSError, ValueError) as exc:
-        raise hub_error("guanaco", repo, revision, exc) from exc
+    for split in splits:
+        for row in hub_rows("guanaco.hub", hub, split, columns=("text",)):
+            yield index, row.get("text"), f"{hub['repo']}@{hub['revision']}/{split}: row {index}"
+            index += 1
 
 
 def build_guanaco(*, source: str, path: Path | None, out_dir: Path, quality_path: Path, rows_per_shard: int,
@@ -212,7 +206,7 @@ def build_guanaco(*, source: str, path: Path | None, out_dir: Path, quality_path
             raise InputError(f"guanaco.path: {path}: expected a .jsonl or .parquet file with a 'text' column")
         inputs = [str(path)]
     elif source == "hub":
-        records = iter_hub(hub["repo"], hub["revision"], list(hub["splits"]))
+        records = iter_hub(hub, list(hub["splits"]))
         inputs = [f"hf://datasets/{hub['repo']}@{hub['revision']}/{','.join(hub['splits'])}"]
     else:
         raise InputError(f"guanaco.source: unknown source {source!r}; use embedded, local or hub")

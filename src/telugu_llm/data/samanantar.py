@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from ..atomic import atomic_directory, write_json
 from ..errors import InputError
-from ..hub import hub_error
+from ..hub import check_columns, explain, load
 from ..languages import SAMANANTAR_LANGUAGES, SCRIPTS, script_of_language
 from .grouping import KEY_NAME, RULE_NAME, exact_path_pattern, group_splits, key_hashes
 from .hashing import SPLITS, hex_ids, text_hashes
@@ -143,27 +143,34 @@ def iter_release_batches(
             start += len(a)
 
 
-def iter_hub_batches(repo: str, lang: str, revision: str, batch_rows: int) -> Iterator[Batch]:
-    """Stream `ai4bharat/samanantar` (config `<lang>`, columns idx, src, tgt, data_source).
+def iter_hub_batches(hub: dict, lang: str, batch_rows: int) -> Iterator[Batch]:
+    """Stream `ai4bharat/samanantar` (configuration `<lang>` unless samanantar.hub.config names
+    another; columns idx, src, tgt, and data_source where the source gives it: the hub's Parquet
+    conversion has none, and the column is then null).
 
     The token, where one is needed, comes from the HF_TOKEN environment variable, read by
     huggingface_hub itself; it is never passed or written here."""
-    import datasets  # imported here: only the hub source needs it
-
-    try:
-        ds = datasets.load_dataset(repo, lang, split="train", streaming=True, revision=revision)
-        position = 0
-        for rows in ds.iter(batch_size=batch_rows):
-            n = len(rows["src"])
-            idx = rows.get("idx")
-            idx = np.arange(position, position + n, dtype=np.int64) if idx is None else np.asarray(idx, dtype=np.int64)
-            position += n
-            src = pc.fill_null(pa.array(rows["src"], type=pa.string()), "")
-            tgt = pc.fill_null(pa.array(rows["tgt"], type=pa.string()), "")
-            ds_col = rows.get("data_source")
-            yield Batch(idx, src, tgt, None if ds_col is None else pa.array(ds_col, type=pa.string()))
-    except (ConnectionError, OSError, ValueError) as exc:
-        raise hub_error("samanantar", repo, revision, exc) from exc
+    spec = {**hub, "config": hub.get("config") or lang}
+    ds = load("samanantar.hub", spec, "train")
+    position = 0
+    batches = ds.iter(batch_size=batch_rows)
+    while True:
+        try:
+            rows = next(batches)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: BLE001 - a failure while streaming (the network, a gated file)
+            raise explain("samanantar.hub", spec, exc, "train") from None
+        if position == 0:
+            check_columns("samanantar.hub", spec, rows, ("src", "tgt"))
+        n = len(rows["src"])
+        idx = rows.get("idx")
+        idx = np.arange(position, position + n, dtype=np.int64) if idx is None else np.asarray(idx, dtype=np.int64)
+        position += n
+        src = pc.fill_null(pa.array(rows["src"], type=pa.string()), "")
+        tgt = pc.fill_null(pa.array(rows["tgt"], type=pa.string()), "")
+        ds_col = rows.get("data_source")
+        yield Batch(idx, src, tgt, None if ds_col is None else pa.array(ds_col, type=pa.string()))
 
 
 def drop_reasons(src: pa.Array, tgt: pa.Array, invalid: np.ndarray | None, script_regex: str,
@@ -220,7 +227,7 @@ def build_samanantar(*, source: str, lang: str, path: Path | None, out_dir: Path
         batches = iter_release_batches(src_path, tgt_path, rows_per_shard, on_invalid_utf8)
         inputs = [str(src_path), str(tgt_path)]
     elif source == "hub":
-        batches = iter_hub_batches(hub["repo"], lang, hub["revision"], rows_per_shard)
+        batches = iter_hub_batches(hub, lang, rows_per_shard)
         inputs = [f"hf://datasets/{hub['repo']}@{hub['revision']}/{lang}"]
     else:
         raise InputError(f"samanantar.source: unknown source {source!r}; use embedded, local or hub")

@@ -23,6 +23,9 @@ import xxhash
 from ..atomic import atomic_directory, json_text
 from ..data.shards import read_shards
 from ..errors import InputError
+from ..hub import join_on
+from ..hub import commit as hub_commit
+from ..hub import rows as hub_rows
 from ..languages import LANGUAGE_NAMES
 from ..tasks import EMBEDDED_TASKS, FIELDS
 from .metrics import expected_script, script_fidelity
@@ -53,6 +56,7 @@ class Collector:
     def __init__(self):
         self.items: list[dict] = []
         self.dropped: dict[str, dict] = {}
+        self.sources: dict[str, dict] = {}  # hub sets: repo, revision and the commit read
 
     def drop(self, reason: str, where: str) -> None:
         entry = self.dropped.setdefault(reason, {"count": 0, "examples": []})
@@ -214,35 +218,33 @@ def _field(row: dict, path: str):
 
 def hub_items(spec: dict, index: int, instructions: dict, out: Collector, max_rows: int) -> None:
     """A Hugging Face dataset, its columns mapped to the task's fields by `fields` (dotted paths
-    reach into nested columns, e.g. answers.text)."""
-    import datasets
-
+    reach into nested columns, e.g. answers.text). A parallel corpus stored one language per
+    configuration (FLORES+) is read twice and joined on `key`; ids found on one side only are
+    counted as dropped."""
     key = f"evaluation.hub[{index}]"
     task = spec["task"]
     unknown = sorted(set(spec["fields"]) - set(FIELDS[task]))
     if unknown:
         raise InputError(f"{key}.fields: {unknown} are not fields of task {task} ({', '.join(FIELDS[task])})")
-    def read(config):
-        try:
-            ds = datasets.load_dataset(spec["repo"], config, split=spec["split"], streaming=True,
-                                       revision=spec["revision"])
-            return list(ds.take(max_rows))
-        except Exception as exc:  # noqa: BLE001 - any failure to reach or read the hub is one message
-            raise InputError(f"{key}: the dataset {spec['repo']}@{spec['revision']} could not be read: "
-                             f"{type(exc).__name__}: {exc}. Check the network and HF_TOKEN, or remove the entry") from None
-
-    rows = read(spec.get("config"))
-    if spec.get("pair_config"):  # a parallel corpus stored one language per config (FLORES+): rows align
-        pairs = read(spec["pair_config"])
-        if len(pairs) != len(rows):
-            raise InputError(f"{key}.pair_config: {spec['pair_config']} has {len(pairs)} rows but "
-                             f"{spec.get('config')} has {len(rows)}; they must be row-aligned")
-        rows = [{**row, "pair": pair} for row, pair in zip(rows, pairs)]
+    own = [c for c in spec["fields"].values() if not c.startswith("pair.")]
+    rows = list(hub_rows(key, spec, spec["split"], limit=max_rows, columns=own))
+    out.sources[spec["name"]] = {"repo": spec["repo"], "revision": spec["revision"], "commit": hub_commit(key, spec),
+                                 **{k: spec[k] for k in ("config", "data_dir", "data_files", "pair_config") if spec.get(k)}}
+    if spec.get("pair_config"):
+        paired = [c.removeprefix("pair.") for c in spec["fields"].values() if c.startswith("pair.")]
+        other = list(hub_rows(key, {**spec, "config": spec["pair_config"]}, spec["split"], limit=max_rows,
+                              columns=paired))
+        pairs, _ = join_on(key, rows, other, spec["key"])
+        ids = [{row[spec["key"]] for row in side} for side in (rows, other)]
+        for side, only in (("config", ids[0] - ids[1]), ("pair_config", ids[1] - ids[0])):
+            for i in sorted(only, key=str):
+                out.drop(f"{spec['name']}: {spec['key']} only in {side}", f"{key} {spec['key']} {i}")
+        rows = [{**row, "pair": pair} for row, pair in pairs]
     for number, row in enumerate(rows):
         record = {f: _field(row, column) for f, column in spec["fields"].items()}
         make_item(record, set_name=spec["name"], task=task, lang=spec["lang"], source_lang=spec.get("source_lang"),
                   instructions=instructions, where=f"{spec['repo']} {spec['split']} row {number}", out=out,
-                  item_id=f"{spec['name']}-{number}")
+                  item_id=f"{spec['name']}-{row.get(spec['key'], number) if spec.get('pair_config') else number}")
 
 
 def select(items: list[dict], max_items: int | None, seed: int) -> list[dict]:
@@ -289,7 +291,7 @@ def build_sets(*, out_dir: Path, lang: str, instructions: dict, max_items: int |
         raise InputError(f"evaluation set {empty[0]} has no usable item "
                          f"(dropped: {json.dumps({k: v['count'] for k, v in out.dropped.items()}, ensure_ascii=False)})")
     summary = {"items_available": available, "items_selected": len(items), "max_items": max_items, "seed": seed,
-               "sets": {}, "dropped": out.dropped}
+               "sets": {}, "dropped": out.dropped, "hub_sources": out.sources}
     with atomic_directory(Path(out_dir)) as tmp:
         for name in names:
             rows = [it for it in items if it["set"] == name]

@@ -26,7 +26,8 @@ def fetch_hub_corpus(index: int, spec: dict, out_dir: Path) -> dict:
     key = f"fertility.corpora[{index}]"
     src, tgt, unmatched, per_split = [], [], {"source_only": 0, "target_only": 0}, {}
     for split in spec["splits"]:
-        rows = [read_rows(key, spec["repo"], spec[config], split, spec["revision"]) for config in ("src_config", "tgt_config")]
+        rows = [read_rows(key, {"repo": spec["repo"], "revision": spec["revision"], "config": spec[config]}, split)
+                for config in ("src_config", "tgt_config")]
         pairs, missing = join_on(key, *rows, spec["key"])
         for side, row in (("source", rows[0]), ("target", rows[1])):
             if row and spec["field"] not in row[0]:

@@ -73,6 +73,12 @@ def _from_gguf(path: Path):
     return model
 
 
+# What a model repository is downloaded for: the weights (safetensors only, never pickles), their
+# index, the model's and its generation's configuration. Not its tokenizer (a resource of its own),
+# nor code (trust_remote_code is off), nor .bin/.pt/.gguf copies of the weights.
+HUB_MODEL_FILES = ["*.safetensors", "*.safetensors.index.json", "config.json", "generation_config.json"]
+
+
 def build_model(name: str, spec: dict, out_dir: Path, tokenizer=None) -> dict:
     """Retrieve one model's weights into `out_dir` as safetensors, atomically. Returns source.json."""
     import transformers
@@ -80,7 +86,7 @@ def build_model(name: str, spec: dict, out_dir: Path, tokenizer=None) -> dict:
     what = f"models.{name}.weights"
     source = spec["source"]
     with atomic_directory(Path(out_dir)) as tmp:
-        digest = None
+        digest = commit = None
         if source == "random":
             if tokenizer is None:
                 raise InputError(f"{what}: a random model needs the model's tokenizer for its vocabulary")
@@ -95,11 +101,13 @@ def build_model(name: str, spec: dict, out_dir: Path, tokenizer=None) -> dict:
         elif source == "hub":
             from huggingface_hub import snapshot_download
 
+            from ..hub import explain
+
             try:
-                local = snapshot_download(spec["repo"], revision=spec["revision"],
-                                          allow_patterns=["*.safetensors", "*.json"])
-            except Exception as exc:
-                raise InputError(f"{what}: could not download {spec['repo']}@{spec['revision']}: {type(exc).__name__}: {exc}") from exc
+                local = snapshot_download(spec["repo"], revision=spec["revision"], allow_patterns=HUB_MODEL_FILES)
+            except Exception as exc:  # noqa: BLE001 - the hub client raises many types: one message says which
+                raise explain(what, spec, exc, kind="model") from None
+            commit = Path(local).name  # the snapshot folder is named by the commit the revision resolved to
             model = _load_safetensors_dir(Path(local), what)
         elif source == "local":
             model = _load_safetensors_dir(Path(spec["path"]), what)
@@ -111,7 +119,8 @@ def build_model(name: str, spec: dict, out_dir: Path, tokenizer=None) -> dict:
         model.save_pretrained(tmp, safe_serialization=True)
         if isinstance(model, transformers.PreTrainedModel) and not list(tmp.glob("*.safetensors")):
             raise InputError(f"{what}: no safetensors written")
-        meta = {"name": name, "spec": spec, "sha256": digest, "model_type": model.config.model_type,
+        meta = {"name": name, "spec": spec, "sha256": digest, "commit": commit if source == "hub" else None,
+                "model_type": model.config.model_type,
                 "architecture": type(model).__name__, "parameters": sum(p.numel() for p in model.parameters())}
         write_json(tmp / SOURCE_JSON, meta)
     return meta
