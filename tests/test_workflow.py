@@ -137,8 +137,9 @@ def test_a_new_seed_subset_or_recipe_runs_only_the_new_jobs(built_workflow):
     seeds = write_config(built_workflow, "seeds.yaml", {"train": {"seeds": [42, 43, 44]}})
     assert planned_jobs(built_workflow, "--configfile", seeds) == {  # the seed-43 run exists (an extra run): 44 only
         "train_run": 1, "evaluate_run": 1, **new_runs}
-    same = write_config(built_workflow, "same.yaml", {"train": {"seeds": [42, 43], "recipes": ["corrected", "study"]}})
-    assert planned_jobs(built_workflow, "--configfile", same) == {"report": 1, "all": 1}  # every run exists
+    for existing in ({"seeds": [42, 43]}, {"recipes": ["corrected", "study"]}):  # each run exists (an extra run)
+        same = write_config(built_workflow, "same.yaml", {"train": existing})
+        assert planned_jobs(built_workflow, "--configfile", same) == {"report": 1, "all": 1}
     subsets = write_config(built_workflow, "subsets.yaml", {"train": {"subsets": [50, 100, 200]}})
     assert planned_jobs(built_workflow, "--configfile", subsets) == {  # Gemma on 50 pairs (100 exists), with its prompts
         "format_prompts": 1, "train_run": 1, "evaluate_run": 1, **new_runs}

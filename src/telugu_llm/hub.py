@@ -53,7 +53,7 @@ def page(repo: str, kind: str = "dataset") -> str:
 def describe(spec: dict) -> str:
     """`repo@revision` and what of it is read (its configuration, folder or files)."""
     where = [f"{k} {spec[k]!r}" for k in ("config", "data_dir", "data_files") if spec.get(k)]
-    return f"{spec['repo']}@{spec.get('revision', 'main')}" + (f" ({', '.join(where)})" if where else "")
+    return f"{spec['repo']}@{spec['revision']}" + (f" ({', '.join(where)})" if where else "")
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -70,7 +70,7 @@ def explain(key: str, spec: dict, exc: BaseException, split: str | None = None, 
     e.g. evaluation.hub[1])."""
     text = "\n".join(f"{type(e).__name__}: {e}" for e in _causes(exc))
     names = {type(e).__name__ for e in _causes(exc)}
-    repo, revision = spec["repo"], spec.get("revision", "main")
+    repo, revision = spec["repo"], spec["revision"]
     if m := _SCRIPT.search(text):
         return InputError(
             f"{key}: {repo}@{revision} has only a loading script ({m.group(1)}), which the pinned datasets no "
@@ -112,7 +112,7 @@ def load(key: str, spec: dict, split: str, *, streaming: bool = True):
     kwargs = {k: spec[k] for k in ("data_dir", "data_files") if spec.get(k)}
     try:
         return datasets.load_dataset(spec["repo"], spec.get("config"), split=split, streaming=streaming,
-                                     revision=spec.get("revision", "main"), **kwargs)
+                                     revision=spec["revision"], **kwargs)
     except Exception as exc:  # noqa: BLE001 - every failure to reach or read the hub is one message
         raise explain(key, spec, exc, split) from None
 
@@ -123,7 +123,7 @@ def commit(key: str, spec: dict, kind: str = "dataset") -> str:
     import huggingface_hub
 
     try:
-        info = huggingface_hub.HfApi().repo_info(spec["repo"], revision=spec.get("revision", "main"), repo_type=kind)
+        info = huggingface_hub.HfApi().repo_info(spec["repo"], revision=spec["revision"], repo_type=kind)
     except Exception as exc:  # noqa: BLE001
         raise explain(key, spec, exc, kind=kind) from None
     return info.sha

@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import InputError
+from .hub import explain
 
 SOURCE_JSON = "source.json"  # beside every retrieved resource: where it came from and its checksum
 
@@ -74,8 +75,6 @@ def fetch_hub_file(repo: str, filename: str, revision: str, dest: Path, what: st
     """Download one file of a model repository. The token, when one is needed, is read from the
     HF_TOKEN environment variable by huggingface_hub; it is never passed, logged or written."""
     from huggingface_hub import hf_hub_download
-
-    from .hub import explain
 
     try:
         cached = hf_hub_download(repo_id=repo, filename=filename, revision=revision)

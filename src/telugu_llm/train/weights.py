@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..atomic import atomic_directory, write_json
 from ..errors import InputError
+from ..hub import explain
 from ..resources import SOURCE_JSON, fetch_file
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,6 @@ def build_model(name: str, spec: dict, out_dir: Path, tokenizer=None) -> dict:
             shutil.rmtree(raw.parent)
         elif source == "hub":
             from huggingface_hub import snapshot_download
-
-            from ..hub import explain
 
             try:
                 local = snapshot_download(spec["repo"], revision=spec["revision"], allow_patterns=HUB_MODEL_FILES)
