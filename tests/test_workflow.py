@@ -288,7 +288,10 @@ def test_default_run_builds_prompts_and_fertility(built_workflow):
         assert train.num_rows == 400  # the 200-pair subset, both directions
         assert set(train.column("instruction_lang").to_pylist()) == {"en", "te"}
     costs = pd.read_csv(results / "fertility" / "costs.csv")
-    assert {"truncated_share", "tokens_p95"} <= set(costs.columns) and len(costs) == 4 * 6
+    # fertility.costs' Llama-2 and Mistral profiles and the trained model's (Gemma 3 in the Mistral format), x 6
+    assert {"truncated_share", "tokens_p95"} <= set(costs.columns) and len(costs) == 3 * 6
+    assert set(zip(costs["tokenizer"], costs["template"])) == {("llama2", "llama2_study"), ("mistral", "mistral_study"),
+                                                               ("gemma3", "mistral_study")}
 
 
 def test_default_run_trains_each_model_on_its_datasets(built_workflow):
