@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from itertools import islice
 
 from .errors import InputError
 
@@ -129,22 +130,26 @@ def commit(key: str, spec: dict, kind: str = "dataset") -> str:
     return info.sha
 
 
-def rows(key: str, spec: dict, split: str, *, limit: int | None = None, columns: Iterable[str] = ()) -> Iterator[dict]:
-    """The rows of one split (at most `limit`), streamed; a failure while streaming (a gated file,
-    the network) is `explain`ed too, and a missing column is named with those that exist."""
-    iterator = iter(load(key, spec, split))
-    count = 0
-    while limit is None or count < limit:
+def explained(key: str, spec: dict, split: str, iterator: Iterator, columns: Iterable[str] = ()) -> Iterator:
+    """`iterator` (rows or batches of a loaded split), with a failure while streaming (a gated file,
+    the network) `explain`ed, and a missing column named, with those that exist, at the first item."""
+    first = True
+    while True:
         try:
-            row = next(iterator)
+            item = next(iterator)
         except StopIteration:
             return
         except Exception as exc:  # noqa: BLE001
             raise explain(key, spec, exc, split) from None
-        if count == 0:
-            check_columns(key, spec, row, columns)
-        count += 1
-        yield row
+        if first:
+            check_columns(key, spec, item, columns)
+            first = False
+        yield item
+
+
+def rows(key: str, spec: dict, split: str, *, limit: int | None = None, columns: Iterable[str] = ()) -> Iterator[dict]:
+    """The rows of one split (at most `limit`), streamed; see `explained`."""
+    return islice(explained(key, spec, split, iter(load(key, spec, split)), columns), limit)
 
 
 def check_columns(key: str, spec: dict, row: dict, columns: Iterable[str]) -> None:
@@ -160,7 +165,7 @@ def read_rows(key: str, spec: dict, split: str, columns: Iterable[str] = ()) -> 
 
 def join_on(key: str, src_rows: list[dict], tgt_rows: list[dict], column: str) -> tuple[list[tuple[dict, dict]], dict]:
     """Rows of two configurations paired by the value of `column` (in the order of `src_rows`), and
-    the ids found on one side only, counted: a corpus stored one language per configuration can
+    the ids found on one side only (sorted): a corpus stored one language per configuration can
     differ in its rows, and pairing by position would silently misalign them."""
     for side, rows_ in (("source", src_rows), ("target", tgt_rows)):
         if rows_ and column not in rows_[0]:
@@ -174,5 +179,5 @@ def join_on(key: str, src_rows: list[dict], tgt_rows: list[dict], column: str) -
     by_id = {row[column]: row for row in tgt_rows}
     src_ids = {row[column] for row in src_rows}
     pairs = [(row, by_id[row[column]]) for row in src_rows if row[column] in by_id]
-    unmatched = {"source_only": len(src_ids - set(by_id)), "target_only": len(set(by_id) - src_ids)}
+    unmatched = {"source_only": sorted(src_ids - set(by_id), key=str), "target_only": sorted(set(by_id) - src_ids, key=str)}
     return pairs, unmatched

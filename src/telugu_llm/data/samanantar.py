@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from ..atomic import atomic_directory, write_json
 from ..errors import InputError
-from ..hub import check_columns, explain, load
+from ..hub import explained, load
 from ..languages import SAMANANTAR_LANGUAGES, SCRIPTS, script_of_language
 from .grouping import KEY_NAME, RULE_NAME, exact_path_pattern, group_splits, key_hashes
 from .hashing import SPLITS, hex_ids, text_hashes
@@ -151,18 +151,9 @@ def iter_hub_batches(hub: dict, lang: str, batch_rows: int) -> Iterator[Batch]:
     The token, where one is needed, comes from the HF_TOKEN environment variable, read by
     huggingface_hub itself; it is never passed or written here."""
     spec = {**hub, "config": hub.get("config") or lang}
-    ds = load("samanantar.hub", spec, "train")
+    batches = load("samanantar.hub", spec, "train").iter(batch_size=batch_rows)
     position = 0
-    batches = ds.iter(batch_size=batch_rows)
-    while True:
-        try:
-            rows = next(batches)
-        except StopIteration:
-            return
-        except Exception as exc:  # noqa: BLE001 - a failure while streaming (the network, a gated file)
-            raise explain("samanantar.hub", spec, exc, "train") from None
-        if position == 0:
-            check_columns("samanantar.hub", spec, rows, ("src", "tgt"))
+    for rows in explained("samanantar.hub", spec, "train", batches, columns=("src", "tgt")):
         n = len(rows["src"])
         idx = rows.get("idx")
         idx = np.arange(position, position + n, dtype=np.int64) if idx is None else np.asarray(idx, dtype=np.int64)

@@ -234,10 +234,9 @@ def hub_items(spec: dict, index: int, instructions: dict, out: Collector, max_ro
         paired = [c.removeprefix("pair.") for c in spec["fields"].values() if c.startswith("pair.")]
         other = list(hub_rows(key, {**spec, "config": spec["pair_config"]}, spec["split"], limit=max_rows,
                               columns=paired))
-        pairs, _ = join_on(key, rows, other, spec["key"])
-        ids = [{row[spec["key"]] for row in side} for side in (rows, other)]
-        for side, only in (("config", ids[0] - ids[1]), ("pair_config", ids[1] - ids[0])):
-            for i in sorted(only, key=str):
+        pairs, unmatched = join_on(key, rows, other, spec["key"])
+        for side, one_side in (("config", "source_only"), ("pair_config", "target_only")):
+            for i in unmatched[one_side]:
                 out.drop(f"{spec['name']}: {spec['key']} only in {side}", f"{key} {spec['key']} {i}")
         rows = [{**row, "pair": pair} for row, pair in pairs]
     for number, row in enumerate(rows):

@@ -38,7 +38,7 @@ def fetch_hub_corpus(index: int, spec: dict, out_dir: Path) -> dict:
             tgt.append(one_line(b[spec["field"]]))
         per_split[split] = len(pairs)
         for k in unmatched:
-            unmatched[k] += missing[k]
+            unmatched[k] += len(missing[k])
     if not src:
         raise InputError(f"{key}: no pair of {spec['repo']} {spec['src_config']}/{spec['tgt_config']} shares a "
                          f"{spec['key']!r} in {', '.join(spec['splits'])}")
