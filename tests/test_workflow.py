@@ -24,22 +24,24 @@ def test_scripts_never_read_the_config():
 
 
 def test_dry_run_plans_the_whole_default(workflow):
-    # Gemma-3-270M (train.models) on Samanantar (models.<name>.datasets) with its 3 extra runs
-    # (another recipe, size, seed); each run evaluated, and the base
+    # Gemma-3-270M on Samanantar with its 3 extra runs (another recipe, size, seed), SmolLM2-135M on
+    # Samanantar and its extended twin (vocab.extend: the tokenizer extended, the same run); each run
+    # evaluated, and each base but the twin's
     assert planned_jobs(workflow) == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
-                                      "data_summary": 1, "tokenizer": 4, "format_prompts": 5, "fertility_tokenizer": 4,
-                                      "template_cost": 3, "fertility_summary": 1, "model_weights": 1, "train_run": 4,
-                                      "training_summary": 1, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1,
+                                      "data_summary": 1, "tokenizer": 4, "vocab_extend": 1, "format_prompts": 5,
+                                      "fertility_tokenizer": 5, "template_cost": 5, "fertility_summary": 1,
+                                      "model_weights": 2, "train_run": 6, "training_summary": 1, "eval_sets": 1,
+                                      "evaluate_run": 8, "eval_summary": 1, "vocab_curve": 1, "vocab_compare": 1,
                                       "report": 1, "all": 1}
     assert planned_jobs(workflow, "evaluate") == {
-        "samanantar_shards": 1, "samanantar_subset": 2, "tokenizer": 1, "format_prompts": 2,
-        "model_weights": 1, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "evaluate": 1}
+        "samanantar_shards": 1, "samanantar_subset": 2, "tokenizer": 2, "vocab_extend": 1, "format_prompts": 3,
+        "model_weights": 2, "train_run": 6, "eval_sets": 1, "evaluate_run": 8, "eval_summary": 1, "evaluate": 1}
     assert planned_jobs(workflow, "train") == {
-        "samanantar_shards": 1, "samanantar_subset": 2, "tokenizer": 1, "format_prompts": 2,
-        "model_weights": 1, "train_run": 4, "train": 1}
+        "samanantar_shards": 1, "samanantar_subset": 2, "tokenizer": 2, "vocab_extend": 1, "format_prompts": 3,
+        "model_weights": 2, "train_run": 6, "train": 1}
     assert planned_jobs(workflow, "fertility") == {
-        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "format_prompts": 4,
-        "fertility_tokenizer": 4, "template_cost": 3, "fertility_summary": 1, "fertility": 1}
+        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "vocab_extend": 1,
+        "format_prompts": 4, "fertility_tokenizer": 5, "template_cost": 5, "fertility_summary": 1, "fertility": 1}
     assert planned_jobs(workflow, "prompts") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "format_prompts": 4, "prompts": 1}
     assert planned_jobs(workflow, "data") == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
@@ -64,7 +66,8 @@ def test_default_run_builds_shards_quality_and_report(built_workflow):
     assert '<section id="training">' in html
     assert '<section id="evaluation">' in html and '<section id="generations">' in html
     assert '<section id="runs">' in html  # recipes, sizes and seeds: the default's extra runs show each once
-    assert html.count("data:image/png;base64,") == 7  # data, fertility x2, training x2, evaluation, size
+    assert '<section id="vocabulary">' in html  # SmolLM2 beside its extended twin
+    assert html.count("data:image/png;base64,") == 8  # data, fertility x2, training x2, evaluation, size, vocabulary
     assert "Samanantar en-te (Telugu)" in html
     for rule_log in ("samanantar_en-te.log", "guanaco.log"):
         assert (built_workflow / "results" / "logs" / "data" / rule_log).exists()
@@ -78,8 +81,10 @@ def test_nothing_to_do_after_a_run(built_workflow):
 # The default's run of its model (train.models, models.<name>.datasets): Gemma on Samanantar's
 # 200-pair subset, the corrected recipe, the model's seed (42, the schema's default); and its extra
 # runs (models.<name>.extra_runs): the study's recipe, a second size, a second seed.
-RUNS = {"gemma3_270m": "samanantar/corrected/200/seed42"}
+RUNS = {"gemma3_270m": "samanantar/corrected/200/seed42", "smollm2_135m": "samanantar/corrected/200/seed42"}
 EXTRA = ("samanantar/study/200/seed42", "samanantar/corrected/100/seed42", "samanantar/corrected/200/seed43")
+# SmolLM2's extended twin (vocab.extend): the same run, with SmolLM2's tokenizer and 400 learned pieces
+TWIN = ("smollm2_135m_te400", "smollm2_te400")
 
 
 def write_config(workflow: Path, name: str, overrides: dict) -> str:
@@ -181,7 +186,8 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
     assert {"chrf++", "bleu_intl", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate",
             "script_fidelity"} <= set(summary["metric"])
     assert set(summary["adapter"]) == {"base", *RUNS.values(), *EXTRA}
-    assert set(summary["dataset"]) == {"base", "samanantar"} and set(summary["model"]) == {"gemma3_270m"}
+    assert set(summary["dataset"]) == {"base", "samanantar"} and set(summary["model"]) == {*RUNS, TWIN[0]}
+    assert set(summary.loc[summary["model"] == TWIN[0], "adapter"]) == {RUNS["smollm2_135m"]}  # no base of its own
     assert set(summary["recipe"].dropna()) == {"corrected", "study"} and set(summary["seed"].dropna()) == {42, 43}
     assert {("embedded", "translation", "te"), ("embedded", "qa", "en"), ("samanantar_test", "translation", "en")} <= set(
         zip(summary["set"], summary["task"], summary["lang"]))
@@ -191,7 +197,8 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
     assert set(differences["adapter"]) == {*RUNS.values(), *EXTRA}
     contrasts = pd.read_csv(eval_dir / "contrasts.csv", dtype={"from": str, "to": str})
     assert set(zip(contrasts["model"], contrasts["dimension"], contrasts["from"], contrasts["to"])) == {
-        ("gemma3_270m", "recipe", EXTRA[0], RUNS["gemma3_270m"]), ("gemma3_270m", "subset", EXTRA[1], RUNS["gemma3_270m"])}
+        ("gemma3_270m", "recipe", EXTRA[0], RUNS["gemma3_270m"]), ("gemma3_270m", "subset", EXTRA[1], RUNS["gemma3_270m"]),
+        ("smollm2_135m", "vocabulary", RUNS["smollm2_135m"], TWIN[0])}
     seeds = pd.read_csv(eval_dir / "seeds.csv", dtype={"subset": str})
     assert set(seeds.loc[seeds["seeds"] == 2, "model"]) == {"gemma3_270m"}
     assert (built_workflow / "results" / "figures" / "training_size.png").stat().st_size > 10_000
@@ -204,13 +211,15 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
 
 def test_the_study_configuration_validates_and_plans(workflow):
     plan = planned_jobs(workflow, "--configfile", "config/paper.yaml")
-    # 2 models x (3 Samanantar sizes + Guanaco) x 2 recipes x 3 seeds; each evaluated, and each base
-    assert plan["model_weights"] == 2 and plan["train_run"] == 48 and plan["template_cost"] == 2
+    # 2 models x (3 Samanantar sizes + Guanaco) x 2 recipes x 3 seeds, and each model's extended twin
+    # on one run (vocab: corrected, 100k pairs, seed 1); each run evaluated, and each base but the twins'
+    assert plan["model_weights"] == 2 and plan["train_run"] == 48 + 2 and plan["template_cost"] == 2 + 2
     assert plan["tokenizer"] == 3 and plan["samanantar_subset"] == 3 and plan["format_prompts"] == 2 * (3 + 1)
-    assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 50 and plan["eval_summary"] == 1
+    assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 50 + 2 and plan["eval_summary"] == 1
     assert plan["fertility_corpus"] == 1  # FLORES-200, the corpus of Petrov et al.'s premium table
+    assert plan["vocab_extend"] == 2 and plan["vocab_curve"] == 1 and plan["vocab_compare"] == 1
     controlled = planned_jobs(workflow, "--configfile", "config/paper.yaml", "config/controlled.yaml")
-    assert controlled["train_run"] == 2 * 2 * 3 and controlled["evaluate_run"] == 2 * (1 + 2 * 3)
+    assert controlled["train_run"] == 2 * 2 * 3 + 2 and controlled["evaluate_run"] == 2 * (1 + 2 * 3) + 2
     # one template for both models' runs (Samanantar's 10k, Guanaco); fertility.costs also keeps Mistral's
     assert controlled["format_prompts"] == 2 * 2
     sweep = planned_jobs(workflow, "--configfile", "config/sweep.yaml")
@@ -276,7 +285,7 @@ def test_default_run_builds_prompts_and_fertility(built_workflow):
 
     results = built_workflow / "results"
     summary = pd.read_csv(results / "fertility" / "summary.csv")
-    assert set(summary["tokenizer"]) == {"llama2", "mistral", "gemma3", "smollm2"}
+    assert set(summary["tokenizer"]) == {"llama2", "mistral", "gemma3", "smollm2", TWIN[1]}
     assert (summary.loc[summary["lang"] == "en", "premium"] == 1).all()
     te = summary[summary["lang"] == "te"].set_index("tokenizer")
     # Llama-2 has one Telugu piece and falls back to bytes; Gemma 3 has a large Telugu vocabulary
@@ -287,11 +296,17 @@ def test_default_run_builds_prompts_and_fertility(built_workflow):
         train = pq.read_table(results / "prompts" / template / "samanantar" / "200" / "train.parquet")
         assert train.num_rows == 400  # the 200-pair subset, both directions
         assert set(train.column("instruction_lang").to_pylist()) == {"en", "te"}
+    # the extended tokenizer spends fewer tokens on Telugu than its base, and the same on English
+    assert te.loc[TWIN[1], "premium"] < te.loc["smollm2", "premium"] / 2
+    en = summary[summary["lang"] == "en"].set_index("tokenizer")
+    assert en.loc[TWIN[1], "tokens"] == en.loc["smollm2", "tokens"]
     costs = pd.read_csv(results / "fertility" / "costs.csv")
-    # fertility.costs' Llama-2 and Mistral profiles and the trained model's (Gemma 3 in the Mistral format), x 6
-    assert {"truncated_share", "tokens_p95"} <= set(costs.columns) and len(costs) == 3 * 6
-    assert set(zip(costs["tokenizer"], costs["template"])) == {("llama2", "llama2_study"), ("mistral", "mistral_study"),
-                                                               ("gemma3", "mistral_study")}
+    # fertility.costs' Llama-2 and Mistral profiles and the trained models' (Gemma 3 in the Mistral
+    # format, SmolLM2 and its twin in Llama-2's), x 6
+    assert {"truncated_share", "tokens_p95"} <= set(costs.columns) and len(costs) == 5 * 6
+    assert set(zip(costs["tokenizer"], costs["template"])) == {
+        ("llama2", "llama2_study"), ("mistral", "mistral_study"), ("gemma3", "mistral_study"),
+        ("smollm2", "llama2_study"), (TWIN[1], "llama2_study")}
 
 
 def test_default_run_trains_each_model_on_its_datasets(built_workflow):
@@ -309,3 +324,30 @@ def test_default_run_trains_each_model_on_its_datasets(built_workflow):
         assert (run / "log_history.csv").read_text().startswith("step,loss,learning_rate,grad_norm,tokens_seen")
     assert not [p for p in (built_workflow / "results" / "checkpoints").rglob("*") if p.is_file()], \
         "checkpoints are removed after success"
+
+
+def test_the_default_extends_smollm2s_vocabulary_and_measures_what_it_buys(built_workflow):
+    results = built_workflow / "results"
+    source = json.loads((built_workflow / "resources" / "tokenizers" / TWIN[1] / "source.json").read_text())
+    ext = source["extension"]
+    assert ext["base"] == "smollm2" and ext["kind"] == "byte_level" and ext["pieces"] == 400 and 0 < ext["added"] <= 400
+    assert ext["text"]["sources"]["samanantar"]["read"] == 271 and ext["round_trip_sentences"] >= 330
+    assert source["vocab_size"] == ext["first_new_id"] + ext["added"]
+    # the twin's run trained its new rows: the adapter holds them, and its metrics say how many
+    run = results / "train" / TWIN[0] / RUNS["smollm2_135m"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["new_rows"] == ext["added"] and metrics["examples_per_second"] > 0
+    config = json.loads((run / "adapter" / "adapter_config.json").read_text())
+    assert len(config["trainable_token_indices"]["embed_tokens"]) == ext["added"]
+    comparison = pd.read_csv(results / "vocab" / "comparison.csv")
+    assert set(comparison["twin"]) == {TWIN[0]} and set(comparison["run"]) == {RUNS["smollm2_135m"]}
+    rows = comparison.set_index("measure")
+    tokens = rows.loc["tokens per training example"]
+    assert tokens["extended"] < tokens["base"] / 2 and tokens["ci_high"] < 0 and tokens["n"] == 400
+    assert {"training examples/s", "training non-padding tokens/s", "generated characters/s",
+            "share of training examples over max_length 512"} <= set(rows.index)
+    curve = pd.read_csv(results / "vocab" / "curve.csv")
+    assert list(curve["pieces"]) == [0, 100, 200, 300, 400]
+    assert curve["premium"].is_monotonic_decreasing and curve["premium"].iloc[-1] < curve["premium"].iloc[0] / 2
+    html = (results / "report.html").read_text()
+    assert "Vocabulary extension" in html and "before and after" in html and TWIN[1] in html
