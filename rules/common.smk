@@ -400,11 +400,13 @@ def eval_inputs(wildcards):
 
 
 def eval_adapters(model):
-    """`base` and the path of every training run of the model under it. An extended model has no
+    """`base` (unless models.<name>.evaluate_base is false) and the path of every training run of the
+    model under it. An extended model has no
     `base` evaluation: untrained, its new rows are only their initialisation; its runs are compared
     with the same runs of the model it extends (contrasts.csv, dimension `vocabulary`)."""
     runs = [RUN.format(**run).split("/", 1)[1] for run in train_runs(model)]
-    return runs if config["models"][model].get("extends") else ["base", *runs]
+    spec = config["models"][model]
+    return ["base", *runs] if spec["evaluate_base"] and not spec.get("extends") else runs
 
 
 def eval_outputs():

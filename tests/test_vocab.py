@@ -186,6 +186,7 @@ def test_a_tiny_model_trains_its_new_rows_and_no_base_row_and_evaluation_loads_t
     rows = {"base": base.get_input_embeddings().weight}
     for name in ("embed_tokens", "lm_head"):
         wrapper = getattr(tuned.base_model.model.model, name) if name == "embed_tokens" else tuned.base_model.model.lm_head
+        assert wrapper.token_adapter.merged  # written into the matrix once, not copied in on every forward
         merged = wrapper.token_adapter.get_merged_weights(["default"])
         reference = (base.get_input_embeddings() if name == "embed_tokens" else base.get_output_embeddings()).weight
         assert torch.equal(merged[:first], reference[:first]), f"{name}: a base row changed"

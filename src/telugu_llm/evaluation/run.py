@@ -21,7 +21,7 @@ from ..atomic import atomic_directory, json_text
 from ..errors import InputError
 from ..loading import Quantization, compute_dtype, device_name, load_quantized, padded_tokenizer, resolve_device, versions
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
-from ..vocab.embeddings import check_adapter_rows, extend_model, read_extension
+from ..vocab.embeddings import check_adapter_rows, extend_model, merge_new_rows, read_extension
 from .generation import encode_prompt, generate, reference_nll
 from .scoring import metric_values, score_item
 from .sets import read_sets
@@ -64,6 +64,7 @@ def load_for_eval(model_name: str, quantization: Quantization, model_dir: Path, 
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+        merge_new_rows(model)
     model.eval()
     contiguous_lm_head_input(model)
     return model

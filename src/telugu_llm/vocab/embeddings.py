@@ -100,3 +100,17 @@ def check_adapter_rows(adapter_dir: Path, new_rows: dict | None, *, model: str) 
 
         raise InputError(f"models.{model}.tokenizer: the adapter {adapter_dir} was trained with {what(trained)} but the "
                          f"tokenizer has {what(new_rows)}: evaluate an adapter with the tokenizer it was trained with")
+
+
+def merge_new_rows(model) -> int:
+    """Write an adapter's trained new rows into the embedding (and output) matrices, for inference.
+    Unmerged, peft rebuilds each whole matrix with the rows copied in on every forward pass: a copy
+    of the embedding per generated token, which made generation slower than with the base tokenizer
+    (SmolLM2: 7.7 against 11.4 generated tokens/s). The matrices are not quantized, so the merge is
+    exact. Returns the number of layers merged."""
+    from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
+
+    layers = [m for m in model.modules() if isinstance(m, TrainableTokensLayer)]
+    for layer in layers:
+        layer.merge()
+    return len(layers)
