@@ -54,6 +54,10 @@ def vocab_findings(comparison: pd.DataFrame, contrasts: pd.DataFrame, min_items:
             r = by.get(measure)
             if r is not None and r["ratio"] == r["ratio"]:
                 parts.append(f"{measure} {r['base']:.3g} → {r['extended']:.3g} ({r['ratio']:.2f}×, one timing each)")
+        items = by.get("evaluation items within max_prompt_tokens")
+        if items is not None and items["base"] != items["extended"]:
+            parts.append(f"evaluation items whose prompt fits max_prompt_tokens {int(items['base'])} → "
+                         f"{int(items['extended'])} (the speeds above are over these different items)")
         out.append(f"{twin} against {model} ({run}): " + "; ".join(parts) + ".")
         quality = contrasts[(contrasts["dimension"] == "vocabulary") & (contrasts["to"] == twin)
                             & (contrasts["from"] == run)]

@@ -94,12 +94,14 @@ def _timing(measure: str, base: float | None, extended: float | None) -> dict:
 
 
 def generation_speed(generations: Path, metrics: Path) -> dict:
-    """Generated characters and tokens per second of an evaluation run."""
+    """Generated characters and tokens per second of an evaluation run, and its items (those whose
+    prompt fits evaluation.max_prompt_tokens under the tokenizer) and skipped items."""
     summary = json.loads(Path(metrics).read_text())
     seconds = summary["generation_seconds"]
     chars = sum(len(text) for text in pq.read_table(generations, columns=["output"]).column("output").to_pylist())
     return {"chars_per_second": chars / seconds if seconds else None,
-            "tokens_per_second": summary["generated_tokens_per_second"]}
+            "tokens_per_second": summary["generated_tokens_per_second"], "items": summary["items"],
+            "skipped": sum(summary["skipped_prompt_too_long"].values())}
 
 
 def compare_run(*, model: str, twin: str, run: str, tokenizers: tuple[str, str], prompts: Path, max_length: int,
@@ -113,8 +115,14 @@ def compare_run(*, model: str, twin: str, run: str, tokenizers: tuple[str, str],
     rows += [_timing("training non-padding tokens/s", *(m["tokens_per_second"] for m in metrics)),
              _timing("training examples/s", *(m["examples_per_second"] for m in metrics))]
     if evaluations is not None:
-        rows += [_timing("generated characters/s", *(e["chars_per_second"] for e in evaluations)),
-                 _timing("generated tokens/s", *(e["tokens_per_second"] for e in evaluations))]
+        items = [e["items"] for e in evaluations]
+        over = "" if items[0] == items[1] else f" over {items[0]} and {items[1]} items (not the same items)"
+        rows += [{**_timing("evaluation items within max_prompt_tokens", *items),
+                  "method": "count (the others are skipped: prompt too long under the tokenizer)"},
+                 {**_timing("generated characters/s", *(e["chars_per_second"] for e in evaluations)),
+                  "method": TIMING + over},
+                 {**_timing("generated tokens/s", *(e["tokens_per_second"] for e in evaluations)),
+                  "method": TIMING + over}]
     return [{"model": model, "twin": twin, "run": run, **row} for row in rows]
 
 
