@@ -245,6 +245,12 @@ def test_an_extended_model_is_a_model_of_its_own_trained_beside_its_base():
      "config key vocab.text_path: file /nonexistent/te.txt does not exist"),
     ({"extend": {"smollm2_135m": {"pieces": 10}}, "samanantar_subset": 7},
      "config key vocab.samanantar_subset: 7 is not one of samanantar.subsets [50, 100, 200]"),
+    ({"extend": {"smollm2_135m": {"pieces": 10}}, "subsets": [100]},
+     "config key vocab.subsets: [100] not among the runs of the models it extends"),
+    ({"extend": {"smollm2_135m": {"pieces": 10}}, "recipes": ["study"]},
+     "config key vocab.recipes: ['study'] not among the runs of the models it extends (train.recipes: ['corrected'])"),
+    ({"extend": {"smollm2_135m": {"pieces": 10}}, "seeds": [7]},
+     "config key vocab.seeds: [7] not among the runs of smollm2_135m (its one seed: 42; set train.seeds)"),
 ])
 def test_bad_vocab_settings_fail_before_any_job_naming_the_key(vocab, message):
     with pytest.raises(InputError) as err:
@@ -261,3 +267,32 @@ def test_an_extended_name_that_is_taken_or_a_unigram_tokenizer_is_one_error():
     config["tokenizers"]["gemma3"]["class"] = "T5Tokenizer"
     with pytest.raises(InputError, match="vocab.extend.gemma3_270m: the tokenizer gemma3 is a T5Tokenizer"):
         check_config(config)
+
+
+def test_the_findings_carry_their_numbers_and_say_when_speeds_cover_different_items():
+    import pandas as pd
+
+    from telugu_llm.report.vocab import vocab_findings
+    from telugu_llm.vocab.compare import COMPARISON_COLUMNS, TIMING, _paired, _timing
+
+    import numpy as np
+
+    rows = [_paired("tokens per training example", np.array([300.0, 280, 310, 290]), np.array([110.0, 100, 115, 105]),
+                    0.95),
+            _timing("training examples/s", 0.1, 0.22), {**_timing("evaluation items within max_prompt_tokens", 56, 68),
+                                                        "method": "count"},
+            {**_timing("generated characters/s", 20.0, 22.0), "method": TIMING}]
+    comparison = pd.DataFrame([{"model": "m", "twin": "m_te9", "run": "samanantar/corrected/200/seed42", **r} for r in rows],
+                              columns=COMPARISON_COLUMNS)
+    assert rows[0]["diff"] == pytest.approx(-187.5) and rows[0]["ci_high"] < 0 and rows[0]["n"] == 4
+    contrasts = pd.DataFrame([{"model": "m", "dimension": "vocabulary", "from": "samanantar/corrected/200/seed42",
+                               "to": "m_te9", "set": "embedded", "task": "translation", "lang": "te", "metric": "chrf++",
+                               "from_value": 10.0, "to_value": 12.0, "n": 6, "verdict": "better"}])
+    findings = vocab_findings(comparison, contrasts, min_items=6, confidence=0.95)
+    assert findings[0] == ("m_te9 against m (samanantar/corrected/200/seed42): tokens per training example 295.0 → "
+                           f"107.5 (difference -187.5, 95 % interval [{rows[0]['ci_low']:.1f}, {rows[0]['ci_high']:.1f}], 4 "
+                           "examples); training examples/s 0.1 → 0.22 (2.20×, one timing each); generated characters/s "
+                           "20 → 22 (1.10×, one timing each); evaluation items whose prompt fits max_prompt_tokens 56 → "
+                           "68 (the speeds above are over these different items).")
+    assert findings[1].endswith("of 1 headline comparisons with at least 6 items, 1 better, 0 worse, 0 no difference "
+                                "(95 % paired jackknife-t intervals, Benjamini-Hochberg).")
