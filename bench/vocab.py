@@ -9,7 +9,11 @@ split has 271 sentences: its curve says what a small text buys on held-out sente
 domain, not what 10,000 to 100,000 sentences would.
 
     .venv/bin/python bench/vocab.py [--shards results/data/samanantar/en-te/shards]
-        [--tokenizers llama2,mistral,smollm2] [--sizes 250,500,1000,2000,4000] [--text FILE]
+        [--tokenizers llama2,mistral,smollm2] [--sizes 250,500,1000,2000,4000] [--text FILE [--measure all]]
+
+With `--text` (say 10,000 Telugu sentences from elsewhere) and `--measure all`, every Samanantar
+pair of the shards is held out: none of it is learned from (a text line equal to a Samanantar
+sentence is left out and counted).
 """
 
 from __future__ import annotations
@@ -34,12 +38,18 @@ def main() -> None:
     parser.add_argument("--tokenizers", default="llama2,mistral,smollm2")
     parser.add_argument("--sizes", default="250,500,1000,2000,4000")
     parser.add_argument("--text", help="learn from this file (one sentence per line) instead of the training split")
+    parser.add_argument("--measure", choices=["test", "all"], default="test",
+                        help="measure on the test split, or on every split (held out too when learning from --text)")
     args = parser.parse_args()
+    if args.measure == "all" and not args.text:
+        parser.error("--measure all needs --text: the training split is what the pieces are learned from")
     shards = Path(args.shards)
     held = samanantar_sentences(shards / "validation") + samanantar_sentences(shards / "test")
     lines = file_sentences(Path(args.text), "--text") if args.text else samanantar_sentences(shards / "train")
-    text = learning_text({"text": lines}, held)
-    test_te, test_en = samanantar_sentences(shards / "test"), samanantar_sentences(shards / "test", "src")
+    text = learning_text({"text": lines}, held if not args.text else held + samanantar_sentences(shards / "train"))
+    splits = ("train", "validation", "test") if args.measure == "all" else ("test",)
+    test_te = [t for split in splits for t in samanantar_sentences(shards / split)]
+    test_en = [t for split in splits for t in samanantar_sentences(shards / split, "src")]
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = []
     print(f"learning from {len(text.sentences)} sentences, measured on {len(test_te)} held-out pairs\n")
@@ -59,7 +69,8 @@ def main() -> None:
             print(f"{name:10}{row['pieces']:8}{row['added'] if row['added'] is not None else '–':>8}{premium:>9}"
                   f"{fertility:>10}{row['seconds']:9.1f}   {row['note'][:80]}", flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "vocab.json").write_text(json.dumps({"learning_sentences": len(text.sentences), "test_pairs": len(test_te),
+    (OUT / "vocab.json").write_text(json.dumps({"learning_sentences": len(text.sentences), "text": args.text,
+                                                "measured_on": args.measure, "test_pairs": len(test_te),
                                                 "rows": rows}, indent=2, default=str))
 
 
