@@ -88,7 +88,7 @@ PROMPTS_DIR = "results/prompts"
 FERTILITY_DIR = "results/fertility"
 
 
-# Tokenizers retrieved (rule tokenizer) and extended by the vocabulary stage (rule vocab_extend): one
+# Tokenizers retrieved (the tokenizer rule) and extended by the vocabulary stage (vocab_extend): one
 # pattern each, so that no folder name can be made by both.
 EXTENDED_TOKENIZERS = extended_tokenizers(config)
 
