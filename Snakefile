@@ -29,6 +29,7 @@ wildcard_constraints:
 
 include: "rules/data.smk"
 include: "rules/tokens.smk"
+include: "rules/vocab.smk"
 include: "rules/prompts.smk"
 include: "rules/train.smk"
 include: "rules/evaluation.smk"

@@ -6,13 +6,18 @@ On the same formatted Samanantar data and the same model, alternating, each run 
   AdamW 32-bit (plain AdamW on a CPU), lr 2e-4 cosine, warmup 3 %, group by length, max grad norm
   0.3), padding per batch, no packing; the dataset as prompt/completion text, tokenized by trl;
 - project: the workflow's training path (`telugu_llm.train.run.prepare`) with the embedded
-  default's settings for the same model.
-Prints non-padding tokens/s over the timed steps (after warm-up) and peak resident memory (peak
-GPU memory on a GPU) of both, and writes bench/out/training.json.
+  default's settings for the same model;
+- extended (issue 15): the project path with the model's tokenizer extended with Telugu pieces
+  (the vocabulary stage's `--extended-tokenizer`, e.g. resources/tokenizers/smollm2_te400): the same
+  examples, fewer tokens each, the new embedding rows trained with the adapter.
+Prints non-padding tokens/s and examples/s over the timed steps (after warm-up) and peak resident
+memory (peak GPU memory on a GPU) of each, the ratios project/stock (tokens/s) and extended/project
+(examples/s), and writes bench/out/training.json.
 
     .venv/bin/python bench/training.py [--model resources/models/smollm2_135m]
         [--tokenizer resources/tokenizers/smollm2] [--prompts results/prompts/llama2_study/samanantar/200]
-        [--steps 6] [--warmup 2] [--repeats 2]
+        [--steps 6] [--warmup 2] [--repeats 2] [--paths stock,project,extended]
+        [--extended-tokenizer resources/tokenizers/smollm2_te400]
 """
 
 from __future__ import annotations
@@ -107,7 +112,8 @@ def run_project(args) -> dict:
     settings = run_settings(args.config_model, "samanantar", filled, device=device, recipe=shipped_recipe("corrected"),
                             subset="200", seed=filled["training"]["seed"])
     settings.max_length = args.max_length
-    trainer, _, _ = prepare(settings=settings, model_dir=Path(args.model), tokenizer_dir=Path(args.tokenizer),
+    tokenizer = args.extended_tokenizer if args.path == "extended" else args.tokenizer
+    trainer, _, _ = prepare(settings=settings, model_dir=Path(args.model), tokenizer_dir=Path(tokenizer),
                             prompts_dir=Path(args.prompts), checkpoint_dir=OUT / "project-ckpt")
     trainer.args.eval_strategy = "no"
     trainer.args.eval_on_start = False
@@ -122,7 +128,9 @@ def timed(trainer, args, device: str) -> dict:
     trainer.add_callback(timer.callback())
     trainer.train()
     peak = torch.cuda.max_memory_allocated() if device == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"tokens_per_second": timer.tokens / timer.seconds, "timed_steps": args.steps, "seconds": timer.seconds,
+    batch = trainer.args.per_device_train_batch_size * trainer.args.gradient_accumulation_steps
+    return {"tokens_per_second": timer.tokens / timer.seconds, "examples_per_second": args.steps * batch / timer.seconds,
+            "timed_steps": args.steps, "seconds": timer.seconds,
             "tokens": timer.tokens, "peak_memory_bytes": peak, "device": device, "threads": torch.get_num_threads()}
 
 
@@ -138,16 +146,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=900,
                         help="seconds a run may take; a run that takes longer is reported as not finished")
-    parser.add_argument("--path", choices=["stock", "project"], help=argparse.SUPPRESS)
+    parser.add_argument("--extended-tokenizer", default=str(REPO / "resources" / "tokenizers" / "smollm2_te400"))
+    parser.add_argument("--paths", default="stock,project,extended", help="the paths measured, in this order")
+    parser.add_argument("--path", choices=["stock", "project", "extended"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.path:  # one measured run, in this process
         result = run_stock(args) if args.path == "stock" else run_project(args)
         print("RESULT " + json.dumps(result))
         return
     OUT.mkdir(parents=True, exist_ok=True)
-    runs: dict[str, list[dict]] = {"stock": [], "project": []}
+    paths = args.paths.split(",")
+    runs: dict[str, list[dict]] = {path: [] for path in paths}
     for repeat in range(args.repeats):
-        for path in ("stock", "project"):
+        for path in paths:
             cmd = [sys.executable, __file__, "--path", path] + sys.argv[1:]
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ), timeout=args.timeout)
@@ -163,31 +174,39 @@ def main() -> None:
             runs[path].append(json.loads(line[0][7:]))
             r = runs[path][-1]
             print(f"repeat {repeat + 1} {path}: {r['tokens_per_second']:.1f} tokens/s, "
-                  f"{r['peak_memory_bytes'] / 2**30:.2f} GiB", flush=True)
+                  f"{r['examples_per_second']:.3f} examples/s, {r['peak_memory_bytes'] / 2**30:.2f} GiB", flush=True)
 
     def summary(rs):
         done = [r for r in rs if r["tokens_per_second"] is not None]
         if not done:
-            return {"tokens_per_second": None, "peak_memory_gib": None, "device": "?", "threads": "?",
+            return {"tokens_per_second": None, "examples_per_second": None, "peak_memory_gib": None, "device": "?", "threads": "?",
                     "timed_out_after_s": rs[0]["timed_out_after_s"]}
         return {"tokens_per_second": statistics.median(r["tokens_per_second"] for r in done),
+                "examples_per_second": statistics.median(r["examples_per_second"] for r in done),
                 "peak_memory_gib": max(r["peak_memory_bytes"] for r in done) / 2**30, "device": done[0]["device"],
                 "threads": done[0]["threads"]}
 
     med = {p: summary(rs) for p, rs in runs.items()}
-    stock, project = med["stock"]["tokens_per_second"], med["project"]["tokens_per_second"]
-    ratio = project / stock if stock and project else None
-    result = {"model": args.model, "prompts": args.prompts, "steps": args.steps, "warmup": args.warmup,
-              "repeats": args.repeats, "median": med, "ratio": round(ratio, 3) if ratio else None}
+
+    def ratio(a: str, b: str, measure: str):
+        if a not in med or b not in med or not med[a][measure] or not med[b][measure]:
+            return None
+        return round(med[a][measure] / med[b][measure], 3)
+
+    ratios = {"project/stock tokens/s": ratio("project", "stock", "tokens_per_second"),
+              "extended/project examples/s": ratio("extended", "project", "examples_per_second")}
+    result = {"model": args.model, "prompts": args.prompts, "extended_tokenizer": args.extended_tokenizer,
+              "steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "median": med, "ratios": ratios}
     (OUT / "training.json").write_text(json.dumps(result, indent=2))
-    print(f"\n{'':10}{'non-padding tokens/s':>22}{'peak GiB':>10}   device")
+    print(f"\n{'':10}{'non-padding tokens/s':>22}{'examples/s':>12}{'peak GiB':>10}   device")
     for p, m in med.items():
         if m["tokens_per_second"] is None:
-            print(f"{p:10}{'did not finish':>22}{'':10}   in {m['timed_out_after_s']:.0f} s")
+            print(f"{p:10}{'did not finish':>22}{'':22}   in {m['timed_out_after_s']:.0f} s")
         else:
-            print(f"{p:10}{m['tokens_per_second']:22.1f}{m['peak_memory_gib']:10.2f}   {m['device']} ({m['threads']} threads)")
-    print(f"{'ratio':10}{(f'{ratio:.2f}' if ratio else 'n/a'):>22}   goal on a CPU: >= 1.00")
-
+            print(f"{p:10}{m['tokens_per_second']:22.1f}{m['examples_per_second']:12.3f}{m['peak_memory_gib']:10.2f}   "
+                  f"{m['device']} ({m['threads']} threads)")
+    for name, goal in (("project/stock tokens/s", ">= 1.00 on a CPU"), ("extended/project examples/s", ">= 2.00")):
+        print(f"{name:30}{(f'{ratios[name]:.2f}' if ratios[name] else 'n/a'):>8}   goal: {goal}")
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ from snakemake.exceptions import WorkflowError
 WORKFLOW_DIR = Path(workflow.basedir)
 sys.path.insert(0, str(WORKFLOW_DIR / "src"))
 
-from telugu_llm.config import EXTRA_RUN_RECIPE, active_models, check_config  # noqa: E402
+from telugu_llm.config import EXTRA_RUN_RECIPE, active_models, check_config, extended_tokenizers  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
 from telugu_llm.imports import package_modules  # noqa: E402
@@ -25,6 +25,8 @@ except InputError as exc:
 
 PACKAGE = WORKFLOW_DIR / "src" / "telugu_llm"
 MODELS = active_models(config)
+# each extended model (vocab.extend) that is trained, with the model it extends
+TWINS = {m: config["models"][m]["extends"] for m in MODELS if config["models"][m].get("extends")}
 LANG = config["samanantar"]["lang"]
 SAMANANTAR_DIR = f"results/data/samanantar/en-{LANG}"
 GUANACO_DIR = "results/data/guanaco"
@@ -84,6 +86,83 @@ def subset_dirs():
 TOKENIZER_DIR = "resources/tokenizers"
 PROMPTS_DIR = "results/prompts"
 FERTILITY_DIR = "results/fertility"
+
+
+# Tokenizers retrieved (the tokenizer rule) and extended by the vocabulary stage (vocab_extend): one
+# pattern each, so that no folder name can be made by both.
+EXTENDED_TOKENIZERS = extended_tokenizers(config)
+
+
+def names_pattern(names):
+    return "|".join(sorted(names)) if names else "(?!)"
+
+
+BASE_TOKENIZER_RE = names_pattern(config["tokenizers"])
+EXTENDED_TOKENIZER_RE = names_pattern(EXTENDED_TOKENIZERS)
+# every tokenizer the fertility stage analyses: fertility.tokenizers and each extended one, beside its base
+FERTILITY_TOKENIZERS = list(dict.fromkeys([*config["fertility"]["tokenizers"],
+                                           *(t for name in EXTENDED_TOKENIZERS
+                                             for t in (EXTENDED_TOKENIZERS[name]["base_tokenizer"], name))]))
+
+
+def vocab_text_inputs():
+    """Samanantar's shards (the text, the held-out sentences, the checks) and the inputs of the
+    other vocab.sources."""
+    vocab = config["vocab"]
+    inputs = {"shards": rules.samanantar_shards.output.shards}
+    if vocab["samanantar_subset"] is not None and "samanantar" in vocab["sources"]:
+        inputs["subset"] = f"{SAMANANTAR_DIR}/subsets/{vocab['samanantar_subset']}"
+    if "guanaco" in vocab["sources"]:
+        inputs["guanaco"] = rules.guanaco_shards.output.shards
+    if "file" in vocab["sources"]:
+        inputs["text"] = vocab["text_path"]
+    return inputs
+
+
+def vocab_inputs(wildcards):
+    """An extended tokenizer's base tokenizer and its text."""
+    base = EXTENDED_TOKENIZERS[wildcards.tokenizer]["base_tokenizer"]
+    return {"base": f"{TOKENIZER_DIR}/{base}", **vocab_text_inputs()}
+
+
+def vocab_curve_inputs(wildcards):
+    bases = sorted({ext["base_tokenizer"] for ext in EXTENDED_TOKENIZERS.values()})
+    return {**{f"base_{b}": f"{TOKENIZER_DIR}/{b}" for b in bases}, **vocab_text_inputs()}
+
+
+def vocab_compare_runs(wildcards):
+    """Each run of each extended model (TWINS) with the same run of the model it extends."""
+    out = []
+    for twin, model in sorted(TWINS.items()):
+        for run in train_runs(twin):
+            path = RUN.format(**run).split("/", 1)[1]
+            out.append({"model": model, "twin": twin, "run": path, "max_length": config["models"][twin]["max_length"],
+                        "dataset": run["dataset"], "subset": run["subset"], "evaluated": EVAL["enabled"]})
+    return out
+
+
+def vocab_compare_inputs(wildcards):
+    inputs = {}
+    for n, run in enumerate(vocab_compare_runs(wildcards)):
+        for side, model in (("base", run["model"]), ("twin", run["twin"])):
+            inputs[f"tokenizer_{n}_{side}"] = f"{TOKENIZER_DIR}/{config['models'][model]['tokenizer']}"
+            inputs[f"train_{n}_{side}"] = f"{TRAIN_DIR}/{model}/{run['run']}/metrics.json"
+            if run["evaluated"]:
+                inputs[f"eval_{n}_{side}"] = f"{EVAL_DIR}/{model}/{run['run']}/metrics.json"
+                inputs[f"generations_{n}_{side}"] = f"{EVAL_DIR}/{model}/{run['run']}/generations.parquet"
+        inputs[f"prompts_{n}"] = prompt_dir(model_template_key(run["twin"]), run["dataset"], run["subset"])
+    return inputs
+
+
+def vocab_report_inputs(wildcards):
+    """The vocabulary section's files; none without an extended model that is trained."""
+    if not TWINS:
+        return {}
+    return {"vocab_comparison": rules.vocab_compare.output.table, "vocab_curve": rules.vocab_curve.output.table,
+            "vocab_curve_figure": rules.vocab_curve.output.figure,
+            "vocab_tokenizers": [f"{TOKENIZER_DIR}/{config['models'][t]['tokenizer']}" for t in sorted(TWINS)],
+            "vocab_examples": [f"{FERTILITY_DIR}/tokenizers/{config['models'][m]['tokenizer']}.json"
+                               for t in sorted(TWINS) for m in (TWINS[t], t)]}
 
 
 def template_key(template, tokenizer):
@@ -174,6 +253,11 @@ MODEL_DIR = "resources/models"
 TRAIN_DIR = "results/train"
 
 
+def weights_dir(model):
+    """The weights resource of a model: an extended model reads the weights of the model it extends."""
+    return f"{MODEL_DIR}/{config['models'][model].get('extends') or model}"
+
+
 def model_template_key(model):
     spec = config["models"][model]
     return template_key(spec["template"], spec["tokenizer"])
@@ -223,6 +307,17 @@ def model_datasets(model):
     return config["prompts"]["datasets"] if chosen is None else chosen
 
 
+def twin_trains(model, dataset, recipe, subset, seed):
+    """Whether a run of the dimensions is one of an extended model's (vocab.datasets, recipes,
+    subsets, seeds); every run of any other model."""
+    if not config["models"][model].get("extends"):
+        return True
+    vocab = config["vocab"]
+    return (dataset in vocab["datasets"] and (vocab["recipes"] is None or recipe in vocab["recipes"])
+            and (vocab["subsets"] is None or dataset != "samanantar" or int(subset) in vocab["subsets"])
+            and (vocab["seeds"] is None or seed in vocab["seeds"]))
+
+
 def extra_run_defaults(model, dataset):
     """What an extra run does not name: fixed values, so that reordering or extending train.recipes
     or train.seeds never moves an extra run (config.EXTRA_RUN_RECIPE)."""
@@ -235,7 +330,8 @@ def train_runs(model=None):
     dimensions, then each model's extra_runs (each run once)."""
     runs = [{"model": m, "dataset": d, "recipe": r, "subset": s, "seed": seed}
             for m in MODELS for d in model_datasets(m)
-            for r in config["train"]["recipes"] for s in training_subsets(d) for seed in seeds(m)]
+            for r in config["train"]["recipes"] for s in training_subsets(d) for seed in seeds(m)
+            if twin_trains(m, d, r, s, seed)]
     for m in MODELS:
         for extra in config["models"][m]["extra_runs"]:
             run = {"model": m, "dataset": extra["dataset"], **extra_run_defaults(m, extra["dataset"]),
@@ -295,7 +391,7 @@ def eval_model_params(wildcards):
 
 
 def eval_inputs(wildcards):
-    inputs = {"model": f"{MODEL_DIR}/{wildcards.model}",
+    inputs = {"model": weights_dir(wildcards.model),
               "tokenizer": f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
               "sets": EVAL_SETS_DIR}
     if wildcards.adapter != "base":
@@ -304,8 +400,13 @@ def eval_inputs(wildcards):
 
 
 def eval_adapters(model):
-    """`base` and the path of every training run of the model under it."""
-    return ["base"] + [RUN.format(**run).split("/", 1)[1] for run in train_runs(model)]
+    """`base` (unless models.<name>.evaluate_base is false) and the path of every training run of the
+    model under it. An extended model has no
+    `base` evaluation: untrained, its new rows are only their initialisation; its runs are compared
+    with the same runs of the model it extends (contrasts.csv, dimension `vocabulary`)."""
+    runs = [RUN.format(**run).split("/", 1)[1] for run in train_runs(model)]
+    spec = config["models"][model]
+    return ["base", *runs] if spec["evaluate_base"] and not spec.get("extends") else runs
 
 
 def eval_outputs():

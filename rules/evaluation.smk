@@ -60,6 +60,7 @@ rule eval_summary:
         figure_size="results/figures/training_size.png",
     params:
         intervals=canonical(config["intervals"]),
+        twins=canonical(TWINS),
     log:
         "results/logs/eval/summary.log",
     benchmark:

@@ -5,6 +5,7 @@ rule report:
     input:
         unpack(training_report_inputs),
         unpack(eval_report_inputs),
+        unpack(vocab_report_inputs),
         data_summary=rules.data_summary.output.summary,
         data_lengths=rules.data_summary.output.figure,
         fertility_summary=rules.fertility_summary.output.summary,

@@ -7,6 +7,8 @@ rule tokenizer:
         code=code("tokenizer.py"),
     output:
         directory(f"{TOKENIZER_DIR}/{{tokenizer}}"),
+    wildcard_constraints:
+        tokenizer=BASE_TOKENIZER_RE,
     params:
         spec=lambda wildcards: canonical(config["tokenizers"][wildcards.tokenizer]),
     log:
@@ -63,9 +65,9 @@ rule fertility_tokenizer:
 
 rule fertility_summary:
     input:
-        summaries=expand(f"{FERTILITY_DIR}/tokenizers/{{tokenizer}}.csv", tokenizer=config["fertility"]["tokenizers"]),
-        sentences=expand(f"{FERTILITY_DIR}/tokenizers/{{tokenizer}}.parquet", tokenizer=config["fertility"]["tokenizers"]),
-        examples=expand(f"{FERTILITY_DIR}/tokenizers/{{tokenizer}}.json", tokenizer=config["fertility"]["tokenizers"]),
+        summaries=expand(f"{FERTILITY_DIR}/tokenizers/{{tokenizer}}.csv", tokenizer=FERTILITY_TOKENIZERS),
+        sentences=expand(f"{FERTILITY_DIR}/tokenizers/{{tokenizer}}.parquet", tokenizer=FERTILITY_TOKENIZERS),
+        examples=expand(f"{FERTILITY_DIR}/tokenizers/{{tokenizer}}.json", tokenizer=FERTILITY_TOKENIZERS),
         costs=cost_csvs(),
         code=code("fertility_summary.py"),
     output:

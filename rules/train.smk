@@ -22,7 +22,7 @@ rule model_weights:
 
 rule train_run:
     input:
-        model=f"{MODEL_DIR}/{{model}}",
+        model=lambda wildcards: weights_dir(wildcards.model),
         tokenizer=lambda wildcards: f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
         prompts=lambda wildcards: prompt_dir(model_template_key(wildcards.model), wildcards.dataset, wildcards.subset),
         code=code("train_run.py"),

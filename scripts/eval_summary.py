@@ -15,7 +15,8 @@ with logged(snakemake.log[0]) as log:
     runs = {run_named(Path(g)): Path(g) for g in i.generations}
     settings = from_dict(Intervals, snakemake.params.intervals, key="intervals")
     counts = summarize(runs, settings=settings, summary_csv=Path(o.summary), differences_csv=Path(o.differences),
-                       coverage_csv=Path(o.coverage), contrasts_csv=Path(o.contrasts), seeds_csv=Path(o.seeds))
+                       coverage_csv=Path(o.coverage), contrasts_csv=Path(o.contrasts), seeds_csv=Path(o.seeds),
+                       twins=dict(snakemake.params.twins))
     summary = pd.read_csv(o.summary, dtype={"subset": str})
     evaluation_figure(summary, Path(o.figure), settings.confidence)
     training_size_figure(summary, Path(o.figure_size), settings.confidence)

@@ -15,6 +15,13 @@ if trained:
 evaluated = "eval_summary" in i.keys()
 if evaluated:
     figures.update(evaluation=Path(i.eval_figure), training_size=Path(i.eval_figure_size))
+vocab = None
+if "vocab_comparison" in i.keys():
+    figures["vocab_curve"] = Path(i.vocab_curve_figure)
+    vocab = {"comparison_csv": Path(i.vocab_comparison), "curve_csv": Path(i.vocab_curve),
+             "contrasts_csv": Path(i.eval_contrasts) if evaluated else None,
+             "tokenizer_dirs": [Path(d) for d in i.vocab_tokenizers], "examples": [Path(e) for e in i.vocab_examples],
+             **p.intervals}
 with logged(snakemake.log[0]):
     render_report(
         out_html=Path(snakemake.output.html),
@@ -26,6 +33,7 @@ with logged(snakemake.log[0]):
                     "examples": p.examples, **p.intervals} if evaluated else None,
         runs={"contrasts_csv": Path(i.eval_contrasts), "seeds_csv": Path(i.eval_seeds), **p.intervals,
               "training_summary_csv": Path(i.training_summary) if trained else None} if evaluated else None,
+        vocab=vocab,
         benchmark_root=Path("results/benchmarks"),
         fertility={"summary_csv": Path(i.fertility_summary), "costs_csv": Path(i.fertility_costs),
                    "examples_json": Path(i.fertility_examples), "corpora": p.config["fertility"]["corpora"]},

@@ -247,11 +247,19 @@ def test_every_source_of_the_study_and_of_the_default_has_its_licence_and_revisi
     assert rows[("model", "llama2_7b_chat")]["licence"].startswith("Llama 2 Community License")
     assert rows[("dataset", "evaluation: indicqa")]["licence"] == NOT_STATED  # its card was not checked here
     default = copy.deepcopy(DEFAULT)
-    check_schema(default, SCHEMA)
+    check_config(default, SCHEMA)
     rows = {(r["kind"], r["name"]): r for r in sources(default)}
     assert rows[("model", "gemma3_270m")]["licence"] == "Gemma Terms of Use (Gemma-3-270M)"
     assert rows[("model", "gemma3_270m")]["revision"] == "1.0.0"
     assert rows[("tokenizer", "mistral")] == {"kind": "tokenizer", "name": "mistral", "source": "package",
                                               "where": "mistral-common", "revision": "1.13.1", "licence": "Apache-2.0"}
-    assert ("model", "smollm2_135m") not in rows  # defined, not selected by train.models
+    assert rows[("model", "smollm2_135m")]["licence"] == "Apache-2.0 (SmolLM2-135M-Instruct)"
+    assert ("model", "smollm2_135m_te400") not in rows  # the extended model reads SmolLM2's weights
+    # the extended tokenizer: made here from SmolLM2's, under its licence
+    assert rows[("tokenizer", "smollm2_te400")] == {
+        "kind": "tokenizer", "name": "smollm2_te400", "source": "vocabulary stage",
+        "where": "smollm2 with 400 pieces learned from samanantar", "revision": "",
+        "licence": "Apache-2.0 (SmolLM2-135M-Instruct)"}
+    default["train"]["models"] = ["gemma3_270m"]
+    assert ("model", "smollm2_135m") not in {(r["kind"], r["name"]) for r in sources(default)}  # not trained
     assert all(r["licence"] != NOT_STATED for r in rows.values())

@@ -24,22 +24,24 @@ def test_scripts_never_read_the_config():
 
 
 def test_dry_run_plans_the_whole_default(workflow):
-    # Gemma-3-270M (train.models) on Samanantar (models.<name>.datasets) with its 3 extra runs
-    # (another recipe, size, seed); each run evaluated, and the base
+    # Gemma-3-270M on Samanantar with its extra run (the study's recipe), SmolLM2-135M on
+    # Samanantar and its extended twin (vocab.extend: the tokenizer extended, the same run); each run
+    # evaluated, and Gemma's base (models.smollm2_135m.evaluate_base: false; a twin has no base)
     assert planned_jobs(workflow) == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
-                                      "data_summary": 1, "tokenizer": 4, "format_prompts": 5, "fertility_tokenizer": 4,
-                                      "template_cost": 3, "fertility_summary": 1, "model_weights": 1, "train_run": 4,
-                                      "training_summary": 1, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1,
+                                      "data_summary": 1, "tokenizer": 4, "vocab_extend": 1, "format_prompts": 4,
+                                      "fertility_tokenizer": 5, "template_cost": 5, "fertility_summary": 1,
+                                      "model_weights": 2, "train_run": 4, "training_summary": 1, "eval_sets": 1,
+                                      "evaluate_run": 5, "eval_summary": 1, "vocab_curve": 1, "vocab_compare": 1,
                                       "report": 1, "all": 1}
     assert planned_jobs(workflow, "evaluate") == {
-        "samanantar_shards": 1, "samanantar_subset": 2, "tokenizer": 1, "format_prompts": 2,
-        "model_weights": 1, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "evaluate": 1}
+        "samanantar_shards": 1, "samanantar_subset": 1, "tokenizer": 2, "vocab_extend": 1, "format_prompts": 2,
+        "model_weights": 2, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "evaluate": 1}
     assert planned_jobs(workflow, "train") == {
-        "samanantar_shards": 1, "samanantar_subset": 2, "tokenizer": 1, "format_prompts": 2,
-        "model_weights": 1, "train_run": 4, "train": 1}
+        "samanantar_shards": 1, "samanantar_subset": 1, "tokenizer": 2, "vocab_extend": 1, "format_prompts": 2,
+        "model_weights": 2, "train_run": 4, "train": 1}
     assert planned_jobs(workflow, "fertility") == {
-        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "format_prompts": 4,
-        "fertility_tokenizer": 4, "template_cost": 3, "fertility_summary": 1, "fertility": 1}
+        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "vocab_extend": 1,
+        "format_prompts": 4, "fertility_tokenizer": 5, "template_cost": 5, "fertility_summary": 1, "fertility": 1}
     assert planned_jobs(workflow, "prompts") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "format_prompts": 4, "prompts": 1}
     assert planned_jobs(workflow, "data") == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
@@ -64,7 +66,8 @@ def test_default_run_builds_shards_quality_and_report(built_workflow):
     assert '<section id="training">' in html
     assert '<section id="evaluation">' in html and '<section id="generations">' in html
     assert '<section id="runs">' in html  # recipes, sizes and seeds: the default's extra runs show each once
-    assert html.count("data:image/png;base64,") == 7  # data, fertility x2, training x2, evaluation, size
+    assert '<section id="vocabulary">' in html  # SmolLM2 beside its extended twin
+    assert html.count("data:image/png;base64,") == 8  # data, fertility x2, training x2, evaluation, size, vocabulary
     assert "Samanantar en-te (Telugu)" in html
     for rule_log in ("samanantar_en-te.log", "guanaco.log"):
         assert (built_workflow / "results" / "logs" / "data" / rule_log).exists()
@@ -77,9 +80,12 @@ def test_nothing_to_do_after_a_run(built_workflow):
 
 # The default's run of its model (train.models, models.<name>.datasets): Gemma on Samanantar's
 # 200-pair subset, the corrected recipe, the model's seed (42, the schema's default); and its extra
-# runs (models.<name>.extra_runs): the study's recipe, a second size, a second seed.
-RUNS = {"gemma3_270m": "samanantar/corrected/200/seed42"}
-EXTRA = ("samanantar/study/200/seed42", "samanantar/corrected/100/seed42", "samanantar/corrected/200/seed43")
+# run (models.<name>.extra_runs): the study's recipe. SmolLM2 (the same run) has
+# no base evaluation (models.smollm2_135m.evaluate_base: false).
+RUNS = {"gemma3_270m": "samanantar/corrected/200/seed42", "smollm2_135m": "samanantar/corrected/200/seed42"}
+EXTRA = ("samanantar/study/200/seed42",)
+# SmolLM2's extended twin (vocab.extend): the same run, with SmolLM2's tokenizer and 400 learned pieces
+TWIN = ("smollm2_135m_te400", "smollm2_te400")
 
 
 def write_config(workflow: Path, name: str, overrides: dict) -> str:
@@ -89,37 +95,46 @@ def write_config(workflow: Path, name: str, overrides: dict) -> str:
 
 
 def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
-    after_prompts = {"template_cost": 3, "fertility_summary": 1, "training_summary": 1, "eval_summary": 1, "report": 1,
-                     "all": 1}
+    after_prompts = {"template_cost": 5, "fertility_summary": 1, "training_summary": 1, "eval_summary": 1,
+                     "vocab_compare": 1, "report": 1, "all": 1}
     guanaco = write_config(built_workflow, "g.yaml", {"guanaco": {"test_fraction": 0.2}})
     assert planned_jobs(built_workflow, "--configfile", guanaco) == {  # Guanaco's prompts per template (no run trains on it)
-        "guanaco_shards": 1, "data_summary": 1, "format_prompts": 2, "template_cost": 3, "fertility_summary": 1,
+        "guanaco_shards": 1, "data_summary": 1, "format_prompts": 2, "template_cost": 5, "fertility_summary": 1,
         "report": 1, "all": 1}
     seed = write_config(built_workflow, "s.yaml", {"samanantar": {"seed": 99}})
-    assert planned_jobs(built_workflow, "--configfile", seed) == {  # Samanantar's three prompts and four runs
-        "samanantar_subset": 3, "data_summary": 1, "format_prompts": 3, "train_run": 4, "evaluate_run": 4,
+    # Samanantar's subsets, the 200-pair prompts of both templates and the four runs; not the extended
+    # tokenizer, learned from the whole training split, which the seed does not change
+    assert planned_jobs(built_workflow, "--configfile", seed) == {
+        "samanantar_subset": 3, "data_summary": 1, "format_prompts": 2, "train_run": 4, "evaluate_run": 4,
         **after_prompts}
     subsets = write_config(built_workflow, "n.yaml", {"samanantar": {"subsets": [50, 100, 200, 150]}})
     assert planned_jobs(built_workflow, "--configfile", subsets) == {
         "samanantar_subset": 1, "data_summary": 1, "report": 1, "all": 1}
     ratio = write_config(built_workflow, "r.yaml", {"samanantar": {"max_length_ratio": 2.5}})
-    assert planned_jobs(built_workflow, "--configfile", ratio) == {  # the test split changes: every evaluation
-        "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "fertility_tokenizer": 4,
-        "format_prompts": 3, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, **after_prompts}
+    assert planned_jobs(built_workflow, "--configfile", ratio) == {  # the splits change: everything on Samanantar
+        "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "vocab_extend": 1, "fertility_tokenizer": 5,
+        "format_prompts": 2, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "vocab_curve": 1, **after_prompts}
 
 
 def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
     batch = write_config(built_workflow, "b.yaml", {"fertility": {"batch_size": 7}})
     assert planned_jobs(built_workflow, "--configfile", batch) == {
-        "fertility_tokenizer": 4, "fertility_summary": 1, "report": 1, "all": 1}
+        "fertility_tokenizer": 5, "fertility_summary": 1, "report": 1, "all": 1}
     spec = yaml.safe_load((built_workflow / "config" / "config.yaml").read_text())["tokenizers"]["mistral"]
     mistral = write_config(built_workflow, "m.yaml", {"tokenizers": {"mistral": {**spec, "add_bos": False}}})
     assert planned_jobs(built_workflow, "--configfile", mistral) == {
         "tokenizer": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "report": 1, "all": 1}
     seed = write_config(built_workflow, "p.yaml", {"prompts": {"seed": 5}})
     assert planned_jobs(built_workflow, "--configfile", seed) == {  # Samanantar's prompts only
-        "format_prompts": 3, "template_cost": 3, "fertility_summary": 1, "train_run": 4, "training_summary": 1,
-        "evaluate_run": 4, "eval_summary": 1, "report": 1, "all": 1}
+        "format_prompts": 2, "template_cost": 5, "fertility_summary": 1, "train_run": 4, "training_summary": 1,
+        "evaluate_run": 4, "eval_summary": 1, "vocab_compare": 1, "report": 1, "all": 1}
+    pieces = write_config(built_workflow, "v.yaml", {"vocab": {"extend": {"smollm2_135m": {"pieces": 300}}}})
+    assert planned_jobs(built_workflow, "--configfile", pieces) == {  # a new extended tokenizer and its twin's run
+        "vocab_extend": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "train_run": 1,
+        "training_summary": 1, "evaluate_run": 1, "eval_summary": 1, "vocab_curve": 1, "vocab_compare": 1,
+        "report": 1, "all": 1}
+    curve = write_config(built_workflow, "c.yaml", {"vocab": {"curve": [100, 200]}})
+    assert planned_jobs(built_workflow, "--configfile", curve) == {"vocab_curve": 1, "report": 1, "all": 1}
 
 
 def test_a_training_edit_reruns_only_that_models_runs(built_workflow):
@@ -127,47 +142,56 @@ def test_a_training_edit_reruns_only_that_models_runs(built_workflow):
     gemma = dict(models["gemma3_270m"], training={**models["gemma3_270m"]["training"], "learning_rate": 0.002})
     lr = write_config(built_workflow, "lr.yaml", {"models": {"gemma3_270m": gemma}})
     assert planned_jobs(built_workflow, "--configfile", lr) == {  # that model's runs and their evaluations
-        "train_run": 4, "training_summary": 1, "evaluate_run": 4, "eval_summary": 1, "report": 1, "all": 1}
+        "train_run": 2, "training_summary": 1, "evaluate_run": 2, "eval_summary": 1, "report": 1, "all": 1}
+    smol = dict(models["smollm2_135m"], training={**models["smollm2_135m"]["training"], "learning_rate": 0.002})
+    lr = write_config(built_workflow, "lr2.yaml", {"models": {"smollm2_135m": smol}})
+    assert planned_jobs(built_workflow, "--configfile", lr) == {  # SmolLM2's run and its twin's (the same settings)
+        "train_run": 2, "training_summary": 1, "evaluate_run": 2, "eval_summary": 1, "vocab_compare": 1, "report": 1,
+        "all": 1}
 
 
 def test_a_new_seed_subset_or_recipe_runs_only_the_new_jobs(built_workflow):
     """Each dimension of a run is in its path, so that adding a value plans only the runs it adds (and
-    the summaries); the runs already trained and evaluated (the default's extra runs among them) are kept."""
-    new_runs = {"training_summary": 1, "eval_summary": 1, "report": 1, "all": 1}
-    seeds = write_config(built_workflow, "seeds.yaml", {"train": {"seeds": [42, 43, 44]}})
-    assert planned_jobs(built_workflow, "--configfile", seeds) == {  # the seed-43 run exists (an extra run): 44 only
-        "train_run": 1, "evaluate_run": 1, **new_runs}
-    for existing in ({"seeds": [42, 43]}, {"recipes": ["corrected", "study"]}):  # each run exists (an extra run)
-        same = write_config(built_workflow, "same.yaml", {"train": existing})
-        assert planned_jobs(built_workflow, "--configfile", same) == {"report": 1, "all": 1}
-    subsets = write_config(built_workflow, "subsets.yaml", {"train": {"subsets": [50, 100, 200]}})
-    assert planned_jobs(built_workflow, "--configfile", subsets) == {  # Gemma on 50 pairs (100 exists), with its prompts
-        "format_prompts": 1, "train_run": 1, "evaluate_run": 1, **new_runs}
+    the summaries); the runs already trained and evaluated (the default's extra run among them) are kept.
+    An extended twin trains every run of its model (vocab.recipes, subsets and seeds: null)."""
+    new_runs = {"training_summary": 1, "eval_summary": 1, "vocab_compare": 1, "report": 1, "all": 1}
+    seeds = write_config(built_workflow, "seeds.yaml", {"train": {"seeds": [42, 43]}})
+    assert planned_jobs(built_workflow, "--configfile", seeds) == {  # seed 43 of Gemma, SmolLM2 and the twin
+        "train_run": 3, "evaluate_run": 3, **new_runs}
+    same = write_config(built_workflow, "same.yaml", {"train": {"seeds": [42]}})
+    assert planned_jobs(built_workflow, "--configfile", same) == {"report": 1, "all": 1}
+    recipes = write_config(built_workflow, "same.yaml", {"train": {"recipes": ["corrected", "study"]}})
+    assert planned_jobs(built_workflow, "--configfile", recipes) == {  # Gemma's study run exists (an extra run)
+        "train_run": 2, "evaluate_run": 2, **new_runs}
+    subsets = write_config(built_workflow, "subsets.yaml", {"train": {"subsets": [50, 200]}})
+    assert planned_jobs(built_workflow, "--configfile", subsets) == {  # 50 pairs of each, with both templates' prompts
+        "format_prompts": 2, "train_run": 3, "evaluate_run": 3, **new_runs}
     packed = {**yaml.safe_load((built_workflow / "config" / "config.yaml").read_text())["recipes"]["study"], "packing": True}
     recipes = write_config(built_workflow, "recipes.yaml", {"recipes": {"packed": packed},
                                                             "train": {"recipes": ["corrected", "study", "packed"]}})
-    assert planned_jobs(built_workflow, "--configfile", recipes) == {  # the study run exists: the packed one only
-        "train_run": 1, "evaluate_run": 1, **new_runs}
+    assert planned_jobs(built_workflow, "--configfile", recipes) == {  # all but Gemma's study run
+        "train_run": 5, "evaluate_run": 5, **new_runs}
 
 
 def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
     items = write_config(built_workflow, "items.yaml", {"evaluation": {"max_items": 4}})
     assert planned_jobs(built_workflow, "--configfile", items) == {
-        "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "report": 1, "all": 1}
+        "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "vocab_compare": 1, "report": 1, "all": 1}
     limit = write_config(built_workflow, "limit.yaml", {"evaluation": {"max_new_tokens": {"qa": 8}}})
     assert planned_jobs(built_workflow, "--configfile", limit) == {
-        "evaluate_run": 5, "eval_summary": 1, "report": 1, "all": 1}
+        "evaluate_run": 5, "eval_summary": 1, "vocab_compare": 1, "report": 1, "all": 1}
     level = write_config(built_workflow, "level.yaml", {"intervals": {"confidence": 0.9}})
     assert planned_jobs(built_workflow, "--configfile", level) == {  # summaries only: no generation, no training
-        "training_summary": 1, "eval_summary": 1, "report": 1, "all": 1}
+        "training_summary": 1, "eval_summary": 1, "vocab_compare": 1, "report": 1, "all": 1}
     off = write_config(built_workflow, "off.yaml", {"evaluation": {"enabled": False}})
-    assert planned_jobs(built_workflow, "--configfile", off) == {"report": 1, "all": 1}
+    assert planned_jobs(built_workflow, "--configfile", off) == {  # the comparison without its evaluation rows
+        "vocab_compare": 1, "report": 1, "all": 1}
 
 
 def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
     eval_dir = built_workflow / "results" / "eval"
     for model, run in RUNS.items():
-        for adapter in ("base", run):
+        for adapter in ("base", run) if model == "gemma3_270m" else (run,):
             run = eval_dir / model / adapter
             table = pq.read_table(run / "generations.parquet")
             assert {"set", "task", "lang", "prompt", "reference", "output", "stop_reason"} <= set(table.column_names)
@@ -181,20 +205,23 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
     assert {"chrf++", "bleu_intl", "rouge_l", "exact_match", "f1", "repetition_rate", "stop_rate",
             "script_fidelity"} <= set(summary["metric"])
     assert set(summary["adapter"]) == {"base", *RUNS.values(), *EXTRA}
-    assert set(summary["dataset"]) == {"base", "samanantar"} and set(summary["model"]) == {"gemma3_270m"}
-    assert set(summary["recipe"].dropna()) == {"corrected", "study"} and set(summary["seed"].dropna()) == {42, 43}
+    assert set(summary["dataset"]) == {"base", "samanantar"} and set(summary["model"]) == {*RUNS, TWIN[0]}
+    assert set(summary.loc[summary["model"] == TWIN[0], "adapter"]) == {RUNS["smollm2_135m"]}  # no base of its own
+    assert set(summary["recipe"].dropna()) == {"corrected", "study"} and set(summary["seed"].dropna()) == {42}
     assert {("embedded", "translation", "te"), ("embedded", "qa", "en"), ("samanantar_test", "translation", "en")} <= set(
         zip(summary["set"], summary["task"], summary["lang"]))
     finite = summary.dropna(subset=["value", "ci_low"])
     assert ((finite["ci_low"] <= finite["value"] + 1e-9) & (finite["value"] <= finite["ci_high"] + 1e-9)).all()
     differences = pd.read_csv(eval_dir / "differences.csv")
-    assert set(differences["adapter"]) == {*RUNS.values(), *EXTRA}
+    assert set(differences["adapter"]) == {*RUNS.values(), *EXTRA} and set(differences["model"]) == {"gemma3_270m"}
     contrasts = pd.read_csv(eval_dir / "contrasts.csv", dtype={"from": str, "to": str})
     assert set(zip(contrasts["model"], contrasts["dimension"], contrasts["from"], contrasts["to"])) == {
-        ("gemma3_270m", "recipe", EXTRA[0], RUNS["gemma3_270m"]), ("gemma3_270m", "subset", EXTRA[1], RUNS["gemma3_270m"])}
+        ("gemma3_270m", "recipe", EXTRA[0], RUNS["gemma3_270m"]),
+        ("smollm2_135m", "vocabulary", RUNS["smollm2_135m"], TWIN[0])}
     seeds = pd.read_csv(eval_dir / "seeds.csv", dtype={"subset": str})
-    assert set(seeds.loc[seeds["seeds"] == 2, "model"]) == {"gemma3_270m"}
-    assert (built_workflow / "results" / "figures" / "training_size.png").stat().st_size > 10_000
+    assert (seeds["seeds"] == 1).all()  # one seed per run in the default (config/sweep.yaml has three)
+    # one training-set size per model in the default: the figure says so (config/sweep.yaml has two)
+    assert (built_workflow / "results" / "figures" / "training_size.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(differences["verdict"]) <= {"better", "worse", "no difference", "too few items"}
     assert (differences.loc[differences["n"] < 6, "verdict"] == "too few items").all()
     assert (differences["p_adjusted"].dropna() >= differences.loc[differences["p_adjusted"].notna(), "p"] - 1e-12).all()
@@ -204,13 +231,15 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
 
 def test_the_study_configuration_validates_and_plans(workflow):
     plan = planned_jobs(workflow, "--configfile", "config/paper.yaml")
-    # 2 models x (3 Samanantar sizes + Guanaco) x 2 recipes x 3 seeds; each evaluated, and each base
-    assert plan["model_weights"] == 2 and plan["train_run"] == 48 and plan["template_cost"] == 2
+    # 2 models x (3 Samanantar sizes + Guanaco) x 2 recipes x 3 seeds, and each model's extended twin
+    # on one run (vocab: corrected, 100k pairs, seed 1); each run evaluated, and each base but the twins'
+    assert plan["model_weights"] == 2 and plan["train_run"] == 48 + 2 and plan["template_cost"] == 2 + 2
     assert plan["tokenizer"] == 3 and plan["samanantar_subset"] == 3 and plan["format_prompts"] == 2 * (3 + 1)
-    assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 50 and plan["eval_summary"] == 1
+    assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 50 + 2 and plan["eval_summary"] == 1
     assert plan["fertility_corpus"] == 1  # FLORES-200, the corpus of Petrov et al.'s premium table
+    assert plan["vocab_extend"] == 2 and plan["vocab_curve"] == 1 and plan["vocab_compare"] == 1
     controlled = planned_jobs(workflow, "--configfile", "config/paper.yaml", "config/controlled.yaml")
-    assert controlled["train_run"] == 2 * 2 * 3 and controlled["evaluate_run"] == 2 * (1 + 2 * 3)
+    assert controlled["train_run"] == 2 * 2 * 3 + 2 and controlled["evaluate_run"] == 2 * (1 + 2 * 3) + 2
     # one template for both models' runs (Samanantar's 10k, Guanaco); fertility.costs also keeps Mistral's
     assert controlled["format_prompts"] == 2 * 2
     sweep = planned_jobs(workflow, "--configfile", "config/sweep.yaml")
@@ -276,7 +305,7 @@ def test_default_run_builds_prompts_and_fertility(built_workflow):
 
     results = built_workflow / "results"
     summary = pd.read_csv(results / "fertility" / "summary.csv")
-    assert set(summary["tokenizer"]) == {"llama2", "mistral", "gemma3", "smollm2"}
+    assert set(summary["tokenizer"]) == {"llama2", "mistral", "gemma3", "smollm2", TWIN[1]}
     assert (summary.loc[summary["lang"] == "en", "premium"] == 1).all()
     te = summary[summary["lang"] == "te"].set_index("tokenizer")
     # Llama-2 has one Telugu piece and falls back to bytes; Gemma 3 has a large Telugu vocabulary
@@ -287,11 +316,17 @@ def test_default_run_builds_prompts_and_fertility(built_workflow):
         train = pq.read_table(results / "prompts" / template / "samanantar" / "200" / "train.parquet")
         assert train.num_rows == 400  # the 200-pair subset, both directions
         assert set(train.column("instruction_lang").to_pylist()) == {"en", "te"}
+    # the extended tokenizer spends fewer tokens on Telugu than its base, and the same on English
+    assert te.loc[TWIN[1], "premium"] < te.loc["smollm2", "premium"] / 2
+    en = summary[summary["lang"] == "en"].set_index("tokenizer")
+    assert en.loc[TWIN[1], "tokens"] == en.loc["smollm2", "tokens"]
     costs = pd.read_csv(results / "fertility" / "costs.csv")
-    # fertility.costs' Llama-2 and Mistral profiles and the trained model's (Gemma 3 in the Mistral format), x 6
-    assert {"truncated_share", "tokens_p95"} <= set(costs.columns) and len(costs) == 3 * 6
-    assert set(zip(costs["tokenizer"], costs["template"])) == {("llama2", "llama2_study"), ("mistral", "mistral_study"),
-                                                               ("gemma3", "mistral_study")}
+    # fertility.costs' Llama-2 and Mistral profiles and the trained models' (Gemma 3 in the Mistral
+    # format, SmolLM2 and its twin in Llama-2's), x 6
+    assert {"truncated_share", "tokens_p95"} <= set(costs.columns) and len(costs) == 5 * 6
+    assert set(zip(costs["tokenizer"], costs["template"])) == {
+        ("llama2", "llama2_study"), ("mistral", "mistral_study"), ("gemma3", "mistral_study"),
+        ("smollm2", "llama2_study"), (TWIN[1], "llama2_study")}
 
 
 def test_default_run_trains_each_model_on_its_datasets(built_workflow):
@@ -309,3 +344,30 @@ def test_default_run_trains_each_model_on_its_datasets(built_workflow):
         assert (run / "log_history.csv").read_text().startswith("step,loss,learning_rate,grad_norm,tokens_seen")
     assert not [p for p in (built_workflow / "results" / "checkpoints").rglob("*") if p.is_file()], \
         "checkpoints are removed after success"
+
+
+def test_the_default_extends_smollm2s_vocabulary_and_measures_what_it_buys(built_workflow):
+    results = built_workflow / "results"
+    source = json.loads((built_workflow / "resources" / "tokenizers" / TWIN[1] / "source.json").read_text())
+    ext = source["extension"]
+    assert ext["base"] == "smollm2" and ext["kind"] == "byte_level" and ext["pieces"] == 400 and 0 < ext["added"] <= 400
+    assert ext["text"]["sources"]["samanantar"]["read"] == 271 and ext["round_trip_sentences"] >= 330
+    assert source["vocab_size"] == ext["first_new_id"] + ext["added"]
+    # the twin's run trained its new rows: the adapter holds them, and its metrics say how many
+    run = results / "train" / TWIN[0] / RUNS["smollm2_135m"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["new_rows"] == ext["added"] and metrics["examples_per_second"] > 0
+    config = json.loads((run / "adapter" / "adapter_config.json").read_text())
+    assert len(config["trainable_token_indices"]["embed_tokens"]) == ext["added"]
+    comparison = pd.read_csv(results / "vocab" / "comparison.csv")
+    assert set(comparison["twin"]) == {TWIN[0]} and set(comparison["run"]) == {RUNS["smollm2_135m"]}
+    rows = comparison.set_index("measure")
+    tokens = rows.loc["tokens per training example"]
+    assert tokens["extended"] < tokens["base"] / 2 and tokens["ci_high"] < 0 and tokens["n"] == 400
+    assert {"training examples/s", "training non-padding tokens/s", "generated characters/s",
+            "share of training examples over max_length 512"} <= set(rows.index)
+    curve = pd.read_csv(results / "vocab" / "curve.csv")
+    assert list(curve["pieces"]) == [0, 100, 200, 300, 400]
+    assert curve["premium"].is_monotonic_decreasing and curve["premium"].iloc[-1] < curve["premium"].iloc[0] / 2
+    html = (results / "report.html").read_text()
+    assert "Vocabulary extension" in html and "before and after" in html and TWIN[1] in html

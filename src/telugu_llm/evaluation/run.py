@@ -21,6 +21,7 @@ from ..atomic import atomic_directory, json_text
 from ..errors import InputError
 from ..loading import Quantization, compute_dtype, device_name, load_quantized, padded_tokenizer, resolve_device, versions
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
+from ..vocab.embeddings import check_adapter_rows, extend_model, merge_new_rows, read_extension
 from .generation import encode_prompt, generate, reference_nll
 from .scoring import metric_values, score_item
 from .sets import read_sets
@@ -51,12 +52,19 @@ def trained_sequence(tokenizer, template: str, instruction: str, reference: str)
     return ids[:n_prompt], ids[n_prompt:]
 
 
-def load_for_eval(model_name: str, quantization: Quantization, model_dir: Path, adapter_dir: Path | None, device: str):
+def load_for_eval(model_name: str, quantization: Quantization, model_dir: Path, adapter_dir: Path | None, device: str,
+                  tokenizer_dir: Path, tokenizer_size: int):
+    """The base model, resized to an extended tokenizer (its new rows rebuilt as training built them,
+    vocab.embeddings), with the adapter (and its trained new rows) when one is given."""
     model = load_quantized(Path(model_dir), quantization, device, model_name)
+    extension = read_extension(tokenizer_dir)
+    new_rows = extend_model(model, extension, tokenizer_size, model_name=model_name, tokenizer=Path(tokenizer_dir).name)
     if adapter_dir is not None:
+        check_adapter_rows(adapter_dir, new_rows, model=model_name)
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+        merge_new_rows(model)
     model.eval()
     contiguous_lm_head_input(model)
     return model
@@ -118,7 +126,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
         log.warning("%s: %d items skipped, prompt longer than %d tokens", key, n, settings.max_prompt_tokens)
 
     start = time.perf_counter()
-    model = load_for_eval(model_name, quantization, model_dir, adapter_dir, device)
+    model = load_for_eval(model_name, quantization, model_dir, adapter_dir, device, tokenizer_dir, len(tokenizer))
     load_seconds = time.perf_counter() - start
     limits = [settings.max_new_tokens[item["task"]] for item, _, _ in kept]
     outputs, speed = generate(model, tokenizer, prompts, max_new_tokens=limits, batch_size=settings.batch_size,

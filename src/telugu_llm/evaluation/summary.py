@@ -35,7 +35,8 @@ DIFFERENCE_COLUMNS = ["model", "adapter", "set", "task", "lang", "metric", "base
                       "p", "p_adjusted", "verdict", "n"]
 COVERAGE_COLUMNS = ["model", "adapter", "set", "task", "lang", "evaluated", "compared", "not_compared",
                     "skipped_prompt_too_long"]
-# Two fine-tuned runs of a model that differ in one `dimension` (recipe or subset): `to` against `from`.
+# Two fine-tuned runs of a model that differ in one `dimension` (recipe or subset): `to` against `from`;
+# for `vocabulary`, the same run (`from`) of the model and of its extended twin (`to`, the twin's name).
 CONTRAST_COLUMNS = ["model", "dimension", "from", "to", "set", "task", "lang", "metric", "from_value", "to_value",
                     "diff", "ci_low", "ci_high", "p", "p_adjusted", "verdict", "n"]
 SEED_COLUMNS = ["model", "dataset", "recipe", "subset", "set", "task", "lang", "metric", "seeds", "value_mean",
@@ -102,7 +103,8 @@ def skipped_counts(generations: Path) -> dict[str, int]:
 
 
 def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary_csv: Path, differences_csv: Path,
-              coverage_csv: Path, contrasts_csv: Path | None = None, seeds_csv: Path | None = None) -> dict:
+              coverage_csv: Path, contrasts_csv: Path | None = None, seeds_csv: Path | None = None,
+              twins: dict[str, str] | None = None) -> dict:
     """Write summary.csv, differences.csv and coverage.csv, and where asked contrasts.csv (runs that
     differ in one dimension, paired on the same items) and seeds.csv (across seeds); returns counts
     for the log."""
@@ -137,6 +139,11 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary
     for dimension, pairs in contrast_pairs(list(scored)).items():
         for a, b in pairs:
             contrasts += [[a[0], dimension, a[1], b[1], *row] for row in compare(scored, by_run, a, b, settings)]
+    for twin, model in sorted((twins or {}).items()):  # each run of an extended model against the same run of its base
+        for run in sorted(r for r in scored if r[0] == twin):
+            if (model, run[1]) in scored:
+                contrasts += [[model, "vocabulary", run[1], twin, *row]
+                              for row in compare(scored, by_run, (model, run[1]), run, settings)]
     tables = {summary_csv: with_run_columns(pd.DataFrame(summary, columns=COLUMNS)),
               differences_csv: with_run_columns(pd.DataFrame(differences, columns=DIFFERENCE_COLUMNS)),
               coverage_csv: with_run_columns(pd.DataFrame(coverage, columns=COVERAGE_COLUMNS))}

@@ -205,3 +205,23 @@ def training_size_figure(summary: pd.DataFrame, out_png: Path, confidence: float
     fig.tight_layout(rect=(0, 0, 0.8, 0.95))
     fig.savefig(out_png, dpi=100, metadata=_PNG_METADATA)
     plt.close(fig)
+
+
+def vocab_curve_figure(curve: pd.DataFrame, out_png: Path) -> None:
+    """The premium (left) and fertility (right) of each extended tokenizer against the number of
+    pieces learned (0: the base), on the held-out Samanantar test split; sizes the text could not
+    support are absent."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    shown = curve.dropna(subset=["premium"])
+    for axis, column, title in ((axes[0], "premium", "Premium: tokens relative to English"),
+                                (axes[1], "fertility", "Fertility: tokens per word")):
+        if len(shown):
+            sns.lineplot(shown, x="pieces", y=column, hue="tokenizer", marker="o", ax=axis)
+        axis.set_title(title)
+        axis.set_xlabel("pieces learned (0: the base tokenizer)")
+    axes[0].axhline(1.0, color="0.3", lw=1, ls="--")
+    fig.tight_layout()
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110, metadata=_PNG_METADATA)
+    plt.close(fig)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import active_models
+from ..config import active_models, extended_tokenizers
 from ..provenance import config_hash, hardware, installed_versions
 
 PACKAGES = ("snakemake", "pyarrow", "numpy", "pandas", "datasets", "xxhash", "py3langid", "jinja2", "tokenizers",
@@ -83,11 +83,20 @@ def sources(config: dict) -> list[dict]:
             rows.append(row("dataset", f"evaluation: {entry['name']}", "hub", entry["repo"], entry["revision"]))
     models = active_models(config)
     tokenizers = sorted({*config["fertility"]["tokenizers"], *(config["models"][m]["tokenizer"] for m in models)})
+    extended = extended_tokenizers(config)
     for name in tokenizers:
+        if name in extended:  # made by the vocabulary stage from a retrieved tokenizer: its base's origin and licence
+            base = extended[name]["base_tokenizer"]
+            source, where, revision = _origin(config["tokenizers"][base])
+            licence = row("tokenizer", base, source, where, revision)["licence"]
+            rows.append({**row("tokenizer", name, "vocabulary stage",
+                               f"{base} with {extended[name]['pieces']} pieces learned from {', '.join(config['vocab']['sources'])}",
+                               ""), "licence": licence})
+            continue
         rows.append(row("tokenizer", name, *_origin(config["tokenizers"][name])))
     for name in models:
         weights = config["models"][name]["weights"]
-        if weights:
+        if weights and not config["models"][name].get("extends"):  # an extended model reads its base's weights
             rows.append(row("model", name, *_origin(weights)))
     return rows
 

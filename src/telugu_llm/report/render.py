@@ -16,6 +16,7 @@ from .prompts import template_examples
 from .provenance import provenance_context
 from .tokens import fertility_context
 from .training import training_context
+from .vocab import vocab_context
 
 
 def _data_uri(png: Path) -> str:
@@ -37,7 +38,8 @@ def environment() -> jinja2.Environment:
 
 def render_report(*, out_html: Path, data_summary: Path, figures: dict[str, Path], config: dict, commit: str,
                   fertility: dict | None = None, prompt_dirs: list[Path] = (), training_summary: Path | None = None,
-                  evaluation: dict | None = None, runs: dict | None = None, benchmark_root: Path | None = None) -> None:
+                  evaluation: dict | None = None, runs: dict | None = None, vocab: dict | None = None,
+                  benchmark_root: Path | None = None) -> None:
     """Render every section whose inputs are given (a section without them is left out)."""
     data = json.loads(Path(data_summary).read_text(encoding="utf-8"))
     html = environment().get_template("report.html.j2").render(
@@ -45,6 +47,7 @@ def render_report(*, out_html: Path, data_summary: Path, figures: dict[str, Path
         training=training_context(training_summary, config["intervals"]["confidence"]) if training_summary else None,
         evaluation=evaluation_context(**evaluation) if evaluation else None,
         runs=runs_context(**runs) if runs else None,
+        vocab=vocab_context(**vocab) if vocab else None,
         fertility=fertility_context(**fertility) if fertility else None,
         templates=template_examples(prompt_dirs),
         figures={name: _data_uri(path) for name, path in figures.items()},

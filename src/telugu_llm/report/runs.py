@@ -28,7 +28,7 @@ def _shown(table: pd.DataFrame) -> pd.DataFrame:
     return table[keep & ~table["set"].str.startswith("study_probes")]
 
 
-def _contrast_rows(contrasts: pd.DataFrame, dimension: str) -> list[dict]:
+def contrast_rows(contrasts: pd.DataFrame, dimension: str) -> list[dict]:
     part = _shown(contrasts[contrasts["dimension"] == dimension])
     return [{"model": r["model"], "from": r["from"], "to": r["to"], "group": group_title(r["set"], r["task"], r["lang"]),
              "metric": r["metric"], "from_value": interval_cell(r["from_value"], math.nan, math.nan),
@@ -69,7 +69,7 @@ def runs_context(contrasts_csv: Path, seeds_csv: Path, confidence: float, min_it
                   "metric": r.metric, "seeds": int(r.seeds), "value": f"{r.value_mean:.3g} ± {r.value_sd:.2g}",
                   "diff": f"{r.diff_mean:+.3g} (from {r.diff_min:+.3g} to {r.diff_max:+.3g})",
                   "verdicts": r.verdicts, "holds": r.verdict_across_seeds} for r in _shown(several).itertuples()]
-    return {"recipes": _contrast_rows(contrasts, "recipe"), "subsets": _contrast_rows(contrasts, "subset"),
+    return {"recipes": contrast_rows(contrasts, "recipe"), "subsets": contrast_rows(contrasts, "subset"),
             "seeds": seed_rows, "findings": runs_findings(contrasts, seeds, confidence, min_items)}
 
 

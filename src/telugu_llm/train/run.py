@@ -27,6 +27,7 @@ from ..loading import (compute_dtype, device_name, load_quantized, padded_tokeni
                        token_nll, versions, world_size)
 from ..prompts.formats import IGNORE_INDEX, STUDY_TEMPLATES, check_example, tokenize_example
 from ..resources import SOURCE_JSON, sha256_file
+from ..vocab.embeddings import extend_model, read_extension
 from .settings import Recipe, RunSettings
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,9 @@ def tokenized_split(tokenizer, parquet: Path, *, template: str, max_length: int,
                       "cut": counts["cut"]}
 
 
-def add_lora(model, settings: RunSettings):
+def add_lora(model, settings: RunSettings, trainable_token_indices: dict | None = None):
+    """LoRA adapters on the target modules; with `trainable_token_indices` (an extended vocabulary,
+    vocab.embeddings.extend_model), the new rows of the embeddings are trained with them."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
@@ -94,7 +97,8 @@ def add_lora(model, settings: RunSettings):
     elif settings.training.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     config = LoraConfig(r=settings.lora.r, lora_alpha=settings.lora.alpha, lora_dropout=settings.lora.dropout,
-                        target_modules=list(settings.lora.target_modules), task_type="CAUSAL_LM", bias="none")
+                        target_modules=list(settings.lora.target_modules), task_type="CAUSAL_LM", bias="none",
+                        trainable_token_indices=trainable_token_indices)
     return get_peft_model(model, config)
 
 
@@ -158,12 +162,32 @@ def run_fingerprint(settings: RunSettings, model_dir: Path, prompts_dir: Path) -
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def own_loss_trainer():
+    """trl's SFTTrainer computing the loss as the model does (transformers' `Trainer.compute_loss`:
+    the causal LM's own cross-entropy over its logits, labels as given). trl 1.16's fused LM head
+    reads the output layer's weight directly, past peft's wrappers: the trained rows of an extended
+    vocabulary (trainable tokens) would never reach the loss, and reading the wrapper's bias fails.
+    Every run computes its loss this way, so that a run with an extended vocabulary and its base
+    are timed on the same path."""
+    from transformers import Trainer
+    from trl import SFTTrainer
+
+    class OwnLossSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs["use_cache"] = False
+            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+
+    return OwnLossSFTTrainer
+
+
 def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, checkpoint_dir: Path):
     """The tokenizer, the examples and the trainer of one run (everything but the training itself)."""
     import torch
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
+    OwnLossSFTTrainer = own_loss_trainer()
     device = resolve_device(settings.device)
     torch.manual_seed(settings.training.seed)
     recipe = settings.recipe
@@ -181,7 +205,10 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
         raise InputError(f"models.{settings.model}.max_length: no {settings.dataset} training example is left "
                          f"after truncation ({train_counts['dropped_too_long']} of {train_counts['examples']} are longer "
                          f"than {settings.max_length} tokens)")
-    model = add_lora(load_quantized(Path(model_dir), settings.quantization, device, settings.model), settings)
+    model = load_quantized(Path(model_dir), settings.quantization, device, settings.model)
+    new_rows = extend_model(model, read_extension(tokenizer_dir), len(tokenizer), model_name=settings.model,
+                            tokenizer=Path(tokenizer_dir).name)
+    model = add_lora(model, settings, new_rows)
     model.config.pad_token_id = tokenizer.pad_token_id
 
     mixed = recipe.mixed_precision == "auto"  # the study's recipe: fp16 = False, bf16 = False
@@ -228,7 +255,7 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
         include_num_input_tokens_seen="non_padding",
         disable_tqdm=True,
     )
-    trainer = SFTTrainer(model=model, args=config, processing_class=tokenizer,
+    trainer = OwnLossSFTTrainer(model=model, args=config, processing_class=tokenizer,
                          train_dataset=Dataset.from_list(train_examples),
                          eval_dataset=Dataset.from_list(eval_examples) if eval_examples else None)
     if not bf16:
@@ -242,7 +269,7 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
                 parameter.data = parameter.data.float()
     adapter_dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in trainer.model.parameters() if p.requires_grad})
     info = {"device": device, "optimizer": optim, "compute_dtype": dtype, "bf16": bf16, "fp16": fp16,
-            "adapter_dtype": ",".join(adapter_dtypes),
+            "adapter_dtype": ",".join(adapter_dtypes), "new_rows": len(next(iter(new_rows.values()))) if new_rows else 0,
             "train_examples": train_counts, "eval_examples": eval_counts}
     return trainer, tokenizer, info
 
@@ -263,10 +290,11 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
     resume, set_aside = resumable_checkpoint(checkpoint_dir) if trainer.is_world_process_zero() else (None, 0)
     if world_size() > 1:  # rank 0 decides (and renames); the others follow its choice
         resume = broadcast_choice(str(resume) if resume else None)
-    tokens_before = 0
+    tokens_before = steps_before = 0
     if resume:
         log.info("resuming from %s", resume)
-        tokens_before = json.loads((Path(resume) / "trainer_state.json").read_text()).get("num_input_tokens_seen", 0)
+        state = json.loads((Path(resume) / "trainer_state.json").read_text())
+        tokens_before, steps_before = state.get("num_input_tokens_seen", 0), state.get("global_step", 0)
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - start
@@ -281,11 +309,15 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
         return {}  # the other processes of a data-parallel run: rank 0 writes the outputs
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    trainer.model.save_pretrained(out_dir / "adapter", safe_serialization=True)
+    # the new rows of an extended vocabulary are saved by themselves (trainable tokens), never the
+    # whole resized embedding: evaluation rebuilds the rest exactly (vocab.embeddings)
+    trainer.model.save_pretrained(out_dir / "adapter", safe_serialization=True, save_embedding_layers=False)
     history = write_log_history(trainer.state.log_history, out_dir / "log_history.csv")
     write_validation_losses(validation_losses(trainer.model, trainer.eval_dataset, tokenizer.pad_token_id,
                                               settings.training.eval_batch_size), out_dir / VALIDATION_LOSSES)
     evals = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
+    examples_seen = (trainer.state.global_step * settings.training.batch_size
+                     * settings.training.gradient_accumulation_steps * world_size())
     metrics = {
         "model": settings.model,
         "dataset": settings.dataset,
@@ -310,10 +342,13 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
         "compute_dtype": info["compute_dtype"],
         # examples the optimizer saw (steps x batch x accumulation x processes): below the training
         # set's size, a run is budget-limited and its subset size says which examples, not how many
-        "examples_seen": trainer.state.global_step * settings.training.batch_size
-        * settings.training.gradient_accumulation_steps * world_size(),
+        "examples_seen": examples_seen,
+        # examples per second of this run's own steps (a resumed run's earlier steps took other time)
+        "examples_per_second": (examples_seen * (1 - steps_before / trainer.state.global_step) / wall
+                                if wall and trainer.state.global_step else None),
         "train_examples": info["train_examples"],
         "eval_examples": info["eval_examples"],
+        "new_rows": info["new_rows"],
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
         "settings": asdict(settings),
         "versions": versions(),

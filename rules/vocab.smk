@@ -1,0 +1,71 @@
+# Vocabulary: tokenizers extended with pieces of the language learned from its training text
+# (vocab.extend), analysed beside their bases (fertility), and the comparison of each model with its
+# extended twin.
+
+
+rule vocab_extend:
+    input:
+        unpack(vocab_inputs),
+        code=code("vocab_extend.py"),
+    output:
+        directory(f"{TOKENIZER_DIR}/{{tokenizer}}"),
+    wildcard_constraints:
+        tokenizer=EXTENDED_TOKENIZER_RE,
+    params:
+        pieces=lambda wildcards: EXTENDED_TOKENIZERS[wildcards.tokenizer]["pieces"],
+        key=lambda wildcards: f"vocab.extend.{EXTENDED_TOKENIZERS[wildcards.tokenizer]['model']}.pieces",
+        lang=LANG,
+        sources=config["vocab"]["sources"],
+        max_sentences=config["vocab"]["max_sentences"],
+    threads: all_cores()
+    log:
+        "results/logs/vocab/{tokenizer}.log",
+    benchmark:
+        "results/benchmarks/vocab/{tokenizer}.tsv"
+    conda:
+        "../envs/tokenizers.yaml"
+    script:
+        "../scripts/vocab_extend.py"
+
+
+rule vocab_curve:
+    input:
+        unpack(vocab_curve_inputs),
+        code=code("vocab_curve.py"),
+    output:
+        table="results/vocab/curve.csv",
+        figure="results/figures/vocab_curve.png",
+    params:
+        tokenizers=canonical(EXTENDED_TOKENIZERS),
+        sizes=config["vocab"]["curve"],
+        lang=LANG,
+        sources=config["vocab"]["sources"],
+        max_sentences=config["vocab"]["max_sentences"],
+    threads: all_cores()
+    log:
+        "results/logs/vocab/curve.log",
+    benchmark:
+        "results/benchmarks/vocab/curve.tsv"
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/vocab_curve.py"
+
+
+rule vocab_compare:
+    input:
+        unpack(vocab_compare_inputs),
+        code=code("vocab_compare.py"),
+    output:
+        table="results/vocab/comparison.csv",
+    params:
+        runs=vocab_compare_runs,
+        intervals=canonical(config["intervals"]),
+    log:
+        "results/logs/vocab/comparison.log",
+    benchmark:
+        "results/benchmarks/vocab/comparison.tsv"
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/vocab_compare.py"

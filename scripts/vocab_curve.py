@@ -1,0 +1,30 @@
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+import pandas as pd  # noqa: E402
+
+from telugu_llm.atomic import atomic_file  # noqa: E402
+from telugu_llm.logs import logged  # noqa: E402
+from telugu_llm.report.figures import vocab_curve_figure  # noqa: E402
+from telugu_llm.vocab.compare import CURVE_COLUMNS, curve  # noqa: E402
+from telugu_llm.vocab.text import gather, samanantar_sentences  # noqa: E402
+
+p, i = snakemake.params, snakemake.input
+with logged(snakemake.log[0]) as log:
+    text, _, _ = gather(sources=p.sources, samanantar_dir=Path(i.shards), subset_dir=i.get("subset"),
+                        guanaco_dir=i.get("guanaco"), text_path=i.get("text"), lang=p.lang, max_sentences=p.max_sentences)
+    test = Path(i.shards) / "test"
+    test_te, test_en = samanantar_sentences(test), samanantar_sentences(test, "src")
+    rows = []
+    for name, ext in sorted(p.tokenizers.items()):
+        base_json = json.loads((Path(i.get(f"base_{ext['base_tokenizer']}")) / "tokenizer.json").read_text(encoding="utf-8"))
+        rows += curve(name=name, base_name=ext["base_tokenizer"], base_json=base_json, sentences=text.sentences,
+                      sizes=sorted({*p.sizes, ext["pieces"]}), lang=p.lang, test_te=test_te, test_en=test_en,
+                      key=f"vocab.curve ({name})", threads=snakemake.threads)
+        log.info("%s: %s", name, [(r["pieces"], r["premium"]) for r in rows if r["tokenizer"] == name])
+    table = pd.DataFrame(rows, columns=CURVE_COLUMNS)
+    with atomic_file(Path(snakemake.output.table)) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    vocab_curve_figure(table, Path(snakemake.output.figure))

@@ -1,0 +1,98 @@
+"""The report's "Vocabulary extension" section: what each extended tokenizer added and from what,
+the premium and fertility against the number of pieces, one Telugu sentence as tokens before and
+after, and each model beside its extended twin on the same runs (costs and speeds from
+results/vocab/comparison.csv, quality paired on the same items from contrasts.csv). Every finding
+carries its numbers, its items and its method; a timing is one run's, and says so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..resources import SOURCE_JSON
+from ..tasks import HEADLINE
+from .format import interval_cell, number
+from .runs import contrast_rows
+
+
+def _extension_row(tokenizer_dir: Path) -> dict:
+    source = json.loads((Path(tokenizer_dir) / SOURCE_JSON).read_text())
+    ext = source["extension"]
+    text = ext["text"]
+    return {"tokenizer": source["name"], "base": ext["base"], "kind": ext["kind"], "pieces": ext["pieces"],
+            "learned": ext["learned"], "added": ext["added"], "ids": f"{ext['first_new_id']}–{source['vocab_size'] - 1}",
+            "sentences": text["sentences"],
+            "sources": "; ".join(f"{name}: {c['used']} of {c['read']} lines ({c['held_out']} held out, {c['empty']} empty)"
+                                 for name, c in text["sources"].items() if isinstance(c, dict)),
+            "round_trip": ext["round_trip_sentences"], "english": ext["english_sentences"],
+            "tokens": f"{ext['tokens_base']:,} → {ext['tokens_extended']:,}"}
+
+
+def _comparison_rows(table: pd.DataFrame) -> list[dict]:
+    return [{"model": r["model"], "twin": r["twin"], "run": r["run"], "measure": r["measure"],
+             "base": number(float(r["base"])) if r["base"] == r["base"] else "–",
+             "extended": number(float(r["extended"])) if r["extended"] == r["extended"] else "–",
+             "ratio": f"{r['ratio']:.2f}×" if r["ratio"] == r["ratio"] else "–",
+             "diff": interval_cell(float(r["diff"]), float(r["ci_low"]), float(r["ci_high"])) if r["diff"] == r["diff"] else "–",
+             "n": int(r["n"]), "method": r["method"]} for r in table.to_dict("records")]
+
+
+def vocab_findings(comparison: pd.DataFrame, contrasts: pd.DataFrame, min_items: int, confidence: float) -> list[str]:
+    out = []
+    level = f"{100 * confidence:g} %"
+    for (model, twin, run), part in comparison.groupby(["model", "twin", "run"], sort=True):
+        by = {r["measure"]: r for r in part.to_dict("records")}
+        tokens = by.get("tokens per training example")
+        parts = []
+        if tokens is not None:
+            parts.append(f"tokens per training example {tokens['base']:.1f} → {tokens['extended']:.1f} "
+                         f"(difference {tokens['diff']:+.1f}, {level} interval [{tokens['ci_low']:.1f}, "
+                         f"{tokens['ci_high']:.1f}], {int(tokens['n'])} examples)")
+        for measure in ("training examples/s", "training non-padding tokens/s", "generated characters/s"):
+            r = by.get(measure)
+            if r is not None and r["ratio"] == r["ratio"]:
+                parts.append(f"{measure} {r['base']:.3g} → {r['extended']:.3g} ({r['ratio']:.2f}×, one timing each)")
+        items = by.get("evaluation items within max_prompt_tokens")
+        if items is not None and items["base"] != items["extended"]:
+            parts.append(f"evaluation items whose prompt fits max_prompt_tokens {int(items['base'])} → "
+                         f"{int(items['extended'])} (the speeds above are over these different items)")
+        out.append(f"{twin} against {model} ({run}): " + "; ".join(parts) + ".")
+        quality = contrasts[(contrasts["dimension"] == "vocabulary") & (contrasts["to"] == twin)
+                            & (contrasts["from"] == run)]
+        headline = quality[(quality["metric"] == quality["task"].map(HEADLINE)) & ~quality["set"].str.startswith("study_probes")
+                           & (quality["n"] >= min_items)]
+        if len(headline):
+            counts = headline["verdict"].value_counts()
+            out.append(f"{twin} against {model} ({run}), quality on the same items: of {len(headline)} headline "
+                       f"comparisons with at least {min_items} items, {int(counts.get('better', 0))} better, "
+                       f"{int(counts.get('worse', 0))} worse, {int(counts.get('no difference', 0))} no difference "
+                       f"({level} paired jackknife-t intervals, Benjamini-Hochberg).")
+        stops = quality[(quality["metric"] == "stop_rate") & ~quality["set"].str.startswith("study_probes")]
+        if len(stops):
+            out.append(f"{twin} against {model} ({run}), stop rate: mean over {len(stops)} groups "
+                       f"{stops['from_value'].mean():.2f} → {stops['to_value'].mean():.2f}.")
+    return out
+
+
+def vocab_context(*, comparison_csv: Path, curve_csv: Path, contrasts_csv: Path | None, tokenizer_dirs: list[Path],
+                  examples: list[Path], confidence: float, min_items: int) -> dict:
+    comparison = pd.read_csv(comparison_csv)
+    curve = pd.read_csv(curve_csv)
+    contrasts = (pd.read_csv(contrasts_csv, dtype={"from": str, "to": str}) if contrasts_csv is not None
+                 else pd.DataFrame(columns=["dimension", "from", "to", "set", "task", "lang", "metric", "n", "verdict"]))
+    quality = contrasts[contrasts["dimension"] == "vocabulary"]
+    shown = {json.loads(Path(p).read_text(encoding="utf-8"))["tokenizer"]: json.loads(Path(p).read_text(encoding="utf-8"))
+             for p in examples}
+    extensions = [_extension_row(d) for d in tokenizer_dirs]
+    pairs = [(shown[e["base"]], shown[e["tokenizer"]]) for e in extensions if e["base"] in shown and e["tokenizer"] in shown]
+    curve_rows = [{"tokenizer": r["tokenizer"], "pieces": int(r["pieces"]),
+                   "added": "–" if r["added"] != r["added"] else int(r["added"]),
+                   "premium": number(float(r["premium"])) if r["premium"] == r["premium"] else "–",
+                   "fertility": number(float(r["fertility"])) if r["fertility"] == r["fertility"] else "–",
+                   "note": "" if r["note"] != r["note"] else r["note"]} for r in curve.to_dict("records")]
+    return {"extensions": extensions, "curve": curve_rows, "comparison": _comparison_rows(comparison),
+            "quality": contrast_rows(quality, "vocabulary") if len(quality) else [], "pairs": pairs,
+            "findings": vocab_findings(comparison, contrasts, min_items, confidence),
+            "test_sentences": int(curve["sentences"].iloc[0]) if len(curve) else 0}

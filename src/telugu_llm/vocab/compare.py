@@ -1,0 +1,131 @@
+"""What an extended vocabulary buys, measured: the premium and fertility against the number of
+pieces (the curve), and each model beside its extended twin on the same runs (the comparison).
+
+The comparison, per run (the same data and items for both):
+- tokens per training example and the share over the model's max_length (the run's training split,
+  tokenized as training tokenizes it): paired over examples, jackknife-t intervals;
+- training non-padding tokens/s and examples/s (metrics.json of each run) and generated characters
+  and tokens per second (each evaluation): one timing each, no interval (one run is one sample of a
+  shared machine's speed: a ratio, not a finding);
+- stop rate and the quality metrics: paired over the evaluation items, in contrasts.csv (dimension
+  `vocabulary`), as every other contrast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ..atomic import atomic_file
+from ..errors import InputError
+from ..intervals import METHOD, paired_jackknife_t
+from ..loading import load_tokenizer
+from ..prompts.formats import tokenize_example
+from ..tokens.fertility import joined_pass, sentence_pass
+from .extend import extend
+
+COMPARISON_COLUMNS = ["model", "twin", "run", "measure", "base", "extended", "ratio", "diff", "ci_low", "ci_high", "n",
+                      "method"]
+CURVE_COLUMNS = ["tokenizer", "base", "pieces", "added", "premium", "fertility", "tokens", "english_tokens",
+                 "sentences", "note"]
+TIMING = "one timing per run (no interval)"
+
+
+def text_costs(backend, telugu: list[str], english: list[str]) -> dict:
+    """Premium (joined pass, Petrov et al.) and fertility (sentence pass), as the fertility stage
+    computes them."""
+    te = joined_pass(backend, telugu, np.zeros(0, dtype=np.int64), None).tokens
+    en = joined_pass(backend, english, np.zeros(0, dtype=np.int64), None).tokens
+    stats = sentence_pass(backend, telugu, 10000)
+    words = int(stats.words.sum())
+    return {"premium": te / en if en else None, "fertility": int(stats.tokens.sum()) / words if words else None,
+            "tokens": te, "english_tokens": en, "sentences": len(telugu)}
+
+
+def curve(*, name: str, base_name: str, base_json: dict, sentences: list[str], sizes: list[int], lang: str,
+          test_te: list[str], test_en: list[str], key: str, threads: int = 1) -> list[dict]:
+    """The premium and fertility on the held-out sentences at each vocabulary size (the base's first,
+    as `pieces` 0); a size the text cannot support is a row that says so."""
+    from tokenizers import Tokenizer
+
+    rows = [{"tokenizer": name, "base": base_name, "pieces": 0, "added": 0,
+             **text_costs(Tokenizer.from_str(json.dumps(base_json)), test_te, test_en), "note": "base"}]
+    for size in sorted(sizes):
+        try:
+            ext = extend(base_json, sentences, size, lang, key=key, threads=threads)
+        except InputError as exc:
+            rows.append({"tokenizer": name, "base": base_name, "pieces": size, "added": None, "premium": None,
+                         "fertility": None, "tokens": None, "english_tokens": None, "sentences": len(test_te),
+                         "note": str(exc)})
+            continue
+        backend = Tokenizer.from_str(json.dumps(ext.tokenizer_json))
+        rows.append({"tokenizer": name, "base": base_name, "pieces": size, "added": len(ext.new_pieces),
+                     **text_costs(backend, test_te, test_en), "note": ""})
+    return rows
+
+
+def example_lengths(tokenizer_dir: str, prompts: Path) -> np.ndarray:
+    """Tokens per example of a prompts split (BOS, prompt, completion, EOS), as training makes them."""
+    tokenizer = load_tokenizer(tokenizer_dir)
+    table = pq.read_table(prompts, columns=["prompt", "completion"])
+    return np.asarray([len(tokenize_example(tokenizer, p, c)[0])
+                       for p, c in zip(table.column("prompt").to_pylist(), table.column("completion").to_pylist())])
+
+
+def _paired(measure: str, base: np.ndarray, extended: np.ndarray, confidence: float) -> dict:
+    """The mean of a per-example value under both tokenizers, paired over the examples."""
+    ones = np.ones(len(base))
+    d = paired_jackknife_t(np.column_stack([base, ones]), np.column_stack([extended, ones]),
+                           lambda sums: sums[0] / sums[1], confidence)
+    return {"measure": measure, "base": d["base"], "extended": d["tuned"],
+            "ratio": d["tuned"] / d["base"] if d["base"] else None, "diff": d["diff"], "ci_low": d["ci_low"],
+            "ci_high": d["ci_high"], "n": len(base), "method": f"paired {METHOD} over examples"}
+
+
+def _timing(measure: str, base: float | None, extended: float | None) -> dict:
+    return {"measure": measure, "base": base, "extended": extended,
+            "ratio": extended / base if base and extended is not None else None,
+            "diff": extended - base if base is not None and extended is not None else None,
+            "ci_low": None, "ci_high": None, "n": 1, "method": TIMING}
+
+
+def generation_speed(generations: Path, metrics: Path) -> dict:
+    """Generated characters and tokens per second of an evaluation run, and its items (those whose
+    prompt fits evaluation.max_prompt_tokens under the tokenizer) and skipped items."""
+    summary = json.loads(Path(metrics).read_text())
+    seconds = summary["generation_seconds"]
+    chars = sum(len(text) for text in pq.read_table(generations, columns=["output"]).column("output").to_pylist())
+    return {"chars_per_second": chars / seconds if seconds else None,
+            "tokens_per_second": summary["generated_tokens_per_second"], "items": summary["items"],
+            "skipped": sum(summary["skipped_prompt_too_long"].values())}
+
+
+def compare_run(*, model: str, twin: str, run: str, tokenizers: tuple[str, str], prompts: Path, max_length: int,
+                train_metrics: tuple[Path, Path], evaluations: tuple[dict, dict] | None, confidence: float) -> list[dict]:
+    """The rows of one run: the model with its base tokenizer against its twin (see the module)."""
+    lengths = [example_lengths(t, prompts) for t in tokenizers]
+    rows = [_paired("tokens per training example", *lengths, confidence),
+            _paired(f"share of training examples over max_length {max_length}",
+                    *(np.asarray(n > max_length, dtype=float) for n in lengths), confidence)]
+    metrics = [json.loads(Path(m).read_text()) for m in train_metrics]
+    rows += [_timing("training non-padding tokens/s", *(m["tokens_per_second"] for m in metrics)),
+             _timing("training examples/s", *(m["examples_per_second"] for m in metrics))]
+    if evaluations is not None:
+        items = [e["items"] for e in evaluations]
+        over = "" if items[0] == items[1] else f" over {items[0]} and {items[1]} items (not the same items)"
+        rows += [{**_timing("evaluation items within max_prompt_tokens", *items),
+                  "method": "count (the others are skipped: prompt too long under the tokenizer)"},
+                 {**_timing("generated characters/s", *(e["chars_per_second"] for e in evaluations)),
+                  "method": TIMING + over},
+                 {**_timing("generated tokens/s", *(e["tokens_per_second"] for e in evaluations)),
+                  "method": TIMING + over}]
+    return [{"model": model, "twin": twin, "run": run, **row} for row in rows]
+
+
+def write_comparison(rows: list[dict], path: Path) -> None:
+    with atomic_file(Path(path)) as tmp:
+        pd.DataFrame(rows, columns=COMPARISON_COLUMNS).to_csv(tmp, index=False, float_format="%.6g")

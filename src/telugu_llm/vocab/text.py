@@ -1,0 +1,114 @@
+"""The text a vocabulary is learned from: the language's side of Samanantar's training split (or a
+training subset of it), optionally the language's Guanaco turns (training split) and a monolingual
+file, one sentence per line. Never validation, test or evaluation data: a learning sentence that is
+also a validation or test sentence is left out, and counted.
+
+Every sentence is NFC-normalised (the data stage's form), so that what is learned and checked is
+what the tokenizer will see; an empty line is skipped and counted."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..data.shards import read_shards
+from ..errors import InputError
+
+SOURCES = ("samanantar", "guanaco", "file")
+
+
+@dataclass
+class LearningText:
+    sentences: list[str]
+    counts: dict = field(default_factory=dict)  # per source: read, empty, held_out (left out)
+
+    @property
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for sentence in self.sentences:
+            digest.update(sentence.encode("utf-8") + b"\n")
+        return digest.hexdigest()
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def samanantar_sentences(shards_dir: Path, column: str = "tgt") -> list[str]:
+    """One column of a folder of Samanantar shards (a split, or a training subset), in shard order."""
+    out: list[str] = []
+    for table in read_shards(Path(shards_dir), columns=[column]):
+        out += table.column(column).to_pylist()
+    return out
+
+
+def guanaco_sentences(shards_dir: Path, lang: str) -> list[str]:
+    """The lines of every turn of the Guanaco training conversations identified as `lang`."""
+    out: list[str] = []
+    for table in read_shards(Path(shards_dir), columns=["lang", "turns"]):
+        for conv_lang, turns in zip(table.column("lang").to_pylist(), table.column("turns").to_pylist()):
+            if conv_lang == lang:
+                out += [line for turn in turns for line in turn["content"].splitlines()]
+    return out
+
+
+def file_sentences(path: Path, key: str) -> list[str]:
+    """A monolingual UTF-8 file, one sentence per line; an undecodable line is one error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{key}: {path} does not exist")
+    out = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                out.append(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{key}: {path}, line {number}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    return out
+
+
+def learning_text(parts: dict[str, list[str]], held_out: list[str], max_sentences: int | None = None) -> LearningText:
+    """The learning sentences of each source (in the order given), NFC, without empty lines and
+    without any sentence that is also held out (validation or test), each left-out line counted;
+    cut to the first `max_sentences` when given."""
+    held = {_nfc(s) for s in held_out}
+    sentences: list[str] = []
+    counts = {}
+    for source, lines in parts.items():
+        c = {"read": len(lines), "empty": 0, "held_out": 0, "used": 0}
+        for line in lines:
+            text = _nfc(line)
+            if not text:
+                c["empty"] += 1
+            elif text in held:
+                c["held_out"] += 1
+            else:
+                sentences.append(text)
+                c["used"] += 1
+        counts[source] = c
+    if max_sentences is not None and len(sentences) > max_sentences:
+        counts["cut_to_max_sentences"] = len(sentences) - max_sentences
+        sentences = sentences[:max_sentences]
+    return LearningText(sentences, counts)
+
+
+def gather(*, sources: list[str], samanantar_dir: Path, subset_dir: Path | None, guanaco_dir: Path | None,
+           text_path: str | None, lang: str, max_sentences: int | None) -> tuple[LearningText, list[str], list[str]]:
+    """The learning text of vocab.sources; the language's sentences of every Samanantar split (what
+    the round trip is checked on) and the English ones (what must encode as before)."""
+    shards = Path(samanantar_dir)
+    held_out = samanantar_sentences(shards / "validation") + samanantar_sentences(shards / "test")
+    parts = {}
+    for source in sources:
+        if source == "samanantar":
+            parts[source] = samanantar_sentences(subset_dir if subset_dir is not None else shards / "train")
+        elif source == "guanaco":
+            parts[source] = guanaco_sentences(Path(guanaco_dir) / "train", lang)
+        else:
+            parts[source] = file_sentences(Path(text_path), "vocab.text_path")
+    text = learning_text(parts, held_out, max_sentences)
+    every = samanantar_sentences(shards / "train") + held_out
+    english = [s for split in ("train", "validation", "test") for s in samanantar_sentences(shards / split, "src")]
+    return text, sorted(set(every) | set(text.sentences)), english
