@@ -296,3 +296,28 @@ def test_the_findings_carry_their_numbers_and_say_when_speeds_cover_different_it
                            "68 (the speeds above are over these different items).")
     assert findings[1].endswith("of 1 headline comparisons with at least 6 items, 1 better, 0 worse, 0 no difference "
                                 "(95 % paired jackknife-t intervals, Benjamini-Hochberg).")
+
+
+def test_a_killed_run_with_new_rows_resumes_from_its_checkpoint(extended_llama, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from test_training import RESUME_SCRIPT, write_prompts
+
+    prompts = write_prompts(tmp_path / "prompts", "llama2_study")
+    script = RESUME_SCRIPT.format(src=str(REPO / "src"), tests=str(REPO / "tests"), model=str(extended_llama["model"]),
+                                  tokenizer=str(extended_llama["tokenizer"]), prompts=str(prompts),
+                                  out=str(tmp_path / "out"), ckpt=str(tmp_path / "ckpt"))
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    killed = subprocess.run([sys.executable, "-c", script, "4", "between"], env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    done = subprocess.run([sys.executable, "-c", script, "0", "none"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    extension = read_extension(extended_llama["tokenizer"])
+    assert metrics["resumed_from"] == "checkpoint-4" and metrics["steps"] == 8
+    assert metrics["new_rows"] == len(extension["base_splits"])
+    config = json.loads((tmp_path / "out" / "adapter" / "adapter_config.json").read_text())
+    assert len(config["trainable_token_indices"]["embed_tokens"]) == len(extension["base_splits"])
