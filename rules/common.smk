@@ -8,7 +8,8 @@ from snakemake.exceptions import WorkflowError
 WORKFLOW_DIR = Path(workflow.basedir)
 sys.path.insert(0, str(WORKFLOW_DIR / "src"))
 
-from telugu_llm.config import EXTRA_RUN_RECIPE, active_models, check_config, extended_tokenizers  # noqa: E402
+from telugu_llm.config import EXTRA_RUN_RECIPE, active_models, check_config  # noqa: E402
+from telugu_llm.extended import extended_tokenizers  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
 from telugu_llm.imports import package_modules  # noqa: E402
@@ -127,7 +128,9 @@ def vocab_inputs(wildcards):
 
 def vocab_curve_inputs(wildcards):
     bases = sorted({ext["base_tokenizer"] for ext in EXTENDED_TOKENIZERS.values()})
-    return {**{f"base_{b}": f"{TOKENIZER_DIR}/{b}" for b in bases}, **vocab_text_inputs()}
+    return {**{f"base_{b}": f"{TOKENIZER_DIR}/{b}" for b in bases},
+            **{f"extended_{name}": f"{TOKENIZER_DIR}/{name}" for name in EXTENDED_TOKENIZERS},  # its own size, built
+            **vocab_text_inputs()}
 
 
 def vocab_compare_runs(wildcards):

@@ -20,9 +20,12 @@ with logged(snakemake.log[0]) as log:
     rows = []
     for name, ext in sorted(p.tokenizers.items()):
         base_json = json.loads((Path(i.get(f"base_{ext['base_tokenizer']}")) / "tokenizer.json").read_text(encoding="utf-8"))
+        extended = Path(i.get(f"extended_{name}"))
+        built = {ext["pieces"]: (json.loads((extended / "tokenizer.json").read_text(encoding="utf-8")),
+                                 json.loads((extended / "source.json").read_text())["extension"]["added"])}
         rows += curve(name=name, base_name=ext["base_tokenizer"], base_json=base_json, sentences=text.sentences,
                       sizes=sorted({*p.sizes, ext["pieces"]}), lang=p.lang, test_te=test_te, test_en=test_en,
-                      key=f"vocab.curve ({name})", threads=snakemake.threads)
+                      key=f"vocab.curve ({name})", threads=snakemake.threads, built=built)
         log.info("%s: %s", name, [(r["pieces"], r["premium"]) for r in rows if r["tokenizer"] == name])
     table = pd.DataFrame(rows, columns=CURVE_COLUMNS)
     with atomic_file(Path(snakemake.output.table)) as tmp:

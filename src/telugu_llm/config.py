@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from .errors import InputError
+from .extended import UNEXTENDABLE_CLASSES, add_extended_models, extensions
 from .languages import LANGUAGE_NAMES, SAMANANTAR_LANGUAGES
 from .tasks import FIELDS, PLACEHOLDERS
 
@@ -346,32 +347,6 @@ def active_models(config: dict) -> list[str]:
     return sorted(set(chosen) | set(twins))
 
 
-# Tokenizer classes whose models are not BPE (T5's is a Unigram): the vocabulary stage cannot extend them.
-UNEXTENDABLE_CLASSES = ("T5Tokenizer",)
-
-
-def extensions(config: dict) -> dict[str, dict]:
-    """Each extended model of vocab.extend whose model is trained (train.models), by its name
-    (<model>_<lang><pieces>): the model it extends, its extended tokenizer (<tokenizer>_<lang><pieces>),
-    the base tokenizer and the pieces."""
-    lang = config["samanantar"]["lang"]
-    selected = config["train"]["models"]
-    out = {}
-    for model, spec in config["vocab"]["extend"].items():
-        if model not in config["models"] or (selected is not None and model not in selected):
-            continue
-        tokenizer = config["models"][model]["tokenizer"]
-        out[f"{model}_{lang}{spec['pieces']}"] = {"extends": model, "tokenizer": f"{tokenizer}_{lang}{spec['pieces']}",
-                                                  "base_tokenizer": tokenizer, "pieces": spec["pieces"]}
-    return out
-
-
-def extended_tokenizers(config: dict) -> dict[str, dict]:
-    """Each extended tokenizer, by name: {base_tokenizer, pieces, model (whose vocab.extend entry)}."""
-    return {e["tokenizer"]: {"base_tokenizer": e["base_tokenizer"], "pieces": e["pieces"], "model": e["extends"]}
-            for e in extensions(config).values()}
-
-
 def check_vocab(config: dict) -> None:
     """vocab: models that exist, tokenizers the stage can extend, names that are free, the sources'
     inputs (vocab.samanantar_subset built, vocab.text_path readable)."""
@@ -420,14 +395,3 @@ def check_vocab(config: dict) -> None:
         readable("vocab.text_path", path)
     elif vocab["text_path"]:
         raise InputError("config key vocab.text_path: set, but vocab.sources has no file: add file or remove it")
-
-
-def add_extended_models(config: dict) -> None:
-    """Each extended model as a model of its own (a copy of the one it extends, with the extended
-    tokenizer, no extra runs, `extends` naming its base), so that every rule treats it as a model."""
-    for name, ext in extensions(config).items():
-        if name in config["models"]:
-            continue  # already added (a config checked twice)
-        spec = copy.deepcopy(config["models"][ext["extends"]])
-        spec.update(tokenizer=ext["tokenizer"], extra_runs=[], extends=ext["extends"])
-        config["models"][name] = spec

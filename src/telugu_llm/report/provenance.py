@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from ..config import active_models, extended_tokenizers
+from ..config import active_models
+from ..extended import extended_tokenizers
 from ..provenance import config_hash, hardware, installed_versions
 
 PACKAGES = ("snakemake", "pyarrow", "numpy", "pandas", "datasets", "xxhash", "py3langid", "jinja2", "tokenizers",

@@ -83,8 +83,8 @@ def vocab_context(*, comparison_csv: Path, curve_csv: Path, contrasts_csv: Path 
     contrasts = (pd.read_csv(contrasts_csv, dtype={"from": str, "to": str}) if contrasts_csv is not None
                  else pd.DataFrame(columns=["dimension", "from", "to", "set", "task", "lang", "metric", "n", "verdict"]))
     quality = contrasts[contrasts["dimension"] == "vocabulary"]
-    shown = {json.loads(Path(p).read_text(encoding="utf-8"))["tokenizer"]: json.loads(Path(p).read_text(encoding="utf-8"))
-             for p in examples}
+    shown = {example["tokenizer"]: example for example in (json.loads(Path(p).read_text(encoding="utf-8"))
+                                                            for p in examples)}
     extensions = [_extension_row(d) for d in tokenizer_dirs]
     pairs = [(shown[e["base"]], shown[e["tokenizer"]]) for e in extensions if e["base"] in shown and e["tokenizer"] in shown]
     curve_rows = [{"tokenizer": r["tokenizer"], "pieces": int(r["pieces"]),

@@ -47,24 +47,30 @@ def text_costs(backend, telugu: list[str], english: list[str]) -> dict:
 
 
 def curve(*, name: str, base_name: str, base_json: dict, sentences: list[str], sizes: list[int], lang: str,
-          test_te: list[str], test_en: list[str], key: str, threads: int = 1) -> list[dict]:
+          test_te: list[str], test_en: list[str], key: str, threads: int = 1,
+          built: dict[int, tuple[dict, int]] | None = None) -> list[dict]:
     """The premium and fertility on the held-out sentences at each vocabulary size (the base's first,
-    as `pieces` 0); a size the text cannot support is a row that says so."""
+    as `pieces` 0); a size the text cannot support is a row that says so. `built`: sizes whose
+    extension exists already (the vocab_extend rule's), as (tokenizer.json, pieces added), so that
+    they are not learned again."""
     from tokenizers import Tokenizer
 
     rows = [{"tokenizer": name, "base": base_name, "pieces": 0, "added": 0,
              **text_costs(Tokenizer.from_str(json.dumps(base_json)), test_te, test_en), "note": "base"}]
     for size in sorted(sizes):
-        try:
-            ext = extend(base_json, sentences, size, lang, key=key, threads=threads)
-        except InputError as exc:
-            rows.append({"tokenizer": name, "base": base_name, "pieces": size, "added": None, "premium": None,
-                         "fertility": None, "tokens": None, "english_tokens": None, "sentences": len(test_te),
-                         "note": str(exc)})
-            continue
-        backend = Tokenizer.from_str(json.dumps(ext.tokenizer_json))
-        rows.append({"tokenizer": name, "base": base_name, "pieces": size, "added": len(ext.new_pieces),
-                     **text_costs(backend, test_te, test_en), "note": ""})
+        if built and size in built:
+            tokenizer_json, added = built[size]
+        else:
+            try:
+                ext = extend(base_json, sentences, size, lang, key=key, threads=threads)
+            except InputError as exc:
+                rows.append({"tokenizer": name, "base": base_name, "pieces": size, "added": None, "premium": None,
+                             "fertility": None, "tokens": None, "english_tokens": None, "sentences": len(test_te),
+                             "note": str(exc)})
+                continue
+            tokenizer_json, added = ext.tokenizer_json, len(ext.new_pieces)
+        rows.append({"tokenizer": name, "base": base_name, "pieces": size, "added": added,
+                     **text_costs(Tokenizer.from_str(json.dumps(tokenizer_json)), test_te, test_en), "note": ""})
     return rows
 
 
