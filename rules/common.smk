@@ -15,6 +15,7 @@ from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
 from telugu_llm.imports import package_modules  # noqa: E402
 from telugu_llm.settings import field_names  # noqa: E402
 from telugu_llm.train.settings import ALL, MODEL_KEYS, recipe_of  # noqa: E402
+from telugu_llm.train.tokenized import TOKENIZATION_FIELDS  # noqa: E402
 
 SCHEMA = WORKFLOW_DIR / "config" / "schema.yaml"
 try:
@@ -274,6 +275,23 @@ def run_settings(wildcards):
     values["training"] = {**values["training"], "seed": int(wildcards.seed)}
     return canonical({**values, "processes": spec["resources"]["processes"],
                       "recipe": recipe_of(config, wildcards.model, wildcards.recipe)})
+
+
+TOKENIZED_DIR = "results/tokenized"
+# A run's tokenized examples: shared by its seeds (the sample of a capped split is drawn with prompts.seed)
+RUN_DATA = "{model}/{dataset}/{recipe}/{subset}"
+
+
+def tokenize_settings(wildcards):
+    """What a run's tokenized examples depend on: the template, the length, the recipe's choices that
+    make examples (not packing or precision: the trainer's), the caps on examples and the seed of
+    their sample."""
+    spec = config["models"][wildcards.model]
+    recipe = recipe_of(config, wildcards.model, wildcards.recipe)
+    return canonical({"template": spec["template"], "max_length": spec["max_length"],
+                      "recipe": {key: recipe[key] for key in TOKENIZATION_FIELDS},
+                      "max_train_examples": spec["training"]["max_train_examples"],
+                      "max_eval_examples": spec["training"]["max_eval_examples"], "seed": config["prompts"]["seed"]})
 
 
 def model_resource(key):

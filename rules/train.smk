@@ -20,11 +20,35 @@ rule model_weights:
         "../scripts/model_weights.py"
 
 
+# A run's examples tokenized once, on a CPU, outside the GPU job (pitfall 27): int32 Arrow streams
+# that every rank of the run memory-maps.
+rule tokenize_run:
+    input:
+        tokenizer=lambda wildcards: f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
+        prompts=lambda wildcards: prompt_dir(model_template_key(wildcards.model), wildcards.dataset, wildcards.subset),
+        code=code("tokenize_run.py"),
+    output:
+        directory(f"{TOKENIZED_DIR}/{RUN_DATA}"),
+    params:
+        settings=tokenize_settings,
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    log:
+        f"results/logs/tokenized/{RUN_DATA}.log",
+    benchmark:
+        f"results/benchmarks/tokenized/{RUN_DATA}.tsv"
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/tokenize_run.py"
+
+
 rule train_run:
     input:
         model=lambda wildcards: weights_dir(wildcards.model),
         tokenizer=lambda wildcards: f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
-        prompts=lambda wildcards: prompt_dir(model_template_key(wildcards.model), wildcards.dataset, wildcards.subset),
+        tokenized=f"{TOKENIZED_DIR}/{RUN_DATA}",
         code=code("train_run.py"),
     output:
         adapter=directory(f"{TRAIN_DIR}/{RUN}/adapter"),

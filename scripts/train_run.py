@@ -13,7 +13,7 @@ with logged(snakemake.log[0]) as log:
     log.info("CUDA_VISIBLE_DEVICES=%s (the GPUs this job was given)", os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
     settings = from_dict(RunSettings, {"model": w.model, "dataset": w.dataset, "subset": w.subset, "device": p.device,
                                        **p.settings}, key=f"models.{w.model}")
-    metrics = launch(settings=settings, model_dir=Path(i.model), tokenizer_dir=Path(i.tokenizer), prompts_dir=Path(i.prompts),
+    metrics = launch(settings=settings, model_dir=Path(i.model), tokenizer_dir=Path(i.tokenizer), tokenized_dir=Path(i.tokenized),
                      out_dir=Path(snakemake.output.adapter).parent, checkpoint_root=Path(p.checkpoints),
                      threads=snakemake.threads)
     log.info("trained %s on %s (recipe %s, subset %s, seed %s): %d steps on %d process(es), eval loss %s -> %s",

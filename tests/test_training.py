@@ -1,7 +1,9 @@
 """QLoRA training on tiny random Llama and Mistral models with the real tokenizers: the
 correctness list of pitfalls.md, resuming, and the bad inputs."""
 
+import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -16,11 +18,13 @@ import torch
 from telugu_llm.config import shipped_recipe, with_defaults
 from telugu_llm.errors import InputError
 from telugu_llm.loading import disable_avx512bf16_repacking, load_quantized, load_tokenizer, set_pad_token
-from telugu_llm.prompts.formats import IGNORE_INDEX, render
+from telugu_llm.prompts.formats import IGNORE_INDEX, render, tokenize_example
 from telugu_llm.settings import from_dict
-from telugu_llm.train.run import add_lora, prepare, recipe_example, tokenized_split, train
+from telugu_llm.train.run import add_lora, prepare, recipe_example, run_quantization, train
+from telugu_llm.train.tokenized import sampled_rows, tokenize_split
 from telugu_llm.train.settings import Recipe, RunSettings, run_settings
 from telugu_llm.train.weights import build_model
+from test_vocab import extended_llama  # noqa: F401 (a fixture: a tiny Llama and Llama-2's tokenizer extended)
 
 PAIRS = [("Good morning.", "శుభోదయం."), ("Drink boiled water.", "కాచిన నీళ్లు తాగండి."),
          ("Schools reopen in June.", "జూన్‌లో పాఠశాలలు తిరిగి తెరుచుకుంటాయి."), ("Thank you.", "ధన్యవాదాలు."),
@@ -75,22 +79,87 @@ def recipe(name: str = "corrected", **choices) -> Recipe:
     return from_dict(Recipe, {**shipped_recipe(name), **choices}, key=f"recipes.{name}")
 
 
-def test_examples_end_with_eos_and_long_ones_are_counted(tiny):
+def tokenized(tokenizer, parquet: Path, out: Path, **kwargs) -> tuple[list[dict], dict]:
+    counts = tokenize_split(tokenizer, parquet, out, template="llama2_study", **kwargs)
+    with pa.memory_map(str(out)) as source:
+        table = pa.ipc.open_stream(source).read_all()
+    assert table.schema.field("input_ids").type == pa.list_(pa.int32())  # int32 on disk, not Python ints
+    return table.select(["input_ids", "labels"]).to_pylist(), counts
+
+
+def test_examples_end_with_eos_and_long_ones_are_counted(tiny, tmp_path):
     tokenizer = load_tokenizer(str(tiny["llama"]["tokenizer"]))
-    examples, counts = tokenized_split(tokenizer, tiny["llama"]["prompts"] / "train.parquet", template="llama2_study",
-                                       max_length=128, recipe=recipe())
-    assert counts == {"examples": 32, "kept": 32, "dropped_too_long": 0, "cut": 0}
-    for ex in examples:
+    parquet = tiny["llama"]["prompts"] / "train.parquet"
+    examples, counts = tokenized(tokenizer, parquet, tmp_path / "a.arrow", max_length=128, recipe=recipe())
+    assert {k: counts[k] for k in ("examples", "kept", "dropped_too_long", "cut", "not_sampled")} == {
+        "examples": 32, "kept": 32, "dropped_too_long": 0, "cut": 0, "not_sampled": 0}
+    assert counts["tokens"] == sum(len(e["input_ids"]) for e in examples)
+    prompts = pq.read_table(parquet)
+    for ex, prompt, completion in zip(examples, prompts["prompt"].to_pylist(), prompts["completion"].to_pylist()):
         assert ex["labels"][-1] == tokenizer.eos_token_id == ex["input_ids"][-1]
         assert ex["input_ids"][0] == tokenizer.bos_token_id and ex["input_ids"].count(tokenizer.bos_token_id) == 1
         assert ex["labels"][0] == IGNORE_INDEX
-    short, counts = tokenized_split(tokenizer, tiny["llama"]["prompts"] / "train.parquet", template="llama2_study",
-                                    max_length=40, recipe=recipe(long_examples="keep_eos"))
+        assert (ex["input_ids"], ex["labels"]) == tokenize_example(tokenizer, prompt, completion)  # batched = one by one
+    short, counts = tokenized(tokenizer, parquet, tmp_path / "b.arrow", max_length=40, recipe=recipe(long_examples="keep_eos"))
     assert counts["cut"] > 0 and all(len(e["input_ids"]) <= 40 and e["labels"][-1] == tokenizer.eos_token_id
                                      for e in short)
-    dropped, counts = tokenized_split(tokenizer, tiny["llama"]["prompts"] / "train.parquet", template="llama2_study",
-                                      max_length=40, recipe=recipe())
+    dropped, counts = tokenized(tokenizer, parquet, tmp_path / "c.arrow", max_length=40, recipe=recipe())
     assert counts["dropped_too_long"] == counts["examples"] - len(dropped) > 0 and counts["cut"] == 0
+
+
+def write_directional_prompts(directory: Path, pairs: int = 16) -> Path:
+    """Prompt files laid out as format_prompts writes them: every en->te example of the shard, then
+    every te->en one; `source_id` names the pair."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for direction in ("en-te", "te-en"):
+        for n in range(pairs):
+            en, te = PAIRS[n % len(PAIRS)]
+            turns = [("Human", f"Translate ({n}): {en if direction == 'en-te' else te}"),
+                     ("Assistant", te if direction == "en-te" else en)]
+            r = render("llama2_study", turns)
+            rows.append({"source_id": f"pair{n}", "source_lang": direction[:2], "prompt": r.prompt,
+                         "completion": r.completion})
+    for split in ("train", "validation"):
+        pq.write_table(pa.Table.from_pylist(rows), directory / f"{split}.parquet")
+    return directory
+
+
+def test_a_capped_validation_is_a_seeded_sample_of_whole_pairs_in_both_directions(tiny, tmp_path):
+    """Issue 20, defect 1: `max_eval_examples` took the head of the file, which holds every en->te row
+    of a shard before its te->en ones, so a capped validation was one direction only."""
+    prompts = write_directional_prompts(tmp_path / "prompts")
+    trainer, _, info = prepare(settings=settings("llama", max_eval_examples=8), model_dir=tiny["llama"]["model"],
+                               tokenizer_dir=tiny["llama"]["tokenizer"], prompts_dir=prompts,
+                               checkpoint_dir=tmp_path / "ckpt")
+    rows = pq.read_table(prompts / "validation.parquet").to_pylist()
+    expected = [tokenize_example(load_tokenizer(str(tiny["llama"]["tokenizer"])), r["prompt"], r["completion"])[0]
+                for r in rows]
+    chosen = [expected.index(ids) for ids in trainer.eval_dataset["input_ids"]]
+    assert len(chosen) == 8 and info["eval_examples"]["not_sampled"] == 24
+    assert {rows[i]["source_lang"] for i in chosen} == {"en", "te"}
+    pairs = [rows[i]["source_id"] for i in chosen]
+    assert all(pairs.count(p) == 2 for p in pairs)  # a pair's two directions together (one cluster)
+    assert chosen != list(range(8))
+    again = tokenize_split(load_tokenizer(str(tiny["llama"]["tokenizer"])), prompts / "validation.parquet",
+                           tmp_path / "again.arrow", template="llama2_study", max_length=128, recipe=recipe(), limit=8,
+                           seed=settings("llama").training.seed)
+    assert again["kept"] == 8  # the same seed draws the same sample (the same rows kept)
+    assert sampled_rows(prompts / "validation.parquet", 8, 1).tolist() == sampled_rows(prompts / "validation.parquet", 8, 1).tolist()
+    assert sampled_rows(prompts / "validation.parquet", 8, 1).tolist() != sampled_rows(prompts / "validation.parquet", 8, 2).tolist()
+    assert sampled_rows(prompts / "validation.parquet", None, 1) is None
+
+
+def test_validation_runs_at_a_cadence_set_by_the_runs_length_and_not_again_on_resume(tiny, tmp_path):
+    """Issue 20, defect 1: with no eval_steps, validation ran every logging_steps (25 steps: hours of
+    forward passes per hour of training at the study's size). Now `evaluations` times per run."""
+    out = tmp_path / "out"
+    metrics = train(settings=settings("llama", max_steps=8, eval_steps=None, evaluations=4, logging_steps=1),
+                    model_dir=tiny["llama"]["model"], tokenizer_dir=tiny["llama"]["tokenizer"],
+                    prompts_dir=tiny["llama"]["prompts"], out_dir=out, checkpoint_root=tmp_path / "ckpt")
+    history = list(csv.DictReader(open(out / "log_history.csv")))
+    evaluated = [int(row["step"]) for row in history if row["eval_loss"]]
+    assert evaluated == [0, 2, 4, 6, 8] and metrics["steps"] == 8
 
 
 EOS, BOS = 2, 1
@@ -369,3 +438,72 @@ def test_token_nll_is_cross_entropy_per_label_with_ignored_labels_zero():
             label = int(labels[row, position])
             expected = 0.0 if label == -100 else float(-torch.log_softmax(logits[row, position], -1)[label])
             assert float(nll[row, position]) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("recipe_name, native, expected", [
+    ("corrected", True, "bfloat16"), ("corrected", False, "float16"), ("study", True, "float16")])
+def test_the_corrected_recipe_computes_in_bfloat16_where_the_gpu_has_it(monkeypatch, recipe_name, native, expected):
+    """Issue 20, defect 5: paper.yaml pins float16 compute for both models (the study's Listings), and
+    the corrected recipe trained in it on bfloat16-capable GPUs (pitfall 4: NaN losses with 4-bit
+    weights). The study's recipe keeps its float16; the corrected one prefers bfloat16."""
+    import telugu_llm.train.run as run
+
+    monkeypatch.setattr(run, "native_bfloat16", lambda device: native)
+    chosen = run_quantization(settings("llama", recipe=recipe_name, compute_dtype="float16"), "cuda")
+    assert chosen.compute_dtype == expected
+
+
+def test_a_loss_that_is_not_a_number_stops_the_run_naming_the_step(tiny, tmp_path):
+    """Issue 20, defect 5: a NaN loss did not stop a run, which trained on and saved a NaN adapter."""
+    from telugu_llm.train.callbacks import NonFiniteLoss
+
+    with pytest.raises(NonFiniteLoss, match=r"^the loss is (nan|inf) at step \d+ \(compute dtype float32\); the run is stopped"):
+        train(settings=settings("llama", compute_dtype="float32", learning_rate=1e25, max_steps=12,
+                                logging_steps=1),
+              model_dir=tiny["llama"]["model"], tokenizer_dir=tiny["llama"]["tokenizer"],
+              prompts_dir=tiny["llama"]["prompts"], out_dir=tmp_path / "out", checkpoint_root=tmp_path / "ckpt")
+    assert not (tmp_path / "out" / "adapter").exists()
+
+
+def test_checkpoints_come_by_the_clock_when_no_step_interval_is_set(monkeypatch):
+    """Issue 20, defect 7: save_steps fixed before a run's length is known wrote thousands of saves in
+    a 1M-pair run; with save_steps null a checkpoint is due every save_minutes, decided at logging
+    steps (by rank 0 under data parallelism)."""
+    from types import SimpleNamespace
+
+    import telugu_llm.train.callbacks as callbacks
+
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: clock[0])
+    saver = callbacks.SaveEvery(minutes=30)
+    args, control = SimpleNamespace(logging_steps=5), SimpleNamespace(should_save=False)
+    due = []
+    for step in range(1, 41):
+        clock[0] = step * 60.0  # a step a minute
+        control.should_save = False
+        saver.on_step_end(args, SimpleNamespace(global_step=step), control)
+        if control.should_save:
+            due.append(step)
+            saver.on_save(args, None, control)
+    assert due == [30]  # at the first logging step 30 minutes after the start, then not before minute 60
+    votes = []
+    follower = callbacks.SaveEvery(minutes=30, decide=lambda mine: votes.append(mine) or True)  # rank 0 says save
+    clock[0] = 0.0
+    follower.on_step_end(args, SimpleNamespace(global_step=5), control)
+    assert votes == [False] and control.should_save  # this rank's clock said no; rank 0's choice wins
+
+
+def test_an_extended_runs_checkpoint_holds_its_new_rows_not_the_whole_embedding(extended_llama, tmp_path):
+    """Issue 20, defect 7: every checkpoint of an extended run saved the whole resized embedding and head
+    (peft's save_embedding_layers="auto" on a resized vocabulary): about 1.5 GB at 7B, every save."""
+    from safetensors import safe_open
+
+    trainer, tokenizer, _ = prepare(settings=settings("llama", compute_dtype="float32"), model_dir=extended_llama["model"],
+                                    tokenizer_dir=extended_llama["tokenizer"], prompts_dir=write_prompts(tmp_path / "p", "llama2_study"),
+                                    checkpoint_dir=tmp_path / "ckpt")
+    trainer._save(str(tmp_path / "saved"))
+    with safe_open(tmp_path / "saved" / "adapter_model.safetensors", "pt") as saved:
+        shapes = {key: saved.get_slice(key).get_shape() for key in saved.keys()}
+    assert not [k for k, shape in shapes.items() if shape and shape[0] == len(tokenizer)], shapes  # no full matrix
+    new = [k for k in shapes if "token_adapter" in k or "trainable_tokens" in k]
+    assert new and all(shapes[k][0] == len(tokenizer) - 32000 for k in new)

@@ -107,6 +107,26 @@ def tokenize_example(tokenizer, prompt: str, completion: str, *, bos: bool | Non
     return p + c, [IGNORE_INDEX] * len(p) + c
 
 
+def tokenize_examples(tokenizer, prompts: list[str], completions: list[str], *,
+                      bos: bool | None = None) -> list[tuple[list[int], list[int]]]:
+    """`tokenize_example` of each (prompt, completion), in two batched tokenizer calls (the Rust
+    tokenizer's threads) instead of two calls per example."""
+    if tokenizer.eos_token_id is None:
+        raise InputError(f"tokenizer {tokenizer.name_or_path} has no EOS token; generation could never stop")
+    bos_id, eos_id = tokenizer.bos_token_id, tokenizer.eos_token_id
+    add_bos = (adds_bos(tokenizer) if bos is None else bos) and bos_id is not None
+    out = []
+    for p, c in zip(tokenizer(prompts, add_special_tokens=False).input_ids,
+                    tokenizer(completions, add_special_tokens=False).input_ids):
+        if add_bos and p[:1] != [bos_id]:
+            p = [bos_id] + p
+        if eos_id in c:
+            c = c[: c.index(eos_id)]
+        c = c + [eos_id]
+        out.append((p + c, [IGNORE_INDEX] * len(p) + c))
+    return out
+
+
 def check_example(tokenizer, input_ids: list[int], labels: list[int], *, single_bos: bool) -> None:
     """The invariants every training example keeps (pitfalls 1 and 3); raises AssertionError."""
     bos_id, eos_id = tokenizer.bos_token_id, tokenizer.eos_token_id

@@ -19,18 +19,18 @@ from .settings import RunSettings
 log = logging.getLogger(__name__)
 
 
-def launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, out_dir: Path,
+def launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, tokenized_dir: Path, out_dir: Path,
            checkpoint_root: Path, threads: int = 1) -> dict:
     """Train in this process, or, with `settings.processes` > 1, in that many processes started by
     torchrun (torch.distributed data parallel: gloo on CPUs, NCCL with one GPU per process), each
     loading the 4-bit model on its own device; rank 0 writes the same outputs as a single process."""
     args = {"settings": asdict(settings), "model_dir": str(model_dir), "tokenizer_dir": str(tokenizer_dir),
-            "prompts_dir": str(prompts_dir), "out_dir": str(out_dir), "checkpoint_root": str(checkpoint_root)}
+            "tokenized_dir": str(tokenized_dir), "out_dir": str(out_dir), "checkpoint_root": str(checkpoint_root)}
     if settings.processes == 1:
         import torch
 
         torch.set_num_threads(threads)
-        return train(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir, prompts_dir=prompts_dir,
+        return train(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir, tokenized_dir=tokenized_dir,
                      out_dir=out_dir, checkpoint_root=checkpoint_root)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(args, handle)

@@ -1,85 +1,35 @@
 """QLoRA fine-tuning: a 4-bit NF4 base model, LoRA adapters, trl's SFTTrainer, on a CPU or a GPU.
 
 One entry point, `train`, whose every knob comes from a `RunSettings` built from the config.
-Examples are tokenized by `prompts.formats.tokenize_example` (one BOS, EOS last, prompt masked) and
-then made as the run's recipe says (`recipe_example`: the loss, the EOS, the pad token, long
-examples), so the trainer gets `input_ids` and `labels` and never re-tokenizes, truncates or masks
-on its own. What the length handling dropped or cut is counted.
+Examples come tokenized (`train.tokenized`: one BOS, EOS last, prompt masked, then made as the run's
+recipe says), memory-mapped, so the trainer gets `input_ids` and `labels` and never re-tokenizes,
+truncates or masks on its own. What the length handling dropped or cut is counted there.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-
-import pyarrow.parquet as pq
 
 from ..atomic import write_json
 from ..errors import InputError
-from ..loading import (compute_dtype, device_name, load_quantized, padded_tokenizer, peak_memory_bytes, resolve_device,
-                       versions, world_size)
-from ..prompts.formats import IGNORE_INDEX, STUDY_TEMPLATES, check_example, tokenize_example
+from ..loading import (Quantization, compute_dtype, device_name, load_quantized, native_bfloat16, padded_tokenizer,
+                       peak_memory_bytes, resolve_device, versions, world_size)
 from ..resources import SOURCE_JSON, sha256_file
 from ..vocab.embeddings import extend_model, read_extension
+from .callbacks import SaveEvery, StopOnNonFiniteLoss
 from .outputs import VALIDATION_LOSSES, validation_losses, write_log_history, write_validation_losses
-from .settings import Recipe, RunSettings
+from .settings import RunSettings
+from .tokenized import SPLITS, TOKENIZED_JSON, load_split, recipe_example, tokenize_run  # noqa: F401 (recipe_example: the run's API)
 
 log = logging.getLogger(__name__)
-
-
-def recipe_example(ids: list[int], labels: list[int], *, recipe: Recipe, eos_id: int,
-                   max_length: int) -> tuple[list[int], list[int], str]:
-    """An example as `prompts.formats.tokenize_example` makes it (BOS, prompt masked, EOS last) made
-    as the recipe says; and what its length did: "kept", "cut" (keep_eos or truncate) or "dropped"
-    (then the lists are empty; also an example left with no trained token). The order: EOS removed if not appended, the loss widened to every
-    token, the length handled, then the pad id (EOS, under `pad_token: eos`) left out of the loss,
-    as the data collator of the study's time did with every pad id."""
-    n_prompt = labels.count(IGNORE_INDEX)  # BOS and prompt, whatever the loss
-    if not recipe.append_eos:
-        ids, labels = ids[:-1], labels[:-1]
-    if recipe.loss == "full_text":
-        labels = list(ids)
-    status = "kept"
-    if len(ids) > max_length:
-        if recipe.long_examples == "truncate":
-            ids, labels, status = ids[:max_length], labels[:max_length], "cut"
-        elif recipe.long_examples == "keep_eos" and recipe.append_eos and n_prompt < max_length - 1:
-            ids, labels, status = ids[: max_length - 1] + [ids[-1]], labels[: max_length - 1] + [labels[-1]], "cut"
-        else:
-            return [], [], "dropped"
-    if recipe.pad_token == "eos":
-        labels = [IGNORE_INDEX if token == eos_id else label for token, label in zip(ids, labels)]
-    if all(label == IGNORE_INDEX for label in labels[1:]):  # nothing left to learn (a cut inside the prompt)
-        return [], [], "dropped"
-    return ids, labels, status
-
-
-def tokenized_split(tokenizer, parquet: Path, *, template: str, max_length: int, recipe: Recipe,
-                    limit: int | None = None) -> tuple[list[dict], dict]:
-    """Examples as {input_ids, labels}: each tokenized as the template says and checked for its
-    invariants, then made as the recipe says (`recipe_example`); and what was dropped or cut for
-    length."""
-    table = pq.read_table(parquet, columns=["prompt", "completion"])
-    if limit is not None:
-        table = table.slice(0, limit)
-    examples, counts = [], {"kept": 0, "cut": 0, "dropped": 0}
-    single_bos = template in STUDY_TEMPLATES
-    for prompt, completion in zip(table.column("prompt").to_pylist(), table.column("completion").to_pylist()):
-        ids, labels = tokenize_example(tokenizer, prompt, completion)
-        check_example(tokenizer, ids, labels, single_bos=single_bos)
-        ids, labels, status = recipe_example(ids, labels, recipe=recipe, eos_id=tokenizer.eos_token_id,
-                                             max_length=max_length)
-        counts[status] += 1
-        if status != "dropped":
-            examples.append({"input_ids": ids, "labels": labels})
-    return examples, {"examples": table.num_rows, "kept": len(examples), "dropped_too_long": counts["dropped"],
-                      "cut": counts["cut"]}
 
 
 def add_lora(model, settings: RunSettings, trainable_token_indices: dict | None = None):
@@ -151,14 +101,14 @@ def broadcast_choice(value):
     return box[0]
 
 
-def run_fingerprint(settings: RunSettings, model_dir: Path, prompts_dir: Path) -> str:
-    """What a checkpoint belongs to: the settings, the weights and the training data. A run resumes
-    only from a checkpoint with the same fingerprint, never from one of an edited config."""
-    source = Path(model_dir) / SOURCE_JSON
-    parts = {"settings": asdict(settings),
-             "model": json.loads(source.read_text()) if source.exists() else None,
-             "train": sha256_file(Path(prompts_dir) / "train.parquet"),
-             "validation": sha256_file(Path(prompts_dir) / "validation.parquet")}
+def run_fingerprint(settings: RunSettings, model_dir: Path, data_dir: Path) -> str:
+    """What a checkpoint belongs to: the settings, the weights and the training data (a tokenized
+    run's `tokenized.json`, which holds the sha256 of its prompt files, or the prompt files). A run
+    resumes only from a checkpoint with the same fingerprint, never from one of an edited config."""
+    source, data_dir = Path(model_dir) / SOURCE_JSON, Path(data_dir)
+    data = ({"tokenized": json.loads((data_dir / TOKENIZED_JSON).read_text())} if (data_dir / TOKENIZED_JSON).exists()
+            else {split: sha256_file(data_dir / f"{split}.parquet") for split in SPLITS})
+    parts = {"settings": asdict(settings), "model": json.loads(source.read_text()) if source.exists() else None, **data}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -178,13 +128,37 @@ def own_loss_trainer():
             return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
 
+        def _save(self, output_dir=None, state_dict=None):
+            # A checkpoint holds what the adapter holds: with an extended vocabulary, peft's "auto"
+            # would save the whole resized embedding and head (about 1.5 GB at 7B) in every checkpoint,
+            # though only the new rows train (trainable tokens, saved by themselves)
+            self.model.save_pretrained = functools.partial(type(self.model).save_pretrained, self.model,
+                                                           save_embedding_layers=False)
+            try:
+                super()._save(output_dir, state_dict)
+            finally:
+                del self.model.save_pretrained
+
     return OwnLossSFTTrainer
 
 
-def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, checkpoint_dir: Path):
-    """The tokenizer, the examples and the trainer of one run (everything but the training itself)."""
+def run_quantization(settings: RunSettings, device: str) -> Quantization:
+    """The model's quantization as the recipe computes it: `prefer_bfloat16` trains in bfloat16 where
+    the device has it natively (pitfall 4: float16 compute with 4-bit weights gives NaN losses,
+    notably on Mistral), whatever the model's entry pins; `model` keeps the model's compute dtype
+    (the study's Listings: float16)."""
+    if settings.recipe.compute_dtype == "prefer_bfloat16" and native_bfloat16(device):
+        return replace(settings.quantization, compute_dtype="bfloat16")
+    return settings.quantization
+
+
+def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, checkpoint_dir: Path,
+            prompts_dir: Path | None = None, tokenized_dir: Path | None = None, resuming: bool = False):
+    """The tokenizer, the examples and the trainer of one run (everything but the training itself).
+    The examples are the tokenized run (`tokenized_dir`, the tokenize rule's output); given the
+    prompts instead (tests, benchmarks), they are tokenized here first, into the checkpoint folder."""
+    import datasets
     import torch
-    from datasets import Dataset
     from trl import SFTConfig
 
     OwnLossSFTTrainer = own_loss_trainer()
@@ -192,27 +166,34 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
     torch.manual_seed(settings.training.seed)
     recipe = settings.recipe
     tokenizer = padded_tokenizer(tokenizer_dir, "right")
+    t = settings.training
+    if tokenized_dir is None:
+        tokenized_dir = Path(checkpoint_dir) / "tokenized"
+        if not (tokenized_dir / TOKENIZED_JSON).exists():
+            tokenize_run(tokenizer, prompts_dir=Path(prompts_dir), out_dir=tokenized_dir, template=settings.template,
+                         max_length=settings.max_length, recipe=recipe, max_train_examples=t.max_train_examples,
+                         max_eval_examples=t.max_eval_examples, seed=t.seed)
     if recipe.pad_token == "eos":  # the study's tokenizer.pad_token = tokenizer.eos_token
         tokenizer.pad_token = tokenizer.eos_token
-    t = settings.training
-    train_examples, train_counts = tokenized_split(tokenizer, Path(prompts_dir) / "train.parquet", template=settings.template,
-                                                   max_length=settings.max_length, recipe=recipe,
-                                                   limit=t.max_train_examples)
-    eval_examples, eval_counts = tokenized_split(tokenizer, Path(prompts_dir) / "validation.parquet",
-                                                 template=settings.template, max_length=settings.max_length,
-                                                 recipe=recipe, limit=t.max_eval_examples)
-    if not train_examples:
+    counts = json.loads((Path(tokenized_dir) / TOKENIZED_JSON).read_text())["splits"]
+    # trl's packing and shuffling write through datasets' cache: into temporary files, never into the
+    # tokenize rule's output beside the memory-mapped examples
+    datasets.disable_caching()
+    train_dataset, eval_dataset = load_split(tokenized_dir, "train"), load_split(tokenized_dir, "validation")
+    if train_dataset is None:
+        c = counts["train"]
         raise InputError(f"models.{settings.model}.max_length: no {settings.dataset} training example is left "
-                         f"after truncation ({train_counts['dropped_too_long']} of {train_counts['examples']} are longer "
+                         f"after truncation ({c['dropped_too_long']} of {c['examples']} are longer "
                          f"than {settings.max_length} tokens)")
-    model = load_quantized(Path(model_dir), settings.quantization, device, settings.model)
+    quantization = run_quantization(settings, device)
+    model = load_quantized(Path(model_dir), quantization, device, settings.model)
     new_rows = extend_model(model, read_extension(tokenizer_dir), len(tokenizer), model_name=settings.model,
                             tokenizer=Path(tokenizer_dir).name)
     model = add_lora(model, settings, new_rows)
     model.config.pad_token_id = tokenizer.pad_token_id
 
     mixed = recipe.mixed_precision == "auto"  # the study's recipe: fp16 = False, bf16 = False
-    dtype = compute_dtype(settings.quantization, device)
+    dtype = compute_dtype(quantization, device)
     bf16 = mixed and dtype == "bfloat16" and (device == "cpu" or torch.cuda.is_bf16_supported())
     fp16 = mixed and dtype == "float16" and device == "cuda"
     optim = t.optim if device == "cuda" or "paged" not in t.optim else "adamw_torch"  # pitfall 6
@@ -239,11 +220,15 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
         fp16=fp16,
         logging_steps=t.logging_steps,
         logging_first_step=True,
-        eval_strategy="steps" if eval_examples else "no",
-        eval_steps=t.eval_steps or t.logging_steps,
-        eval_on_start=bool(eval_examples),
-        save_strategy="steps",
-        save_steps=t.save_steps,
+        logging_nan_inf_filter=False,  # a NaN loss is logged as NaN (and stops the run), not hidden as 0
+        # validation: the tokenized sample, every eval_steps or at `evaluations` points of the run
+        # (a ratio of its steps, which transformers turns into steps once the run's length is known)
+        eval_strategy="steps" if eval_dataset is not None else "no",
+        eval_steps=t.eval_steps or 1 / t.evaluations,
+        eval_on_start=eval_dataset is not None,  # the loss before training; not again on a resume (train)
+        # checkpoints: every save_steps, or by the clock (SaveEvery)
+        save_strategy="steps" if t.save_steps else "no",
+        save_steps=t.save_steps or 500,
         save_total_limit=2,
         seed=t.seed,
         data_seed=t.seed,
@@ -255,9 +240,11 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
         include_num_input_tokens_seen="non_padding",
         disable_tqdm=True,
     )
-    trainer = OwnLossSFTTrainer(model=model, args=config, processing_class=tokenizer,
-                         train_dataset=Dataset.from_list(train_examples),
-                         eval_dataset=Dataset.from_list(eval_examples) if eval_examples else None)
+    callbacks = [StopOnNonFiniteLoss(dtype)]
+    if not t.save_steps:
+        callbacks.append(SaveEvery(t.save_minutes, decide=broadcast_choice))
+    trainer = OwnLossSFTTrainer(model=model, args=config, processing_class=tokenizer, train_dataset=train_dataset,
+                                eval_dataset=eval_dataset, callbacks=callbacks)
     if not bf16:
         # trl stores a 4-bit model's LoRA weights in bfloat16 whatever the run computes in. Only bf16
         # mixed precision keeps them so: the study's trl of 2023 left them in float32 (fp16 = bf16 =
@@ -270,12 +257,12 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prom
     adapter_dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in trainer.model.parameters() if p.requires_grad})
     info = {"device": device, "optimizer": optim, "compute_dtype": dtype, "bf16": bf16, "fp16": fp16,
             "adapter_dtype": ",".join(adapter_dtypes), "new_rows": len(next(iter(new_rows.values()))) if new_rows else 0,
-            "train_examples": train_counts, "eval_examples": eval_counts}
+            "train_examples": counts["train"], "eval_examples": counts["validation"]}
     return trainer, tokenizer, info
 
 
-def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, out_dir: Path,
-          checkpoint_root: Path) -> dict:
+def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, out_dir: Path, checkpoint_root: Path,
+          prompts_dir: Path | None = None, tokenized_dir: Path | None = None) -> dict:
     """Fine-tune one model on one dataset; write the adapter, log_history.csv and metrics.json.
 
     Checkpoints go under `checkpoint_root` (not an output: Snakemake deletes the outputs of a failed
@@ -283,9 +270,9 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
     from it, and the folder is removed once the run has succeeded."""
     import torch
 
-    checkpoint_dir = Path(checkpoint_root) / run_fingerprint(settings, model_dir, prompts_dir)
+    checkpoint_dir = Path(checkpoint_root) / run_fingerprint(settings, model_dir, tokenized_dir or prompts_dir)
     trainer, tokenizer, info = prepare(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir,
-                               prompts_dir=prompts_dir, checkpoint_dir=checkpoint_dir)
+                                       prompts_dir=prompts_dir, tokenized_dir=tokenized_dir, checkpoint_dir=checkpoint_dir)
     device = info["device"]
     resume, set_aside = resumable_checkpoint(checkpoint_dir) if trainer.is_world_process_zero() else (None, 0)
     if world_size() > 1:  # rank 0 decides (and renames); the others follow its choice
@@ -295,6 +282,7 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompt
         log.info("resuming from %s", resume)
         state = json.loads((Path(resume) / "trainer_state.json").read_text())
         tokens_before, steps_before = state.get("num_input_tokens_seen", 0), state.get("global_step", 0)
+        trainer.args.eval_on_start = False  # the loss before training is in the resumed log already
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - start

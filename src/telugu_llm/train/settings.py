@@ -38,7 +38,9 @@ class Training:
     group_by_length: bool
     logging_steps: int
     eval_steps: int | None
-    save_steps: int
+    evaluations: int
+    save_steps: int | None
+    save_minutes: float
     max_train_examples: int | None
     max_eval_examples: int | None
     seed: int
@@ -55,6 +57,7 @@ class Recipe:
     long_examples: str  # drop | keep_eos | truncate
     packing: bool  # trl's wrapped packing into rows of max_length
     mixed_precision: str  # auto | none
+    compute_dtype: str  # model | prefer_bfloat16
     append_eos: bool
 
 

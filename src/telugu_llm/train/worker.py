@@ -20,7 +20,7 @@ def main(path: str) -> None:
     args = json.loads(Path(path).read_text())
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     train(settings=from_dict(RunSettings, args["settings"]), model_dir=Path(args["model_dir"]),
-          tokenizer_dir=Path(args["tokenizer_dir"]), prompts_dir=Path(args["prompts_dir"]), out_dir=Path(args["out_dir"]),
+          tokenizer_dir=Path(args["tokenizer_dir"]), tokenized_dir=Path(args["tokenized_dir"]), out_dir=Path(args["out_dir"]),
           checkpoint_root=Path(args["checkpoint_root"]))
 
 
