@@ -80,7 +80,7 @@ def recipe(name: str = "corrected", **choices) -> Recipe:
 
 
 def tokenized(tokenizer, parquet: Path, out: Path, **kwargs) -> tuple[list[dict], dict]:
-    counts = tokenize_split(tokenizer, parquet, out, template="llama2_study", **kwargs)
+    counts = tokenize_split(tokenizer, parquet, out, template="llama2_study", **{"limit": None, "seed": 0, **kwargs})
     with pa.memory_map(str(out)) as source:
         table = pa.ipc.open_stream(source).read_all()
     assert table.schema.field("input_ids").type == pa.list_(pa.int32())  # int32 on disk, not Python ints

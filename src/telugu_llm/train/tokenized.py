@@ -96,7 +96,7 @@ def sampled_rows(parquet: Path, limit: int | None, seed: int) -> np.ndarray | No
 
 
 def tokenize_split(tokenizer, parquet: Path, out_path: Path, *, template: str, max_length: int, recipe: LengthRecipe,
-                   limit: int | None = None, seed: int = 0) -> dict:
+                   limit: int | None, seed: int) -> dict:
     """Tokenize one prompt file into an Arrow stream at `out_path`, batch by batch; what was kept,
     dropped or cut for length, and what a cap left out."""
     source = pq.ParquetFile(parquet)
