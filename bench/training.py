@@ -114,7 +114,7 @@ def run_project(args) -> dict:
     settings.max_length = args.max_length
     tokenizer = args.extended_tokenizer if args.path == "extended" else args.tokenizer
     trainer, _, _ = prepare(settings=settings, model_dir=Path(args.model), tokenizer_dir=Path(tokenizer),
-                            prompts_dir=Path(args.prompts), checkpoint_dir=OUT / "project-ckpt")
+                            prompts_dir=Path(args.prompts), checkpoint_dir=OUT / f"{args.path}-ckpt")  # tokenized per path
     trainer.args.eval_strategy = "no"
     trainer.args.eval_on_start = False
     trainer.args.save_strategy = "no"

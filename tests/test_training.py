@@ -390,10 +390,16 @@ def test_two_processes_on_the_cpu(tiny, tmp_path):
 
     from telugu_llm.train.launch import launch
 
+    from telugu_llm.train.tokenized import tokenize_run
+
     run = settings("llama", max_steps=6, eval_steps=3, save_steps=100)
     run.processes = 2
+    # tokenized once, as the tokenize_run job does; both ranks memory-map the same files
+    tokenize_run(load_tokenizer(str(tiny["llama"]["tokenizer"])), prompts_dir=tiny["llama"]["prompts"],
+                 out_dir=tmp_path / "tokenized", template=run.template, max_length=run.max_length, recipe=run.recipe,
+                 max_train_examples=None, max_eval_examples=None, seed=0)
     metrics = launch(settings=run, model_dir=tiny["llama"]["model"], tokenizer_dir=tiny["llama"]["tokenizer"],
-                     prompts_dir=tiny["llama"]["prompts"], out_dir=tmp_path / "out", checkpoint_root=tmp_path / "ckpt",
+                     tokenized_dir=tmp_path / "tokenized", out_dir=tmp_path / "out", checkpoint_root=tmp_path / "ckpt",
                      threads=2)
     assert metrics["processes"] == 2 and metrics["steps"] == 6
     assert metrics["eval_loss"] < metrics["eval_loss_before"]
@@ -507,3 +513,20 @@ def test_an_extended_runs_checkpoint_holds_its_new_rows_not_the_whole_embedding(
     assert not [k for k, shape in shapes.items() if shape and shape[0] == len(tokenizer)], shapes  # no full matrix
     new = [k for k in shapes if "token_adapter" in k or "trainable_tokens" in k]
     assert new and all(shapes[k][0] == len(tokenizer) - 32000 for k in new)
+
+
+def test_grouping_by_length_reads_the_length_column_not_every_example(tiny, tmp_path, monkeypatch):
+    """Issue 20, defect 3: the trainer measured each example to group by length, reading all of a
+    2M-example split before the first step; the tokenized split carries its lengths."""
+    import datasets
+
+    trainer, _, _ = prepare(settings=settings("llama", group_by_length=True), model_dir=tiny["llama"]["model"],
+                            tokenizer_dir=tiny["llama"]["tokenizer"], prompts_dir=tiny["llama"]["prompts"],
+                            checkpoint_dir=tmp_path / "ckpt")
+
+    def no_reading(self, *args, **kwargs):
+        raise AssertionError("an example was read to measure its length")
+
+    monkeypatch.setattr(datasets.Dataset, "__iter__", no_reading)
+    sampler = trainer._get_train_sampler(trainer._remove_unused_columns(trainer.train_dataset))
+    assert sampler.lengths == [len(ids) for ids in trainer.train_dataset.with_format(None)["input_ids"]]

@@ -128,6 +128,20 @@ def own_loss_trainer():
             return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
 
+        def _get_train_sampler(self, train_dataset=None):
+            # group_by_length reads the tokenized examples' `length` column (dropped with the other
+            # columns the model does not take before the sampler is built, so the trainer would read
+            # every example of the memory-mapped split to measure it: minutes at 2M examples)
+            full = self.train_dataset
+            if (self.args.train_sampling_strategy == "group_by_length" and full is not None
+                    and "length" in full.column_names and (train_dataset is None or len(train_dataset) == len(full))):
+                from transformers.trainer_pt_utils import LengthGroupedSampler
+
+                return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                            dataset=train_dataset if train_dataset is not None else full,
+                                            lengths=full["length"], model_input_name="input_ids")
+            return super()._get_train_sampler(train_dataset)
+
         def _save(self, output_dir=None, state_dict=None):
             # A checkpoint holds what the adapter holds: with an extended vocabulary, peft's "auto"
             # would save the whole resized embedding and head (about 1.5 GB at 7B) in every checkpoint,
@@ -167,12 +181,11 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, chec
     recipe = settings.recipe
     tokenizer = padded_tokenizer(tokenizer_dir, "right")
     t = settings.training
-    if tokenized_dir is None:
+    if tokenized_dir is None:  # never reused: the folder may hold another tokenizer's examples
         tokenized_dir = Path(checkpoint_dir) / "tokenized"
-        if not (tokenized_dir / TOKENIZED_JSON).exists():
-            tokenize_run(tokenizer, prompts_dir=Path(prompts_dir), out_dir=tokenized_dir, template=settings.template,
-                         max_length=settings.max_length, recipe=recipe, max_train_examples=t.max_train_examples,
-                         max_eval_examples=t.max_eval_examples, seed=t.seed)
+        tokenize_run(tokenizer, prompts_dir=Path(prompts_dir), out_dir=tokenized_dir, template=settings.template,
+                     max_length=settings.max_length, recipe=recipe, max_train_examples=t.max_train_examples,
+                     max_eval_examples=t.max_eval_examples, seed=t.seed)
     if recipe.pad_token == "eos":  # the study's tokenizer.pad_token = tokenizer.eos_token
         tokenizer.pad_token = tokenizer.eos_token
     counts = json.loads((Path(tokenized_dir) / TOKENIZED_JSON).read_text())["splits"]
