@@ -1,0 +1,42 @@
+"""Which runs of the grid are trained (train.skip), and what ties a planned row to a run: the
+fingerprint of its settings, so that a plan made for another configuration is never read."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from pathlib import Path
+
+DIMENSIONS = ("model", "dataset", "recipe", "subset", "seed")
+
+
+def _values(value) -> list[str]:
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def skipped(run: dict, skip: list[dict]) -> bool:
+    """Whether a run of the grid matches an entry of train.skip: an entry names some dimensions, each
+    with a value or a list of values, and matches every run that has one of them in each."""
+    return any(all(str(run[key]) in _values(value) for key, value in entry.items()) for entry in skip)
+
+
+def fingerprint(settings: dict) -> str:
+    """A short hash of a run's settings (what its job depends on in the config)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def planned_runtime(cost_csv: str | Path, run: dict, settings_fingerprint: str, *, margin: float,
+                    fallback: int) -> int:
+    """Minutes of a training job: its planned GPU-hours (cost.csv, the `plan` target's) divided by
+    its processes, times the margin; `fallback` (models.<name>.resources.runtime) while there is no
+    plan, or none for this run with these settings (a plan of an edited config is stale)."""
+    path = Path(cost_csv)
+    if not path.is_file():
+        return fallback
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if all(row[key] == str(run[key]) for key in DIMENSIONS) and row["fingerprint"] == settings_fingerprint:
+                return max(1, math.ceil(float(row["wall_hours"]) * 60 * margin))
+    return fallback
