@@ -14,7 +14,7 @@ from telugu_llm.extended import extended_tokenizers  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
 from telugu_llm.imports import package_modules  # noqa: E402
-from telugu_llm.plan.grid import fingerprint, planned_runtime, skipped  # noqa: E402
+from telugu_llm.plan.grid import check_skip, fingerprint, planned_runtime, skipped  # noqa: E402
 from telugu_llm.settings import field_names  # noqa: E402
 from telugu_llm.train.settings import ALL, MODEL_KEYS, recipe_of  # noqa: E402
 
@@ -330,6 +330,14 @@ def extra_run_defaults(model, dataset):
             "seed": config["models"][model]["training"]["seed"]}
 
 
+def run_grid():
+    """The values of each dimension of the runs (before train.skip), to check train.skip against."""
+    datasets = {d for m in MODELS for d in model_datasets(m)}
+    return {"model": set(MODELS), "dataset": datasets, "recipe": set(config["train"]["recipes"]),
+            "subset": {s for d in datasets for s in training_subsets(d)},
+            "seed": {str(seed) for m in MODELS for seed in seeds(m)}}
+
+
 def train_runs(model=None):
     """Every training run, as wildcards of RUN (of one model, if given): every combination of the
     dimensions, then each model's extra_runs (each run once)."""
@@ -346,6 +354,11 @@ def train_runs(model=None):
                 runs.append(run)
     return [run for run in runs if model is None or run["model"] == model]
 
+
+try:
+    check_skip(config["train"]["skip"], run_grid())
+except InputError as exc:
+    raise WorkflowError(f"invalid configuration: {exc}") from None
 
 # --- the cost plan (rules/plan.smk) ----------------------------------------------------------------
 PLAN = config["plan"]

@@ -19,7 +19,7 @@ from telugu_llm.config import with_defaults
 from telugu_llm.errors import InputError
 from telugu_llm.plan.batches import padded_batches
 from telugu_llm.plan.cost import FINAL_PASSES, Counts, epoch_seconds, plan_run
-from telugu_llm.plan.grid import fingerprint, planned_runtime, skipped
+from telugu_llm.plan.grid import check_skip, fingerprint, planned_runtime, skipped
 from telugu_llm.plan.lengths import Lengths, Sample, read_sample, recipe_lengths, sample_indices
 from telugu_llm.plan.throughput import throughput
 from telugu_llm.prompts.formats import IGNORE_INDEX
@@ -40,6 +40,13 @@ def test_skip_matches_a_run_on_every_dimension_it_names():
     assert skipped(run, [{"recipe": "corrected"}, {"model": "m", "subset": 100000}])
     assert not skipped(run, [{"subset": 100000, "seed": 1}])
     assert not skipped(run, [])
+
+
+def test_a_skip_value_outside_the_grid_is_named():
+    grid = {"model": {"m"}, "dataset": {"samanantar"}, "recipe": {"study"}, "subset": {"10000", "100000"}, "seed": {"1"}}
+    check_skip([{"subset": [10000, 100000], "seed": 1}], grid)
+    with pytest.raises(InputError, match=r"train.skip\[1\].subset: 1000 is not a subset of the grid \(10000, 100000\)"):
+        check_skip([{"seed": 1}, {"subset": [1000, 10000]}], grid)
 
 
 def test_the_sample_is_seeded_and_read_across_row_groups(tmp_path):
@@ -123,6 +130,16 @@ def test_a_run_of_equal_examples_costs_its_steps_at_the_step_model():
     assert row["train_hours"] == pytest.approx(train, abs=1e-3)
     assert row["gpu_hours"] == pytest.approx(train + validation, abs=1e-3)
     assert row["gpu_hours_low"] == pytest.approx(row["gpu_hours"], abs=1e-3)  # no spread in the lengths
+
+
+def test_validation_follows_the_run_length_where_evaluations_is_set():
+    lengths = Lengths(sampled=50, kept=np.full(50, 100), cut=0, dropped=0)
+    row = plan_run(RUN, settings=settings(eval_steps=None, evaluations=5), train=lengths, validation=lengths,
+                   counts=Counts(1000, 80, estimated=False), tp=throughput(PLAN, "llama"), eval_speedup=3.0, seed=1)
+    assert row["steps"] == 250 and row["evaluations"] == 1 + 5 + FINAL_PASSES  # every 50 steps
+    row = plan_run(RUN, settings=settings(eval_steps=None), train=lengths, validation=lengths,
+                   counts=Counts(1000, 80, estimated=False), tp=throughput(PLAN, "llama"), eval_speedup=3.0, seed=1)
+    assert row["evaluations"] == 1 + 250 // 25 + FINAL_PASSES  # every logging_steps (25)
 
 
 def test_a_packed_run_processes_full_rows_at_the_packed_figure():

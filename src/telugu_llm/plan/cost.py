@@ -79,8 +79,11 @@ def plan_run(run: dict, *, settings: dict, train: Lengths, validation: Lengths, 
     else:
         epochs = t["epochs"]
         steps = math.ceil(epochs * steps_epoch)
-    # validation: at the start, every eval_steps (default: logging_steps), at the end, and the final passes
-    eval_every = t.get("eval_steps") or t["logging_steps"]
+    # validation: at the start, every eval_steps (else `evaluations` times in the run where the trainer
+    # has that setting, else every logging_steps), at the end, and the final passes
+    eval_every = t.get("eval_steps") or (math.ceil(steps / t["evaluations"]) if t.get("evaluations") else
+                                         t["logging_steps"])
+    eval_every = max(1, eval_every)
     evaluations = 1 + steps // eval_every + (1 if steps % eval_every else 0) + FINAL_PASSES
     eval_limit = t.get("max_eval_examples")
     eval_examples = round((counts.validation if eval_limit is None else min(counts.validation, eval_limit))

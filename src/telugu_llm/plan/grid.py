@@ -9,6 +9,8 @@ import json
 import math
 from pathlib import Path
 
+from ..errors import InputError
+
 DIMENSIONS = ("model", "dataset", "recipe", "subset", "seed")
 
 
@@ -20,6 +22,17 @@ def skipped(run: dict, skip: list[dict]) -> bool:
     """Whether a run of the grid matches an entry of train.skip: an entry names some dimensions, each
     with a value or a list of values, and matches every run that has one of them in each."""
     return any(all(str(run[key]) in _values(value) for key, value in entry.items()) for entry in skip)
+
+
+def check_skip(skip: list[dict], grid: dict[str, set[str]]) -> None:
+    """Every value that train.skip names is one of its dimension's in the grid: a mistyped size or
+    seed would skip nothing and train (and pay for) runs the plan meant to drop."""
+    for index, entry in enumerate(skip):
+        for key, value in entry.items():
+            unknown = [v for v in _values(value) if v not in grid[key]]
+            if unknown:
+                raise InputError(f"config key train.skip[{index}].{key}: {', '.join(unknown)} is not a {key} of the "
+                                 f"grid ({', '.join(sorted(grid[key]))})")
 
 
 def fingerprint(settings: dict) -> str:
