@@ -24,15 +24,15 @@ def skipped(run: dict, skip: list[dict]) -> bool:
     return any(all(str(run[key]) in _values(value) for key, value in entry.items()) for entry in skip)
 
 
-def check_skip(skip: list[dict], grid: dict[str, set[str]]) -> None:
-    """Every value that train.skip names is one of its dimension's in the grid: a mistyped size or
-    seed would skip nothing and train (and pay for) runs the plan meant to drop."""
+def check_skip(skip: list[dict], known: dict[str, set[str] | None]) -> None:
+    """Every value that train.skip names is one the config defines (`known`, per dimension; None: any):
+    a mistyped size would skip nothing and train (and pay for) runs the plan meant to drop."""
     for index, entry in enumerate(skip):
         for key, value in entry.items():
-            unknown = [v for v in _values(value) if v not in grid[key]]
+            unknown = [v for v in _values(value) if known[key] is not None and v not in known[key]]
             if unknown:
                 raise InputError(f"config key train.skip[{index}].{key}: {', '.join(unknown)} is not a {key} of the "
-                                 f"grid ({', '.join(sorted(grid[key]))})")
+                                 f"config ({', '.join(sorted(known[key]))})")
 
 
 def fingerprint(settings: dict) -> str:
