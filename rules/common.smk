@@ -390,9 +390,13 @@ def plan_inputs(wildcards):
     return {"prompts": sorted({run["prompts"] for run in runs}), "tokenizers": sorted({run["tokenizer"] for run in runs})}
 
 
-def train_runtime(wildcards):
-    """Minutes of a training job: its planned hours (results/plan/cost.csv, once `snakemake plan` has
-    run for this config) times plan.margin; models.<name>.resources.runtime without a plan."""
+def planned_minutes(wildcards):
+    """A training run's planned wall-time in minutes: its planned hours (results/plan/cost.csv, once
+    `snakemake plan` has run for this config) times plan.margin; models.<name>.resources.runtime
+    without a plan, with a plan of other settings, or off a GPU (the plan is of plan.gpu's hours: a
+    CPU run takes far longer)."""
+    if config["train"]["device"] != "cuda":
+        return config["models"][wildcards.model]["resources"]["runtime"]
     return planned_runtime(PLAN_COST, {key: getattr(wildcards, key) for key in ("model", "dataset", "recipe", "subset", "seed")},
                            fingerprint(run_settings(wildcards)), margin=PLAN["margin"],
                            fallback=config["models"][wildcards.model]["resources"]["runtime"])

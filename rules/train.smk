@@ -39,7 +39,7 @@ rule train_run:
     resources:
         gpu=train_gpus,
         mem_mb=model_resource("mem_mb"),
-        runtime=train_runtime,
+        runtime=planned_minutes,
     log:
         f"results/logs/train/{RUN}.log",
     benchmark:

@@ -174,11 +174,11 @@ def train_runtime(workflow, target, *configs) -> int:
 
 
 def test_train_run_reads_its_runtime_from_the_plan(workflow):
-    """`snakemake plan` writes a row per run of train_runs(); a dry run of a training job then asks
-    for the planned minutes times plan.margin, and for models.<name>.resources.runtime without a plan
-    or with a plan of other settings."""
+    """`snakemake plan` writes a row per run of train_runs(); a dry run of a training job on a GPU then
+    asks for the planned minutes times plan.margin, and for models.<name>.resources.runtime without a
+    plan, with a plan of other settings, or on a CPU."""
     config = workflow / "one.yaml"
-    config.write_text(yaml.safe_dump({"plan": {"margin": 2.0}}))
+    config.write_text(yaml.safe_dump({"plan": {"margin": 2.0}, "train": {"device": "cuda"}}))
     target = "results/train/gemma3_270m/samanantar/corrected/200/seed42/metrics.json"
     spec = yaml.safe_load((workflow / "config" / "config.yaml").read_text())["models"]["gemma3_270m"]
     fallback = with_defaults(spec, "$defs/model")["resources"]["runtime"]
@@ -200,6 +200,9 @@ def test_train_run_reads_its_runtime_from_the_plan(workflow):
     edited = workflow / "edited.yaml"
     edited.write_text(yaml.safe_dump({"models": {"gemma3_270m": {"training": {"learning_rate": 0.002}}}}))
     assert train_runtime(workflow, target, str(config), str(edited)) == fallback
+    cpu = workflow / "cpu.yaml"
+    cpu.write_text(yaml.safe_dump({"train": {"device": "cpu"}}))
+    assert train_runtime(workflow, target, str(config), str(cpu)) == fallback  # H200 hours say nothing of a CPU
 
 
 def test_a_mistyped_skip_fails_before_any_job_naming_the_key(workflow):
