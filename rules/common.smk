@@ -14,7 +14,7 @@ from telugu_llm.extended import extended_tokenizers  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
 from telugu_llm.imports import package_modules  # noqa: E402
-from telugu_llm.plan.grid import check_skip, fingerprint, planned_runtime, skipped  # noqa: E402
+from telugu_llm.plan.grid import check_estimate, check_skip, fingerprint, planned_runtime, skipped  # noqa: E402
 from telugu_llm.settings import field_names  # noqa: E402
 from telugu_llm.train.settings import ALL, MODEL_KEYS, recipe_of  # noqa: E402
 
@@ -356,6 +356,7 @@ def train_runs(model=None):
 
 try:
     check_skip(config["train"]["skip"], skip_values())
+    check_estimate(config["plan"]["estimate"], config["samanantar"]["subsets"])
 except InputError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 

@@ -19,7 +19,7 @@ from telugu_llm.config import with_defaults
 from telugu_llm.errors import InputError
 from telugu_llm.plan.batches import padded_batches
 from telugu_llm.plan.cost import FINAL_PASSES, Counts, epoch_seconds, plan_run
-from telugu_llm.plan.grid import check_skip, fingerprint, planned_runtime, skipped
+from telugu_llm.plan.grid import check_estimate, check_skip, fingerprint, planned_runtime, skipped
 from telugu_llm.plan.lengths import Lengths, Sample, read_sample, recipe_lengths, sample_indices
 from telugu_llm.plan.throughput import throughput
 from telugu_llm.prompts.formats import IGNORE_INDEX
@@ -47,6 +47,13 @@ def test_a_skip_value_the_config_does_not_define_is_named():
     check_skip([{"subset": [10000, 100000], "seed": 7}], known)
     with pytest.raises(InputError, match=r"train.skip\[1\].subset: 1000 is not a subset of the config \(10000, 100000\)"):
         check_skip([{"seed": 1}, {"subset": [1000, 10000]}], known)
+
+
+def test_an_estimate_of_a_subset_that_is_not_built_is_named():
+    check_estimate(None, [50])
+    check_estimate({"samanantar_subset": 50}, [50, 100])
+    with pytest.raises(InputError, match=r"plan.estimate.samanantar_subset: 60 is not one of samanantar.subsets \[50, 100\]"):
+        check_estimate({"samanantar_subset": 60}, [50, 100])
 
 
 def test_the_sample_is_seeded_and_read_across_row_groups(tmp_path):

@@ -35,6 +35,13 @@ def check_skip(skip: list[dict], known: dict[str, set[str] | None]) -> None:
                                  f"config ({', '.join(sorted(known[key]))})")
 
 
+def check_estimate(estimate: dict | None, subsets: list[int]) -> None:
+    """plan.estimate measures a subset that the data stage builds."""
+    if estimate is not None and estimate["samanantar_subset"] not in subsets:
+        raise InputError(f"config key plan.estimate.samanantar_subset: {estimate['samanantar_subset']} is not one of "
+                         f"samanantar.subsets {subsets}")
+
+
 def fingerprint(settings: dict) -> str:
     """A short hash of a run's settings (what its job depends on in the config)."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
