@@ -32,6 +32,7 @@ include: "rules/tokens.smk"
 include: "rules/vocab.smk"
 include: "rules/prompts.smk"
 include: "rules/train.smk"
+include: "rules/plan.smk"
 include: "rules/evaluation.smk"
 include: "rules/report.smk"
 

@@ -2,6 +2,7 @@
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
@@ -13,6 +14,7 @@ from telugu_llm.extended import extended_tokenizers  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
 from telugu_llm.imports import package_modules  # noqa: E402
+from telugu_llm.plan.grid import check_estimate, check_skip, fingerprint, planned_runtime, skipped  # noqa: E402
 from telugu_llm.settings import field_names  # noqa: E402
 from telugu_llm.train.settings import ALL, MODEL_KEYS, recipe_of  # noqa: E402
 from telugu_llm.train.tokenized import TOKENIZATION_FIELDS  # noqa: E402
@@ -346,13 +348,21 @@ def extra_run_defaults(model, dataset):
             "seed": config["models"][model]["training"]["seed"]}
 
 
+def skip_values():
+    """What train.skip may name: every model, dataset, recipe and built subset the config defines (a
+    second config file may train fewer of them than the first's skip names); any seed."""
+    return {"model": set(config["models"]), "dataset": {"samanantar", "guanaco"}, "recipe": set(config["recipes"]),
+            "subset": {ALL, *(str(size) for size in config["samanantar"]["subsets"])}, "seed": None}
+
+
 def train_runs(model=None):
     """Every training run, as wildcards of RUN (of one model, if given): every combination of the
     dimensions, then each model's extra_runs (each run once)."""
     runs = [{"model": m, "dataset": d, "recipe": r, "subset": s, "seed": seed}
             for m in MODELS for d in model_datasets(m)
             for r in config["train"]["recipes"] for s in training_subsets(d) for seed in seeds(m)
-            if twin_trains(m, d, r, s, seed)]
+            if twin_trains(m, d, r, s, seed)
+            and not skipped({"model": m, "dataset": d, "recipe": r, "subset": s, "seed": seed}, config["train"]["skip"])]
     for m in MODELS:
         for extra in config["models"][m]["extra_runs"]:
             run = {"model": m, "dataset": extra["dataset"], **extra_run_defaults(m, extra["dataset"]),
@@ -360,6 +370,55 @@ def train_runs(model=None):
             if run not in runs:
                 runs.append(run)
     return [run for run in runs if model is None or run["model"] == model]
+
+
+try:
+    check_skip(config["train"]["skip"], skip_values())
+    check_estimate(config["plan"]["estimate"], config["samanantar"]["subsets"])
+except InputError as exc:
+    raise WorkflowError(f"invalid configuration: {exc}") from None
+
+# --- the cost plan (rules/plan.smk) ----------------------------------------------------------------
+PLAN = config["plan"]
+PLAN_DIR = "results/plan"
+PLAN_COST = f"{PLAN_DIR}/cost.csv"
+
+
+def plan_prompts(run):
+    """The prompts a run's tokens per example are measured on: its own, or under plan.estimate (a plan
+    made before the data is at its size) those of plan.estimate.samanantar_subset for Samanantar."""
+    estimate = PLAN["estimate"]
+    subset = str(estimate["samanantar_subset"]) if estimate and run["dataset"] == "samanantar" else run["subset"]
+    return prompt_dir(model_template_key(run["model"]), run["dataset"], subset)
+
+
+def plan_runs():
+    """Every training run (train_runs) with what its plan needs: settings, prompts, tokenizer."""
+    out = []
+    for run in train_runs():
+        spec = config["models"][run["model"]]
+        settings = run_settings(SimpleNamespace(**run))
+        out.append({**run, "name": RUN.format(**run), "settings": settings, "fingerprint": fingerprint(settings),
+                    "architecture": spec["weights"].get("architecture"), "prompts": plan_prompts(run),
+                    "tokenizer": f"{TOKENIZER_DIR}/{spec['tokenizer']}", "twin": bool(spec.get("extends"))})
+    return out
+
+
+def plan_inputs(wildcards):
+    runs = plan_runs()
+    return {"prompts": sorted({run["prompts"] for run in runs}), "tokenizers": sorted({run["tokenizer"] for run in runs})}
+
+
+def planned_minutes(wildcards):
+    """A training run's planned wall-time in minutes: its planned hours (results/plan/cost.csv, once
+    `snakemake plan` has run for this config) times plan.margin; models.<name>.resources.runtime
+    without a plan, with a plan of other settings, or off a GPU (the plan is of plan.gpu's hours: a
+    CPU run takes far longer)."""
+    if config["train"]["device"] != "cuda":
+        return config["models"][wildcards.model]["resources"]["runtime"]
+    return planned_runtime(PLAN_COST, {key: getattr(wildcards, key) for key in ("model", "dataset", "recipe", "subset", "seed")},
+                           fingerprint(run_settings(wildcards)), margin=PLAN["margin"],
+                           fallback=config["models"][wildcards.model]["resources"]["runtime"])
 
 
 def train_outputs():

@@ -63,7 +63,7 @@ rule train_run:
     resources:
         gpu=train_gpus,
         mem_mb=model_resource("mem_mb"),
-        runtime=model_resource("runtime"),
+        runtime=planned_minutes,
     log:
         f"results/logs/train/{RUN}.log",
     benchmark:

@@ -231,15 +231,22 @@ def test_default_run_evaluates_every_model_base_and_fine_tuned(built_workflow):
 
 def test_the_study_configuration_validates_and_plans(workflow):
     plan = planned_jobs(workflow, "--configfile", "config/paper.yaml")
-    # 2 models x (3 Samanantar sizes + Guanaco) x 2 recipes x 3 seeds, and each model's extended twin
-    # on one run (vocab: corrected, 100k pairs, seed 1); each run evaluated, and each base but the twins'
-    assert plan["model_weights"] == 2 and plan["train_run"] == 48 + 2 and plan["template_cost"] == 2 + 2
-    assert plan["tokenizer"] == 3 and plan["samanantar_subset"] == 3 and plan["format_prompts"] == 2 * (3 + 1)
-    assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 50 + 2 and plan["eval_summary"] == 1
+    # the shipped plan (train.skip): per model, 2 recipes x 3 seeds at 10k and on Guanaco, at 100k the
+    # corrected recipe x 3 seeds and the study's once, 1M once on Llama-2 (corrected); each model's
+    # extended twin on one run (vocab: corrected, 100k pairs, seed 1); each run evaluated, and each base
+    # but the twins'
+    assert plan["model_weights"] == 2 and plan["train_run"] == 2 * (6 + 6 + 4) + 1 + 2 and plan["template_cost"] == 2 + 2
+    # each model's template on each size it trains on and on Guanaco: Mistral is not trained on 1M pairs
+    assert plan["tokenizer"] == 3 and plan["samanantar_subset"] == 3 and plan["format_prompts"] == (3 + 1) + (2 + 1)
+    assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 35 + 2 and plan["eval_summary"] == 1
     assert plan["fertility_corpus"] == 1  # FLORES-200, the corpus of Petrov et al.'s premium table
     # each run's examples tokenized once, on a CPU, shared by its seeds
     assert plan["tokenize_run"] == 48 // 3 + 2
     assert plan["vocab_extend"] == 2 and plan["vocab_curve"] == 1 and plan["vocab_compare"] == 1
+    grid = planned_jobs(workflow, "--configfile", "config/paper.yaml", write_config(workflow, "grid.yaml", {"train": {"skip": []}}))
+    assert grid["train_run"] == 48 + 2 and grid["evaluate_run"] == 50 + 2  # the full grid: one edit
+    before_plan = planned_jobs(workflow, "plan", "--configfile", "config/paper.yaml")
+    assert before_plan["plan"] == 1 and not {"model_weights", "train_run"} & set(before_plan)  # no GPU job
     controlled = planned_jobs(workflow, "--configfile", "config/paper.yaml", "config/controlled.yaml")
     assert controlled["train_run"] == 2 * 2 * 3 + 2 and controlled["evaluate_run"] == 2 * (1 + 2 * 3) + 2
     # one template for both models' runs (Samanantar's 10k, Guanaco); fertility.costs also keeps Mistral's
