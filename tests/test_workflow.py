@@ -240,8 +240,9 @@ def test_the_study_configuration_validates_and_plans(workflow):
     assert plan["tokenizer"] == 3 and plan["samanantar_subset"] == 3 and plan["format_prompts"] == (3 + 1) + (2 + 1)
     assert plan["eval_sets"] == 1 and plan["evaluate_run"] == 35 + 2 and plan["eval_summary"] == 1
     assert plan["fertility_corpus"] == 1  # FLORES-200, the corpus of Petrov et al.'s premium table
-    # each run's examples tokenized once, on a CPU, shared by its seeds
-    assert plan["tokenize_run"] == 48 // 3 + 2
+    # each run's examples tokenized once, on a CPU, shared by its seeds: per model 10k, 100k and Guanaco
+    # with both recipes, Llama-2's 1M, the twins'
+    assert plan["tokenize_run"] == 2 * 3 * 2 + 1 + 2
     assert plan["vocab_extend"] == 2 and plan["vocab_curve"] == 1 and plan["vocab_compare"] == 1
     grid = planned_jobs(workflow, "--configfile", "config/paper.yaml", write_config(workflow, "grid.yaml", {"train": {"skip": []}}))
     assert grid["train_run"] == 48 + 2 and grid["evaluate_run"] == 50 + 2  # the full grid: one edit

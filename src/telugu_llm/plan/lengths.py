@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ..prompts.formats import tokenize_example
-from ..train.run import recipe_example
+from ..train.tokenized import recipe_example
 from ..train.settings import Recipe
 
 
