@@ -1,6 +1,6 @@
 """The CPU stages of the study at its real sizes (issue 20): the data stage on 4.9M synthetic en-te
-pairs read through the hub path, the three subsets, and the prompts of the 1M subset in both study
-templates, each job measured.
+pairs read through the hub path, the three subsets, the data summary, and the prompts of the 1M
+subset in both study templates, each job measured.
 
 Writes a synthetic corpus of 4,900,000 pairs (English 15-25 words, Telugu of matching length in
 Telugu script; repeated sides, duplicates and bad rows as bench/data_prep.py makes them) as the
@@ -207,6 +207,8 @@ def main() -> None:
     jobs += [(f"samanantar_subset {n}", "samanantar_subset", f"{data}/subsets/{n}",
               f"data/samanantar_en-te_subset_{n}.tsv")
              for n in args.subsets]
+    jobs += [("guanaco_shards", "guanaco_shards", "results/data/guanaco/shards", "data/guanaco.tsv"),
+             ("data_summary", "data_summary", "results/data/summary.json", "data/summary.tsv")]
     jobs += [(f"format_prompts {tpl} {largest}", "format_prompts", f"results/prompts/{tpl}/samanantar/{largest}",
               f"prompts/{tpl}_samanantar_{largest}.tsv") for tpl in TEMPLATES]
 
@@ -222,7 +224,7 @@ def main() -> None:
     server.stop()
 
     quality = json.loads((workflow / data / "quality.json").read_text())
-    sizes = {p.name: sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    sizes = {p.relative_to(workflow).as_posix(): sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
              for p in [workflow / data / "shards", *(workflow / "results" / "prompts").glob("*/samanantar/*")]}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
     result = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": commit.strip(), "pairs": args.pairs,
