@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -124,3 +125,56 @@ def test_the_data_jobs_without_pandas_write_the_same_bytes(tmp_path, train_dir):
         assert mine == theirs and mine
         for rel in mine:
             assert (tmp_path / name / rel).read_bytes() == (out / name / rel).read_bytes(), rel
+
+
+PEAK_OF_A_SUBSET = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])  # this checkout's code
+from telugu_llm.data.subsets import build_subset
+
+def status():
+    return {k: int(v.split()[0]) * 1024 for k, v in (line.split(":", 1) for line in open("/proc/self/status"))
+            if k in ("VmRSS", "VmHWM")}
+
+shards, out = Path(sys.argv[1]), Path(sys.argv[2])
+open("/proc/self/clear_refs", "w").write("5")  # the peak from here on
+before = status()["VmRSS"]
+build_subset(train_dir=shards / "train", out_dir=out, size=int(sys.argv[3]), seed=3, rows_per_shard=100)
+print(json.dumps({"growth": status()["VmHWM"] - before}))
+"""
+
+
+def _growth_of_a_subset_job(tmp_path, pairs: int) -> tuple[int, int]:
+    """(peak growth of a subset job's resident memory, size of the rows file) for a corpus of `pairs`
+    long pairs, read in batches of 100 rows."""
+    import subprocess
+    import sys
+
+    import telugu_llm
+    from telugu_llm.data.samanantar import ROWS_NAME
+
+    root = write_release(tmp_path / f"c{pairs}", "te", [f"Sentence {i} " + "word " * 1000 for i in range(pairs)],
+                         [f"వాక్యం {i} " + "పదం " * 1000 for i in range(pairs)])
+    shards = tmp_path / f"shards{pairs}"
+    build_samanantar(**samanantar_args(source="local", lang="te", path=root, rows_per_shard=100, validation_fraction=0,
+                                       test_fraction=0), out_dir=shards, quality_path=tmp_path / f"q{pairs}.json")
+    out = tmp_path / f"s{pairs}"
+    proc = subprocess.run([sys.executable, "-c", PEAK_OF_A_SUBSET, str(shards), str(out), "100",
+                           str(Path(telugu_llm.__file__).parents[1])],
+                          capture_output=True, text=True, check=True)
+    assert len(ids(out)) == 100
+    return json.loads(proc.stdout)["growth"], (shards / ROWS_NAME).stat().st_size
+
+
+def test_a_subset_job_holds_one_batch_not_the_rows_file(tmp_path):
+    """At the study's size the rows file is about 2.2 GB (4.9M pairs); a subset job read it memory-
+    mapped, and the kernel's read-ahead brought nearly every page of it into the job's resident
+    memory (1.9 GB for a 10k subset), which a cluster counts against the job. Read one batch at a
+    time, the job's memory does not grow with the corpus: four times the corpus, about the same peak."""
+    small, small_file = _growth_of_a_subset_job(tmp_path, 1000)
+    large, large_file = _growth_of_a_subset_job(tmp_path, 4000)
+    assert large_file - small_file > 40e6
+    assert large - small < (large_file - small_file) / 4, (
+        f"a subset job grew by {small / 1e6:.0f} MB for a rows file of {small_file / 1e6:.0f} MB, by "
+        f"{large / 1e6:.0f} MB for one of {large_file / 1e6:.0f} MB")

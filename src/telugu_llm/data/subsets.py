@@ -6,11 +6,12 @@ depend on shard boundaries or on the order of the input, and a new seed gives ne
 
 A subset job reads what it needs. Beside shards written by `samanantar.build_samanantar` lie the
 rows file (every pair that passed the filters, uncompressed Arrow IPC) and its index (pair hash and
-split of each row): the keys and the threshold come from the index alone (9 bytes a row), and only
-the chosen rows are taken from the rows file, one batch at a time, so no Parquet page of the
-training split is decoded. Without those files (a training split from elsewhere) only the `id`
-column of every shard is read for the threshold, then the whole of each shard that holds a chosen
-row. Either way the rows, their order and the subset's shards are the same, byte for byte.
+split of each row): the keys and the threshold come from the index alone (9 bytes a row), and the
+chosen rows are taken from the rows file, read one batch at a time, so no Parquet page of the
+training split is decoded and memory is one batch, whatever the corpus size. Without those files
+(a training split from elsewhere) only the `id` column of every shard is read for the threshold,
+then the whole of each shard that holds a chosen row. Either way the rows, their order and the
+subset's shards are the same, byte for byte.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def _from_rows_file(shards_dir: Path, out: Path, size: int, seed: int, rows_per_
     chosen = train[keys <= np.uint64(threshold)]  # positions in the rows file, in input order
     del keys, train
     writer = ShardWriter(out, SCHEMA, rows_per_shard, ["."], DICTIONARY_COLUMNS)
-    for start, rows in iter_rows(shards_dir, mapped=True):  # only the pages of the chosen rows are read
+    for start, rows in iter_rows(shards_dir):  # one batch at a time
         lo, hi = np.searchsorted(chosen, [start, start + rows.num_rows])
         if hi > lo:
             take = chosen[lo:hi]
