@@ -1,6 +1,34 @@
 # Vocabulary: tokenizers extended with pieces of the language learned from its training text
 # (vocab.extend), analysed beside their bases (fertility), and the comparison of each model with its
-# extended twin.
+# extended twin. The pieces are learned once per learner (Llama-2's and Mistral's share one), at the
+# largest size asked for; every extension and curve point is its prefix (vocab/learn.py).
+
+
+rule vocab_learn:
+    input:
+        unpack(vocab_learn_inputs),
+        code=code("vocab_learn.py"),
+    output:
+        directory(VOCAB_LEARNED_DIR),
+    params:
+        bases=vocab_bases(),
+        pieces=vocab_learned_pieces(),
+        key="vocab (the largest of vocab.extend's pieces and vocab.curve)",
+        lang=LANG,
+        sources=config["vocab"]["sources"],
+        max_sentences=config["vocab"]["max_sentences"],
+    threads: all_cores()
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    log:
+        "results/logs/vocab/learn.log",
+    benchmark:
+        "results/benchmarks/vocab/learn.tsv"
+    conda:
+        "../envs/tokenizers.yaml"
+    script:
+        "../scripts/vocab_learn.py"
 
 
 rule vocab_extend:
@@ -16,8 +44,10 @@ rule vocab_extend:
         key=lambda wildcards: f"vocab.extend.{EXTENDED_TOKENIZERS[wildcards.tokenizer]['model']}.pieces",
         lang=LANG,
         sources=config["vocab"]["sources"],
-        max_sentences=config["vocab"]["max_sentences"],
     threads: all_cores()
+    resources:
+        mem_mb=4000,
+        runtime=180,
     log:
         "results/logs/vocab/{tokenizer}.log",
     benchmark:
@@ -39,9 +69,10 @@ rule vocab_curve:
         tokenizers=canonical(EXTENDED_TOKENIZERS),
         sizes=config["vocab"]["curve"],
         lang=LANG,
-        sources=config["vocab"]["sources"],
-        max_sentences=config["vocab"]["max_sentences"],
     threads: all_cores()
+    resources:
+        mem_mb=4000,
+        runtime=120,
     log:
         "results/logs/vocab/curve.log",
     benchmark:
