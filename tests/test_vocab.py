@@ -21,6 +21,8 @@ from telugu_llm.vocab.extend import build_extended, extend, extend_from_text, sc
 from telugu_llm.vocab.learn import learn, learn_all, learn_sentencepiece, take
 from telugu_llm.vocab.text import file_sentences, learning_text
 
+from conftest import planned_jobs
+
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_TE = (REPO / "data" / "samanantar" / "en-te" / "train.te").read_text(encoding="utf-8").splitlines()
 TRAIN_EN = (REPO / "data" / "samanantar" / "en-te" / "train.en").read_text(encoding="utf-8").splitlines()
@@ -418,3 +420,12 @@ def test_a_killed_run_with_new_rows_resumes_from_its_checkpoint(extended_llama, 
     assert metrics["new_rows"] == len(extension["base_splits"])
     config = json.loads((tmp_path / "out" / "adapter" / "adapter_config.json").read_text())
     assert len(config["trainable_token_indices"]["embed_tokens"]) == len(extension["base_splits"])
+
+
+def test_the_study_learns_its_pieces_in_one_job(workflow):
+    # paper.yaml: Llama-2 and Mistral extended by 16,000 pieces and a curve of six sizes, once twelve
+    # SentencePiece trainings on the same 1M sentences (one per size and tokenizer); now one
+    # vocab_learn job trains each distinct learner (one: both are SentencePiece BPE with a dummy
+    # prefix) once at 32,000, and the extensions and the curve derive their sizes from it
+    jobs = planned_jobs(workflow, "--configfile", "config/paper.yaml")
+    assert (jobs["vocab_learn"], jobs["vocab_extend"], jobs["vocab_curve"]) == (1, 2, 1)
