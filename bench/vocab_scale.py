@@ -153,7 +153,9 @@ def measured(args: list[str]) -> tuple[dict, dict]:
     h, m, s = ([0] + re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", proc.stderr)
                .group(1).split(":"))[-3:]
     wall = int(h) * 3600 + int(m) * 60 + float(s)
-    return {"peak_rss_mib": round(rss / 1024), "wall_s": round(wall, 1)}, json.loads(proc.stdout.splitlines()[-1])
+    cpu = sum(float(re.search(rf"{what} time \(seconds\): (\S+)", proc.stderr).group(1)) for what in ("User", "System"))
+    return ({"peak_rss_mib": round(rss / 1024), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1)},
+            json.loads(proc.stdout.splitlines()[-1]))
 
 
 def main() -> None:
@@ -176,7 +178,8 @@ def main() -> None:
         cost, facts = measured(["--step", name, "--dic", str(args.dic), "--sentences", str(args.sentences),
                                 "--threads", str(args.threads)])
         report[name] = {**cost, "facts": facts}
-        print(f"{name:8} peak RSS {cost['peak_rss_mib']:>7} MiB   wall {cost['wall_s']:>8.1f} s", flush=True)
+        print(f"{name:8} peak RSS {cost['peak_rss_mib']:>7} MiB   wall {cost['wall_s']:>8.1f} s   cpu {cost['cpu_s']:>8.1f} s",
+              flush=True)
         report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False))
 
 
