@@ -45,7 +45,7 @@ rule vocab_extend:
         lang=LANG,
         sources=config["vocab"]["sources"],
     threads: all_cores()
-    resources:  # the check streams: 1.1 GB peak at 50,000 and at 1M pairs alike (bench/vocab_scale.py)
+    resources:  # the check streams: 1.0 GB peak at 50,000 pairs, 1.2 GB and 34 min at 1M (busy cores; 4.9M: ~3 h)
         mem_mb=4000,
         runtime=480,
     log:
