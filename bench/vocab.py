@@ -28,7 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
 sys.path.insert(0, str(REPO / "src"))
 
+from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.vocab.compare import curve  # noqa: E402
+from telugu_llm.vocab.extend import tokenizer_kind  # noqa: E402
+from telugu_llm.vocab.learn import learn  # noqa: E402
 from telugu_llm.vocab.text import file_sentences, learning_text, samanantar_sentences  # noqa: E402
 
 
@@ -56,9 +59,16 @@ def main() -> None:
     print(f"{'tokenizer':10}{'pieces':>8}{'added':>8}{'premium':>9}{'fertility':>10}{'seconds':>9}   note")
     for name in args.tokenizers.split(","):
         base_json = json.loads((REPO / "resources" / "tokenizers" / name / "tokenizer.json").read_text(encoding="utf-8"))
+        start = time.perf_counter()
+        try:  # once, at the largest size; every size is its prefix (vocab/learn.py)
+            learned = learn(base_json, tokenizer_kind(base_json, name), text.sentences, max(sizes), key=name)
+        except InputError as exc:
+            print(f"{name:10}{exc}")
+            continue
+        print(f"{name:10}learned {max(sizes)} pieces once in {time.perf_counter() - start:.1f} s", flush=True)
         for size in [None, *sizes]:
             start = time.perf_counter()
-            found = curve(name=f"{name}_te", base_name=name, base_json=base_json, sentences=text.sentences,
+            found = curve(name=f"{name}_te", base_name=name, base_json=base_json, learned=learned,
                           sizes=[] if size is None else [size], lang="te", test_te=test_te, test_en=test_en,
                           key=f"{name} x {size}")
             row = found[0] if size is None else found[-1]

@@ -123,17 +123,36 @@ def vocab_text_inputs():
     return inputs
 
 
+VOCAB_LEARNED_DIR = "resources/vocab/learned"
+
+
+def vocab_bases():
+    """Each base tokenizer that is extended, with the vocab.extend key of (one of) its extensions."""
+    return {ext["base_tokenizer"]: f"vocab.extend.{ext['model']}.pieces"
+            for _, ext in sorted(EXTENDED_TOKENIZERS.items(), reverse=True)}
+
+
+def vocab_learned_pieces():
+    """The size every learner is trained at once: the largest any extension or curve point asks for."""
+    return max([ext["pieces"] for ext in EXTENDED_TOKENIZERS.values()] + list(config["vocab"]["curve"]), default=1)
+
+
+def vocab_learn_inputs(wildcards):
+    return {**{f"base_{b}": f"{TOKENIZER_DIR}/{b}" for b in sorted(vocab_bases())}, **vocab_text_inputs()}
+
+
 def vocab_inputs(wildcards):
-    """An extended tokenizer's base tokenizer and its text."""
+    """An extended tokenizer's base tokenizer, the learned models and what it is checked on."""
     base = EXTENDED_TOKENIZERS[wildcards.tokenizer]["base_tokenizer"]
-    return {"base": f"{TOKENIZER_DIR}/{base}", **vocab_text_inputs()}
+    return {"base": f"{TOKENIZER_DIR}/{base}", "learned": VOCAB_LEARNED_DIR,
+            **{k: v for k, v in vocab_text_inputs().items() if k != "subset"}}
 
 
 def vocab_curve_inputs(wildcards):
     bases = sorted({ext["base_tokenizer"] for ext in EXTENDED_TOKENIZERS.values()})
     return {**{f"base_{b}": f"{TOKENIZER_DIR}/{b}" for b in bases},
             **{f"extended_{name}": f"{TOKENIZER_DIR}/{name}" for name in EXTENDED_TOKENIZERS},  # its own size, built
-            **vocab_text_inputs()}
+            "learned": VOCAB_LEARNED_DIR, "shards": rules.samanantar_shards.output.shards}
 
 
 def vocab_compare_runs(wildcards):

@@ -1,6 +1,34 @@
 # Vocabulary: tokenizers extended with pieces of the language learned from its training text
 # (vocab.extend), analysed beside their bases (fertility), and the comparison of each model with its
-# extended twin.
+# extended twin. The pieces are learned once per learner (Llama-2's and Mistral's share one), at the
+# largest size asked for; every extension and curve point is its prefix (vocab/learn.py).
+
+
+rule vocab_learn:
+    input:
+        unpack(vocab_learn_inputs),
+        code=code("vocab_learn.py"),
+    output:
+        directory(VOCAB_LEARNED_DIR),
+    params:
+        bases=vocab_bases(),
+        pieces=vocab_learned_pieces(),
+        key="vocab (the largest of vocab.extend's pieces and vocab.curve)",
+        lang=LANG,
+        sources=config["vocab"]["sources"],
+        max_sentences=config["vocab"]["max_sentences"],
+    threads: all_cores()
+    resources:  # measured (bench/vocab_scale.py): 1M sentences, 32,000 pieces: 1.8 GB peak, 4 min on 2 busy cores
+        mem_mb=6000,
+        runtime=120,
+    log:
+        "results/logs/vocab/learn.log",
+    benchmark:
+        "results/benchmarks/vocab/learn.tsv"
+    conda:
+        "../envs/tokenizers.yaml"
+    script:
+        "../scripts/vocab_learn.py"
 
 
 rule vocab_extend:
@@ -16,8 +44,10 @@ rule vocab_extend:
         key=lambda wildcards: f"vocab.extend.{EXTENDED_TOKENIZERS[wildcards.tokenizer]['model']}.pieces",
         lang=LANG,
         sources=config["vocab"]["sources"],
-        max_sentences=config["vocab"]["max_sentences"],
     threads: all_cores()
+    resources:  # the check streams: 1.0 GB peak at 50,000 pairs, 1.2 GB and 34 min at 1M (busy cores; 4.9M: ~3 h)
+        mem_mb=4000,
+        runtime=480,
     log:
         "results/logs/vocab/{tokenizer}.log",
     benchmark:
@@ -39,9 +69,10 @@ rule vocab_curve:
         tokenizers=canonical(EXTENDED_TOKENIZERS),
         sizes=config["vocab"]["curve"],
         lang=LANG,
-        sources=config["vocab"]["sources"],
-        max_sentences=config["vocab"]["max_sentences"],
     threads: all_cores()
+    resources:  # measured on a 10,000-pair test split: 0.85 GB peak, 2 min (grows with the test split only)
+        mem_mb=4000,
+        runtime=60,
     log:
         "results/logs/vocab/curve.log",
     benchmark:

@@ -14,9 +14,14 @@ from tokenizers import Tokenizer
 from telugu_llm.config import active_models, check_config, with_defaults
 from telugu_llm.errors import InputError
 from telugu_llm.loading import Quantization, load_tokenizer
+from telugu_llm.resources import sha256_file
 from telugu_llm.vocab.embeddings import check_adapter_rows, check_rows, extend_model, read_extension
-from telugu_llm.vocab.extend import build_extended, check_extension, extend, script_piece
+from telugu_llm.vocab.check import check_extension
+from telugu_llm.vocab.extend import build_extended, extend, extend_from_text, script_piece, tokenizer_kind
+from telugu_llm.vocab.learn import learn, learn_all, learn_sentencepiece, take
 from telugu_llm.vocab.text import file_sentences, learning_text
+
+from conftest import planned_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_TE = (REPO / "data" / "samanantar" / "en-te" / "train.te").read_text(encoding="utf-8").splitlines()
@@ -29,7 +34,17 @@ HARD = ["క్‌ష కంటే క్ష వేరు.", "శ్రీ స�
 
 def learned(base_dir: str, pieces: int, sentences=None):
     base_json = json.loads((Path(base_dir) / "tokenizer.json").read_text(encoding="utf-8"))
-    return base_json, extend(base_json, sentences or TRAIN_TE, pieces, "te", key="vocab.extend.m.pieces")
+    return base_json, extend_from_text(base_json, sentences or TRAIN_TE, pieces, "te", key="vocab.extend.m.pieces")
+
+
+def build(name: str, base_dir: str, pieces: int, root: Path, texts=None, key="vocab.extend.m.pieces") -> dict:
+    """An extended tokenizer resource, learned and checked as vocab_learn and vocab_extend do."""
+    base_json = json.loads((Path(base_dir) / "tokenizer.json").read_text(encoding="utf-8"))
+    learn_all({"base": (base_json, tokenizer_kind(base_json, key))}, TRAIN_TE, pieces, root / "learned", key=key,
+              text_facts={"sentences": len(TRAIN_TE)})
+    return build_extended(name=name, base_dir=Path(base_dir), learned_dir=root / "learned", pieces=pieces, lang="te",
+                          texts=[("train.te, line", texts or TRAIN_TE)], english=[("train.en, line", TRAIN_EN)],
+                          out_dir=root / name, key=key)
 
 
 @pytest.mark.parametrize("name, pieces, kind", [("llama2", 600, "sentencepiece"), ("smollm2", 300, "byte_level")])
@@ -38,8 +53,9 @@ def test_an_extension_round_trips_real_telugu_and_leaves_english_and_base_ids_as
     base_json, ext = learned(default_tokenizer_dirs[name], pieces)
     assert ext.kind == kind and ext.learned == pieces and 0 < len(ext.new_pieces) <= pieces
     base, extended = (Tokenizer.from_str(json.dumps(j)) for j in (base_json, ext.tokenizer_json))
-    facts = check_extension(base, extended, texts=TRAIN_TE + HARD, other=TRAIN_EN, key="k")
+    facts = check_extension(base, extended, texts=[("te", TRAIN_TE + HARD)], other=[("en", TRAIN_EN)], key="k")
     assert facts["round_trip_sentences"] == len(TRAIN_TE) + len(HARD) and facts["english_sentences"] == len(TRAIN_EN)
+    assert facts["round_trip_left_out_base_cannot_give_back"] == 0
     assert facts["tokens_extended"] < facts["tokens_base"] / 2, facts  # what it is for
     for text in HARD:
         nfc = unicodedata.normalize("NFC", text)
@@ -57,10 +73,11 @@ def test_an_extension_round_trips_real_telugu_and_leaves_english_and_base_ids_as
 
 def test_the_extended_tokenizer_is_a_resource_analysed_like_any_other(default_tokenizer_dirs, tmp_path):
     out = tmp_path / "smollm2_te300"
-    source = build_extended(name="smollm2_te300", base_dir=Path(default_tokenizer_dirs["smollm2"]), sentences=TRAIN_TE,
-                            text_facts={"sentences": len(TRAIN_TE)}, pieces=300, lang="te", check_texts=TRAIN_TE,
-                            english=TRAIN_EN, out_dir=out, key="vocab.extend.smollm2_135m.pieces")
+    source = build("smollm2_te300", default_tokenizer_dirs["smollm2"], 300, tmp_path,
+                   key="vocab.extend.smollm2_135m.pieces")
     ext = source["extension"]
+    learned = tmp_path / "learned" / f"{ext['learned_model']['learner']}.json"
+    assert ext["learned_model"]["sha256"] == sha256_file(learned) and ext["text"] == {"sentences": len(TRAIN_TE)}
     assert source["vocab_size"] == len(load_tokenizer(str(out))) == ext["first_new_id"] + ext["added"]
     assert ext["base"] == "smollm2" and len(source["sha256"]) == 64 and len(ext["base_sha256"]) == 64
     extension = read_extension(out)
@@ -91,9 +108,9 @@ def test_a_tokenizer_the_stage_cannot_extend_is_one_error_naming_the_key(default
     base = json.loads((Path(default_tokenizer_dirs["llama2"]) / "tokenizer.json").read_text(encoding="utf-8"))
     unigram = {**base, "model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["a", -1.0]]}}
     with pytest.raises(InputError, match=r"^vocab.extend.m.pieces: the tokenizer is a Unigram model"):
-        extend(unigram, TRAIN_TE, 100, "te", key="vocab.extend.m.pieces")
+        extend_from_text(unigram, TRAIN_TE, 100, "te", key="vocab.extend.m.pieces")
     with pytest.raises(InputError, match="none of the 300 pieces learned is a new piece of the te script"):
-        extend(base, TRAIN_EN, 300, "te", key="vocab.extend.m.pieces")  # English text: nothing Telugu to add
+        extend_from_text(base, TRAIN_EN, 300, "te", key="vocab.extend.m.pieces")  # English text: nothing Telugu to add
 
 
 def test_a_round_trip_that_fails_names_the_first_sentence_that_differs(default_tokenizer_dirs):
@@ -102,10 +119,94 @@ def test_a_round_trip_that_fails_names_the_first_sentence_that_differs(default_t
     lossy["normalizer"] = {"type": "Lowercase"}  # a tokenizer that loses case
     base, broken = (Tokenizer.from_str(json.dumps(j)) for j in (base_json, lossy))
     texts = ["తెలుగు వార్తలు", "ఇది సరే", "NASA ప్రకటన", "RBI వడ్డీ"]
-    with pytest.raises(InputError) as err:
-        check_extension(base, broken, texts=texts, other=[], key="vocab.extend.m.pieces")
-    assert str(err.value).startswith("vocab.extend.m.pieces: the extended tokenizer does not give back sentence 3 of "
-                                     "the data (the base tokenizer gives it back): 'NASA ప్రకటన' came back as 'nasa ప్రకటన'")
+    with pytest.raises(InputError) as err:  # named by its source and line, in chunks of 2
+        check_extension(base, broken, texts=[("a.te, line", ["ఒకటి"]), ("b.te, line", texts)], other=[],
+                        key="vocab.extend.m.pieces", chunk=2)
+    assert str(err.value).startswith("vocab.extend.m.pieces: the extended tokenizer does not give back b.te, line 3 "
+                                     "(the base tokenizer gives it back): 'NASA ప్రకటన' came back as 'nasa ప్రకటన'")
+
+
+# web-mined lines no tokenizer of the study gives back (a literal U+2581 becomes a space) and lines
+# that spell its special tokens
+UNRECOVERABLE = ["ఇది ▁ గుర్తు", "▁▁తెలుగు", "వార్త </s> ముగింపు", "<s> ప్రారంభం", "ముగింపు</s>"]
+
+
+def test_lines_the_base_cannot_give_back_either_are_left_out_and_counted(tokenizer_dirs, tmp_path):
+    base = Tokenizer.from_file(str(Path(tokenizer_dirs["llama2"]) / "tokenizer.json"))
+    lost = [t for t in UNRECOVERABLE
+            if base.decode(base.encode(t, add_special_tokens=False).ids, skip_special_tokens=False) != t]
+    assert "ఇది ▁ గుర్తు" in lost
+    source = build("llama2_te600", tokenizer_dirs["llama2"], 600, tmp_path, texts=TRAIN_TE + UNRECOVERABLE)
+    ext = source["extension"]
+    assert ext["round_trip_left_out_base_cannot_give_back"] == len(lost)
+    assert ext["round_trip_sentences"] == len(TRAIN_TE) + len(UNRECOVERABLE) - len(lost)
+    assert ext["english_sentences"] == len(TRAIN_EN)
+
+
+class Recording:
+    """A tokenizer that records the size of every batch it encodes and, at each, how many sentences
+    the source had yielded so far."""
+
+    def __init__(self, tokenizer, pulled):
+        self.tokenizer, self.pulled, self.batches = tokenizer, pulled, []
+
+    def encode_batch(self, texts, **kwargs):
+        self.batches.append((len(texts), self.pulled[0]))
+        return self.tokenizer.encode_batch(texts, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.tokenizer, name)
+
+
+def test_the_check_streams_its_sentences_a_chunk_at_a_time(default_tokenizer_dirs):
+    base_json, ext = learned(default_tokenizer_dirs["llama2"], 600)
+    pulled = [0]
+
+    def lazily(lines):
+        for line in lines:
+            pulled[0] += 1
+            yield line
+
+    corpus = TRAIN_TE * 4  # 1,320 sentences, in chunks of 100
+    base, extended = (Recording(Tokenizer.from_str(json.dumps(j)), pulled) for j in (base_json, ext.tokenizer_json))
+    facts = check_extension(base, extended, texts=[("te", lazily(corpus))], other=[("en", lazily(TRAIN_EN))],
+                            key="k", chunk=100)
+    assert facts["round_trip_sentences"] == len(corpus) and facts["english_sentences"] == len(TRAIN_EN)
+    for tokenizer in (base, extended):
+        sizes = [n for n, _ in tokenizer.batches]
+        assert max(sizes) == 100 and sum(sizes) == len(corpus) + len(TRAIN_EN)
+        # a batch is encoded as soon as it is read: never more than one chunk ahead of what was checked
+        done = 0
+        for n, seen in tokenizer.batches:
+            done += n
+            assert seen == done, (n, seen, done)
+
+
+def test_one_learning_serves_every_size_and_both_sentencepiece_tokenizers(tokenizer_dirs, tmp_path, monkeypatch):
+    import sentencepiece as spm
+
+    trainings = []
+    train = spm.SentencePieceTrainer.train
+    monkeypatch.setattr(spm.SentencePieceTrainer, "train", lambda **kw: trainings.append(kw["vocab_size"]) or train(**kw))
+    bases = {}
+    for name in ("llama2", "mistral"):
+        base_json = json.loads((Path(tokenizer_dirs[name]) / "tokenizer.json").read_text(encoding="utf-8"))
+        bases[name] = (base_json, tokenizer_kind(base_json, "k"))
+    chosen = learn_all(bases, TRAIN_TE, 1000, tmp_path, key="k", text_facts={})
+    assert trainings == [1001] and chosen["llama2"] == chosen["mistral"]  # Llama-2 and Mistral learn alike
+    model = json.loads((tmp_path / f"{chosen['llama2']}.json").read_text(encoding="utf-8"))
+    # a smaller SentencePiece BPE model is the larger one's prefix (merges in the order learned, then
+    # the characters): derived, it equals the model trained at that size
+    for size in (200, 600):
+        assert take(model, size, key="k") == learn_sentencepiece(TRAIN_TE, size, dummy_prefix=True, key="k")
+    with pytest.raises(InputError, match=r"^k: 1200 pieces asked for, but only 1000 were learned"):
+        take(model, 1200, key="k")
+
+
+def test_byte_level_merges_of_a_smaller_size_are_a_prefix(default_tokenizer_dirs):
+    base_json = json.loads((Path(default_tokenizer_dirs["smollm2"]) / "tokenizer.json").read_text(encoding="utf-8"))
+    model = learn(base_json, "byte_level", TRAIN_TE, 400, key="k")
+    assert take(model, 150, key="k") == [tuple(m) for m in learn(base_json, "byte_level", TRAIN_TE, 150, key="k")["merges"]]
 
 
 def test_the_learning_text_leaves_out_and_counts_held_out_and_empty_lines(tmp_path):
@@ -130,9 +231,7 @@ def extended_llama(tmp_path_factory, tokenizer_dirs):
     root = tmp_path_factory.mktemp("vocab_model")
     build_model("tiny_llama", with_defaults({"source": "random", "architecture": "llama"}, "$defs/weights"),
                 root / "model", tokenizer=load_tokenizer(tokenizer_dirs["llama2"]))
-    build_extended(name="llama2_te600", base_dir=Path(tokenizer_dirs["llama2"]), sentences=TRAIN_TE,
-                   text_facts={"sentences": len(TRAIN_TE)}, pieces=600, lang="te", check_texts=TRAIN_TE,
-                   english=TRAIN_EN, out_dir=root / "llama2_te600", key="vocab.extend.tiny_llama.pieces")
+    build("llama2_te600", tokenizer_dirs["llama2"], 600, root, key="vocab.extend.tiny_llama.pieces")
     return {"model": root / "model", "tokenizer": root / "llama2_te600", "base_tokenizer": Path(tokenizer_dirs["llama2"])}
 
 
@@ -321,3 +420,12 @@ def test_a_killed_run_with_new_rows_resumes_from_its_checkpoint(extended_llama, 
     assert metrics["new_rows"] == len(extension["base_splits"])
     config = json.loads((tmp_path / "out" / "adapter" / "adapter_config.json").read_text())
     assert len(config["trainable_token_indices"]["embed_tokens"]) == len(extension["base_splits"])
+
+
+def test_the_study_learns_its_pieces_in_one_job(workflow):
+    # paper.yaml: Llama-2 and Mistral extended by 16,000 pieces and a curve of six sizes, once twelve
+    # SentencePiece trainings on the same 1M sentences (one per size and tokenizer); now one
+    # vocab_learn job trains each distinct learner (one: both are SentencePiece BPE with a dummy
+    # prefix) once at 32,000, and the extensions and the curve derive their sizes from it
+    jobs = planned_jobs(workflow, "--configfile", "config/paper.yaml")
+    assert (jobs["vocab_learn"], jobs["vocab_extend"], jobs["vocab_curve"]) == (1, 2, 1)

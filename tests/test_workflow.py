@@ -28,19 +28,19 @@ def test_dry_run_plans_the_whole_default(workflow):
     # Samanantar and its extended twin (vocab.extend: the tokenizer extended, the same run); each run
     # evaluated, and Gemma's base (models.smollm2_135m.evaluate_base: false; a twin has no base)
     assert planned_jobs(workflow) == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
-                                      "data_summary": 1, "tokenizer": 4, "vocab_extend": 1, "format_prompts": 4,
+                                      "data_summary": 1, "tokenizer": 4, "vocab_learn": 1, "vocab_extend": 1, "format_prompts": 4,
                                       "fertility_tokenizer": 5, "template_cost": 5, "fertility_summary": 1,
                                       "model_weights": 2, "train_run": 4, "training_summary": 1, "eval_sets": 1,
                                       "evaluate_run": 5, "eval_summary": 1, "vocab_curve": 1, "vocab_compare": 1,
                                       "report": 1, "all": 1}
     assert planned_jobs(workflow, "evaluate") == {
-        "samanantar_shards": 1, "samanantar_subset": 1, "tokenizer": 2, "vocab_extend": 1, "format_prompts": 2,
+        "samanantar_shards": 1, "samanantar_subset": 1, "tokenizer": 2, "vocab_learn": 1, "vocab_extend": 1, "format_prompts": 2,
         "model_weights": 2, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "evaluate": 1}
     assert planned_jobs(workflow, "train") == {
-        "samanantar_shards": 1, "samanantar_subset": 1, "tokenizer": 2, "vocab_extend": 1, "format_prompts": 2,
+        "samanantar_shards": 1, "samanantar_subset": 1, "tokenizer": 2, "vocab_learn": 1, "vocab_extend": 1, "format_prompts": 2,
         "model_weights": 2, "train_run": 4, "train": 1}
     assert planned_jobs(workflow, "fertility") == {
-        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "vocab_extend": 1,
+        "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "vocab_learn": 1, "vocab_extend": 1,
         "format_prompts": 4, "fertility_tokenizer": 5, "template_cost": 5, "fertility_summary": 1, "fertility": 1}
     assert planned_jobs(workflow, "prompts") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "format_prompts": 4, "prompts": 1}
@@ -112,7 +112,7 @@ def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
         "samanantar_subset": 1, "data_summary": 1, "report": 1, "all": 1}
     ratio = write_config(built_workflow, "r.yaml", {"samanantar": {"max_length_ratio": 2.5}})
     assert planned_jobs(built_workflow, "--configfile", ratio) == {  # the splits change: everything on Samanantar
-        "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "vocab_extend": 1, "fertility_tokenizer": 5,
+        "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "vocab_learn": 1, "vocab_extend": 1, "fertility_tokenizer": 5,
         "format_prompts": 2, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "vocab_curve": 1, **after_prompts}
 
 
@@ -130,7 +130,7 @@ def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
         "evaluate_run": 4, "eval_summary": 1, "vocab_compare": 1, "report": 1, "all": 1}
     pieces = write_config(built_workflow, "v.yaml", {"vocab": {"extend": {"smollm2_135m": {"pieces": 300}}}})
     assert planned_jobs(built_workflow, "--configfile", pieces) == {  # a new extended tokenizer and its twin's run
-        "vocab_extend": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "train_run": 1,
+        "vocab_learn": 1, "vocab_extend": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "train_run": 1,
         "training_summary": 1, "evaluate_run": 1, "eval_summary": 1, "vocab_curve": 1, "vocab_compare": 1,
         "report": 1, "all": 1}
     curve = write_config(built_workflow, "c.yaml", {"vocab": {"curve": [100, 200]}})

@@ -46,13 +46,12 @@ def text_costs(backend, telugu: list[str], english: list[str]) -> dict:
             "tokens": te, "english_tokens": en, "sentences": len(telugu)}
 
 
-def curve(*, name: str, base_name: str, base_json: dict, sentences: list[str], sizes: list[int], lang: str,
-          test_te: list[str], test_en: list[str], key: str, threads: int = 1,
-          built: dict[int, tuple[dict, int]] | None = None) -> list[dict]:
+def curve(*, name: str, base_name: str, base_json: dict, learned: dict, sizes: list[int], lang: str,
+          test_te: list[str], test_en: list[str], key: str, built: dict[int, tuple[dict, int]] | None = None) -> list[dict]:
     """The premium and fertility on the held-out sentences at each vocabulary size (the base's first,
-    as `pieces` 0); a size the text cannot support is a row that says so. `built`: sizes whose
-    extension exists already (the vocab_extend rule's), as (tokenizer.json, pieces added), so that
-    they are not learned again."""
+    as `pieces` 0), each size derived from one learned model (vocab_learn's, `learn.take`); a size
+    the text cannot support is a row that says so. `built`: sizes whose extension exists already
+    (the vocab_extend rule's), as (tokenizer.json, pieces added)."""
     from tokenizers import Tokenizer
 
     rows = [{"tokenizer": name, "base": base_name, "pieces": 0, "added": 0,
@@ -62,7 +61,7 @@ def curve(*, name: str, base_name: str, base_json: dict, sentences: list[str], s
             tokenizer_json, added = built[size]
         else:
             try:
-                ext = extend(base_json, sentences, size, lang, key=key, threads=threads)
+                ext = extend(base_json, learned, size, lang, key=key)
             except InputError as exc:
                 rows.append({"tokenizer": name, "base": base_name, "pieces": size, "added": None, "premium": None,
                              "fertility": None, "tokens": None, "english_tokens": None, "sentences": len(test_te),

@@ -15,7 +15,7 @@ Two kinds of tokenizer are extended, each as its kind is built:
 A piece is added only if it is made of the language's script (a leading word-boundary marker
 allowed; for byte-level pieces, bytes of a character cut at the piece's edge allowed): a merge
 can then only fire inside text of that script, so text in other scripts (English) encodes to the
-same ids as before, which `check_extension` verifies on the data. Base ids keep their meaning; new
+same ids as before, which `check.check_extension` verifies on the data. Base ids keep their meaning; new
 ids come after every base id (added tokens included). New merges rank after the base's.
 """
 
@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import copy
 import functools
-import io
 import json
-import re
 import shutil
-import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +34,9 @@ from ..errors import InputError
 from ..languages import script_of_language
 from ..resources import SOURCE_JSON, sha256_file
 from ..tokens.tokenizer import piece_bytes
+from .check import Source, check_extension
 from .embeddings import EXTENSION_JSON
+from .learn import learn, learned_file, learner_of, take
 
 JOINERS = {"\u200c", "\u200d"}  # ZWNJ and ZWJ: part of Indic spelling (Unicode ch. 12)
 METASPACE = "▁"
@@ -104,61 +104,6 @@ def _script_bytes(raw: bytes, lang: str) -> bool:
     return bool(raw) and (rest(0) or any(raw[:o] in suffixes and rest(o) for o in (1, 2, 3)))
 
 
-_TOO_HIGH = re.compile(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)")
-_TOO_LOW = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)")
-
-
-def learn_sentencepiece(sentences: list[str], pieces: int, *, dummy_prefix: bool, key: str, threads: int = 1) -> list[str]:
-    """The pieces of a SentencePiece BPE model of `pieces` pieces trained on `sentences`, best first
-    (SentencePiece's order), every character of the text covered. The trainer's "too high/too low"
-    errors become one error naming `key` and the bound."""
-    import sentencepiece as spm
-    from sentencepiece import sentencepiece_model_pb2
-
-    buffer = io.BytesIO()
-    try:
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences), model_writer=buffer, vocab_size=pieces + 1, model_type="bpe",
-            character_coverage=1.0, byte_fallback=False, normalization_rule_name="identity",
-            add_dummy_prefix=dummy_prefix, split_digits=True, max_sentence_length=1 << 20,
-            unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, num_threads=threads, minloglevel=2)
-    except RuntimeError as exc:
-        message = str(exc)
-        if m := _TOO_HIGH.search(message):
-            raise InputError(f"{key}: {pieces} pieces asked for, but the text ({len(sentences)} sentences) supports at "
-                             f"most {int(m.group(2)) - 1}; lower it or learn from more text") from None
-        if m := _TOO_LOW.search(message):
-            raise InputError(f"{key}: {pieces} pieces asked for, but the text has {int(m.group(2))} distinct characters, "
-                             f"each a piece: ask for at least {int(m.group(2))}") from None
-        raise InputError(f"{key}: SentencePiece could not learn {pieces} pieces: {message.strip()[-300:]}") from None
-    proto = sentencepiece_model_pb2.ModelProto()
-    proto.ParseFromString(buffer.getvalue())
-    return [p.piece for p in proto.pieces if p.type == sentencepiece_model_pb2.ModelProto.SentencePiece.NORMAL]
-
-
-def learn_byte_level(sentences: list[str], pieces: int, base_json: dict, *, key: str) -> list[tuple[str, str]]:
-    """The first `pieces` merges of a byte-level BPE trained on `sentences` under the base's own
-    normaliser and pre-tokenizer (a merge seen fewer than twice is not learned); one error naming
-    `key` when the text supports fewer."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    base = Tokenizer.from_str(json.dumps(base_json))
-    learner = Tokenizer(models.BPE())
-    learner.pre_tokenizer = base.pre_tokenizer
-    if base.normalizer is not None:
-        learner.normalizer = base.normalizer
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    trainer = trainers.BpeTrainer(vocab_size=len(alphabet) + pieces, min_frequency=2, show_progress=False,
-                                  initial_alphabet=alphabet)
-    learner.train_from_iterator(sentences, trainer)
-    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ", 1))
-              for m in json.loads(learner.to_str())["model"]["merges"]]
-    if len(merges) < pieces:
-        raise InputError(f"{key}: {pieces} pieces asked for, but the text ({len(sentences)} sentences) supports at "
-                         f"most {len(merges)} (pieces seen at least twice); lower it or learn from more text")
-    return merges[:pieces]
-
-
 def _merges_for(piece: str, vocab: dict[str, int]) -> list[tuple[str, str]]:
     """transformers' generate_merges for one piece: every split into two pieces of the vocabulary,
     ordered by their ids."""
@@ -172,11 +117,13 @@ def next_id(tokenizer_json: dict) -> int:
     return max(ids) + 1
 
 
-def extend(base_json: dict, sentences: list[str], pieces: int, lang: str, *, key: str, threads: int = 1) -> Extension:
-    """The base tokenizer.json extended with pieces learned from `sentences` (see the module)."""
+def extend(base_json: dict, learned: dict, pieces: int, lang: str, *, key: str) -> Extension:
+    """The base tokenizer.json extended with the first `pieces` pieces of a learned model (the base's
+    learner's, `learn.learn`; see the module)."""
     kind = tokenizer_kind(base_json, key)
-    if not sentences:
-        raise InputError(f"{key}: no learning text (every source is empty or held out)")
+    if learned["learner"] != learner_of(base_json, kind)[0]:
+        raise InputError(f"{key}: the learned model is {learned['learner']}'s, not this tokenizer's learner's "
+                         f"({learner_of(base_json, kind)[0]})")
     out = copy.deepcopy(base_json)
     vocab = out["model"]["vocab"]
     merges = out["model"]["merges"]
@@ -185,18 +132,16 @@ def extend(base_json: dict, sentences: list[str], pieces: int, lang: str, *, key
     new: list[str] = []
     added: list[tuple[str, str]] = []
     if kind == "sentencepiece":
-        pre = json.dumps(base_json.get("pre_tokenizer"))
-        dummy_prefix = '"prepend_scheme": "first"' in pre or '"prepend_scheme": "always"' in pre
-        learned = learn_sentencepiece(sentences, pieces, dummy_prefix=dummy_prefix, key=key, threads=threads)
-        for piece in learned:
+        learned_pieces = take(learned, pieces, key=key)
+        for piece in learned_pieces:
             if piece not in vocab and script_piece(piece, kind, lang):
                 vocab[piece] = first + len(new)
                 new.append(piece)
         for piece in new:
             added += _merges_for(piece, vocab)
     else:
-        learned_merges = learn_byte_level(sentences, pieces, base_json, key=key)
-        learned = [a + b for a, b in learned_merges]
+        learned_merges = take(learned, pieces, key=key)
+        learned_pieces = [a + b for a, b in learned_merges]
         for a, b in learned_merges:
             piece = a + b
             if piece in vocab or a not in vocab or b not in vocab or not script_piece(piece, kind, lang):
@@ -205,10 +150,20 @@ def extend(base_json: dict, sentences: list[str], pieces: int, lang: str, *, key
             new.append(piece)
             added.append((a, b))
     if not new:
-        raise InputError(f"{key}: none of the {len(learned)} pieces learned is a new piece of the {lang} script: the "
-                         "base tokenizer has them all already; nothing to extend")
+        raise InputError(f"{key}: none of the {len(learned_pieces)} pieces learned is a new piece of the {lang} script: "
+                         "the base tokenizer has them all already; nothing to extend")
     merges += [list(pair) if as_pairs else " ".join(pair) for pair in added]
-    return Extension(out, kind, len(learned), new, first, len(added))
+    return Extension(out, kind, len(learned_pieces), new, first, len(added))
+
+
+def extend_from_text(base_json: dict, sentences: list[str], pieces: int, lang: str, *, key: str,
+                     threads: int = 1) -> Extension:
+    """`extend` with a model learned from `sentences` at `pieces` (one extension on its own: the
+    workflow learns once for every size, in vocab_learn)."""
+    kind = tokenizer_kind(base_json, key)
+    if not sentences:
+        raise InputError(f"{key}: no learning text (every source is empty or held out)")
+    return extend(base_json, learn(base_json, kind, sentences, pieces, key=key, threads=threads), pieces, lang, key=key)
 
 
 def base_splits(base_json: dict, pieces: list[str]) -> list[list[int]]:
@@ -220,44 +175,23 @@ def base_splits(base_json: dict, pieces: list[str]) -> list[list[int]]:
     return [[token.id for token in model.tokenize(piece)] for piece in pieces]
 
 
-def check_extension(base, extended, *, texts: list[str], other: list[str], key: str) -> dict:
-    """Every text round-trips exactly through the extended tokenizer (decode(encode(s)) == NFC(s)),
-    and every text of `other` (English) encodes to the same ids as under the base; one error naming
-    the first sentence that fails either. `base` and `extended`: tokenizers.Tokenizer objects."""
-    texts = [unicodedata.normalize("NFC", t) for t in texts]
-    encoded = extended.encode_batch(texts, add_special_tokens=False)
-    decoded = extended.decode_batch([e.ids for e in encoded], skip_special_tokens=False)
-    for number, (text, back) in enumerate(zip(texts, decoded), 1):
-        if text != back:
-            base_back = base.decode(base.encode(text, add_special_tokens=False).ids, skip_special_tokens=False)
-            also = "the base tokenizer gives it back" if base_back == text else "the base tokenizer does not either"
-            raise InputError(f"{key}: the extended tokenizer does not give back sentence {number} of the data "
-                             f"({also}): {text[:120]!r} came back as {back[:120]!r}")
-    before = base.encode_batch(other, add_special_tokens=False)
-    after = extended.encode_batch(other, add_special_tokens=False)
-    for number, (text, b, a) in enumerate(zip(other, before, after), 1):
-        if b.ids != a.ids:
-            raise InputError(f"{key}: the extension changed how English sentence {number} encodes: {text[:120]!r}")
-    tokens_before = sum(len(e.ids) for e in base.encode_batch(texts, add_special_tokens=False))
-    return {"round_trip_sentences": len(texts), "english_sentences": len(other),
-            "tokens_base": tokens_before, "tokens_extended": sum(len(e.ids) for e in encoded)}
-
-
-def build_extended(*, name: str, base_dir: Path, sentences: list[str], text_facts: dict, pieces: int, lang: str,
-                   check_texts: list[str], english: list[str], out_dir: Path, key: str, threads: int = 1) -> dict:
+def build_extended(*, name: str, base_dir: Path, learned_dir: Path, pieces: int, lang: str, texts: Iterable[Source],
+                   english: Iterable[Source], out_dir: Path, key: str) -> dict:
     """An extended tokenizer resource in `out_dir` (atomically): the base's files with the extended
     tokenizer.json, `extension.json` (the new ids' base spellings, for the model's new rows) and
-    source.json (the base's checksum, the text's, what was learned and added, the checks).
-    Returns source.json."""
+    source.json (the base's checksum, the learned model's and the text's, what was added, the
+    checks on `texts` and `english`, streamed: `check.check_extension`). Returns source.json."""
     from tokenizers import Tokenizer
     from transformers import AutoTokenizer
 
     base_dir = Path(base_dir)
     base_json = json.loads((base_dir / "tokenizer.json").read_text(encoding="utf-8"))
-    ext = extend(base_json, sentences, pieces, lang, key=key, threads=threads)
+    learned_path = learned_file(learned_dir, base_json, tokenizer_kind(base_json, key))
+    learned = json.loads(learned_path.read_text(encoding="utf-8"))
+    ext = extend(base_json, learned, pieces, lang, key=key)
     base_tok = Tokenizer.from_str(json.dumps(base_json))
     ext_tok = Tokenizer.from_str(json.dumps(ext.tokenizer_json))
-    checks = check_extension(base_tok, ext_tok, texts=check_texts, other=english, key=key)
+    checks = check_extension(base_tok, ext_tok, texts=texts, other=english, key=key)
     base_source = json.loads((base_dir / SOURCE_JSON).read_text())
     with atomic_directory(Path(out_dir)) as tmp:
         for path in base_dir.iterdir():
@@ -278,7 +212,10 @@ def build_extended(*, name: str, base_dir: Path, sentences: list[str], text_fact
                                 "base_vocab_size": base_source["vocab_size"], "kind": ext.kind, "lang": lang,
                                 "pieces": pieces, "learned": ext.learned, "added": len(ext.new_pieces),
                                 "merges_added": ext.merges_added, "first_new_id": ext.first_new_id,
-                                "text": text_facts, **checks}}
+                                "learned_model": {"learner": learned["learner"], "file": learned_path.name,
+                                                  "sha256": sha256_file(learned_path),
+                                                  "pieces_learned": learned["asked"]},
+                                "text": learned["text"], **checks}}
         write_json(tmp / SOURCE_JSON, source)
     return source
 

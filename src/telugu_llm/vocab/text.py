@@ -9,12 +9,17 @@ what the tokenizer will see; an empty line is skipped and counted."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.shards import read_shards
+import pyarrow.parquet as pq
+
+from ..data.shards import read_shards, shard_paths
 from ..errors import InputError
+from .check import shard_sources
 
 SOURCES = ("samanantar", "guanaco", "file")
 
@@ -95,9 +100,8 @@ def learning_text(parts: dict[str, list[str]], held_out: list[str], max_sentence
 
 
 def gather(*, sources: list[str], samanantar_dir: Path, subset_dir: Path | None, guanaco_dir: Path | None,
-           text_path: str | None, lang: str, max_sentences: int | None) -> tuple[LearningText, list[str], list[str]]:
-    """The learning text of vocab.sources; the language's sentences of every Samanantar split (what
-    the round trip is checked on) and the English ones (what must encode as before)."""
+           text_path: str | None, lang: str, max_sentences: int | None) -> LearningText:
+    """The learning text of vocab.sources (what vocab_learn learns from)."""
     shards = Path(samanantar_dir)
     held_out = samanantar_sentences(shards / "validation") + samanantar_sentences(shards / "test")
     parts = {}
@@ -108,7 +112,37 @@ def gather(*, sources: list[str], samanantar_dir: Path, subset_dir: Path | None,
             parts[source] = guanaco_sentences(Path(guanaco_dir) / "train", lang)
         else:
             parts[source] = file_sentences(Path(text_path), "vocab.text_path")
-    text = learning_text(parts, held_out, max_sentences)
-    every = samanantar_sentences(shards / "train") + held_out
-    english = [s for split in ("train", "validation", "test") for s in samanantar_sentences(shards / split, "src")]
-    return text, sorted(set(every) | set(text.sentences)), english
+    return learning_text(parts, held_out, max_sentences)
+
+
+def _file_lines(path: Path, key: str) -> Iterator[str]:
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                yield _nfc(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{key}: {path}, line {number}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _guanaco_sources(shards_dir: Path, lang: str) -> Iterator[tuple[str, list[str]]]:
+    for path in shard_paths(Path(shards_dir)):
+        table = pq.read_table(path, columns=["lang", "turns"])
+        yield (f"{path} (the lines of its {lang} turns), line",
+               [_nfc(line) for conv_lang, turns in zip(table.column("lang").to_pylist(), table.column("turns").to_pylist())
+                if conv_lang == lang for turn in turns for line in turn["content"].splitlines()])
+
+
+def check_sources(*, sources: list[str], samanantar_dir: Path, guanaco_dir: Path | None, text_path: str | None,
+                  lang: str) -> tuple[Iterator, Iterator]:
+    """What an extension is checked on, read lazily (a shard or a file line at a time): the
+    language's sentences of every Samanantar split and of the other learning sources, and the
+    English sentences of every split. Each is (where, sentences), as `check.check_extension` takes."""
+    shards = Path(samanantar_dir)
+    splits = ("train", "validation", "test")
+    texts = itertools.chain(*(shard_sources(shards / split, "tgt") for split in splits))
+    if "guanaco" in sources:
+        texts = itertools.chain(texts, _guanaco_sources(Path(guanaco_dir) / "train", lang))
+    if "file" in sources:
+        texts = itertools.chain(texts, [(f"{text_path}, line", _file_lines(Path(text_path), "vocab.text_path"))])
+    english = itertools.chain(*(shard_sources(shards / split, "src") for split in splits))
+    return texts, english
