@@ -16,7 +16,7 @@ i, p, w = snakemake.input, snakemake.params, snakemake.wildcards
 with logged(snakemake.log[0]) as log:
     log.info("CUDA_VISIBLE_DEVICES=%s (the GPUs this job was given)", os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
     torch.set_num_threads(snakemake.threads)
-    with gpu_slots(gpus_needed(p.device)):  # a free GPU of this host outside Slurm, before CUDA starts
+    with gpu_slots(gpus_needed(p.device, 1)):  # a free GPU of this host outside Slurm, before CUDA starts
         result = evaluate(model_name=w.model, adapter=w.adapter, template=p.model["template"],
                           quantization=from_dict(Quantization, p.model["quantization"], key=f"models.{w.model}.quantization"),
                           settings=from_dict(GenerationSettings, p.settings, key="evaluation"), model_dir=Path(i.model),

@@ -46,7 +46,7 @@ def host_gpus() -> int:
     return len(list(folder.iterdir())) if folder.is_dir() else 0
 
 
-def gpus_needed(device: str, processes: int = 1) -> int:
+def gpus_needed(device: str, processes: int) -> int:
     """GPUs a job uses: one per process on `cuda`, and on `auto` where the host has a GPU."""
     if device == "cuda" or (device == "auto" and host_gpus() > 0):
         return processes

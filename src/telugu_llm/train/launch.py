@@ -26,7 +26,7 @@ def launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, promp
     """Train in this process, or, with `settings.processes` > 1, in that many processes started by
     torchrun (torch.distributed data parallel: gloo on CPUs, NCCL with one GPU per process), each
     loading the 4-bit model on its own device; rank 0 writes the same outputs as a single process.
-    `threads` is the job's CPU cores (models.<name>.resources.threads), shared by its processes."""
+    `threads` is the job's CPU cores (models.<name>.resources.cpus), shared by its processes."""
     with gpu_slots(gpus_needed(settings.device, settings.processes)) as slots:
         return _launch(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir, prompts_dir=prompts_dir,
                        out_dir=out_dir, checkpoint_root=checkpoint_root, threads=threads,
