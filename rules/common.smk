@@ -325,6 +325,11 @@ def train_runtime(wildcards, attempt):
     return job_minutes(planned_minutes(wildcards), config["train"]["max_job_minutes"])
 
 
+def eval_runtime(wildcards):
+    """An evaluation job's wall-time: models.<model>.resources.runtime, at most train.max_job_minutes."""
+    return job_minutes(config["models"][wildcards.model]["resources"]["runtime"], config["train"]["max_job_minutes"])
+
+
 def train_retries():
     """Retries of training jobs: as many as the longest planned run needs under
     train.max_job_minutes, plus one (jobsize.job_retries); none without a limit."""

@@ -38,7 +38,7 @@ rule evaluate_run:
     resources:
         gpu=1 if config["train"]["device"] == "cuda" else 0,
         mem_mb=model_resource("mem_mb"),
-        runtime=model_resource("runtime"),
+        runtime=eval_runtime,
     log:
         "results/logs/eval/{model}/{adapter}.log",
     benchmark:

@@ -209,6 +209,8 @@ def test_a_training_job_asks_for_the_lesser_of_its_plan_and_the_clusters_limit(w
     jobs = declared(workflow, "--cores", "2", "--configfile", str(config))
     runtime = {job["wildcards"]["model"]: job["resources"]["runtime"] for job in jobs["train_run"]}
     assert runtime["gemma3_270m"] == 2880 and runtime["smollm2_135m"] == 90, runtime
+    # an evaluation cannot resume: it too asks for no more than the limit, which a cluster refuses
+    assert {job["resources"]["runtime"] for job in jobs["evaluate_run"] if job["wildcards"]["model"] == "gemma3_270m"} == {2880}
     (workflow / "nolimit.yaml").write_text("train: {max_job_minutes: null}\n")
     unlimited = declared(workflow, "--cores", "2", "--configfile", str(config), str(workflow / "nolimit.yaml"))
     assert {job["resources"]["runtime"] for job in unlimited["train_run"]
