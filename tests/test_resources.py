@@ -270,3 +270,23 @@ def test_training_jobs_are_retried_as_often_as_the_longest_run_needs(workflow):
 
     assert retries(str(workflow / "limit.yaml")) == {"train_run": 3}
     assert retries() == {}
+
+
+def test_a_job_waiting_for_gpus_holds_none_of_them(tmp_path):
+    """Claims are all or nothing: a 2-GPU job waiting on a host where one of two is busy leaves
+    the free one to a 1-GPU job."""
+    procs = [holder(tmp_path, total=2)]
+    try:
+        assert claimed(procs[0]) == "0"
+        procs.append(holder(tmp_path, total=2, count=2))
+        time.sleep(1.0)
+        assert procs[1].poll() is None  # waiting
+        procs.append(holder(tmp_path, total=2))
+        assert claimed(procs[2]) == "1"  # before: the waiting pair held GPU 1, and this one waited too
+        procs[0].kill()
+        procs[2].kill()
+        assert claimed(procs[1]) == "0,1"
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()

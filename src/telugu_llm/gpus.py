@@ -78,7 +78,7 @@ def gpu_slots(count: int, *, total: int | None = None, lock_dir: Path | None = N
     """Claim `count` free GPUs of this host and set CUDA_VISIBLE_DEVICES to them in `environ`
     (os.environ by default) for the duration; yield them (Slots). Yields None and changes nothing
     when `count` is 0, under Slurm (SLURM_JOB_ID), or when CUDA_VISIBLE_DEVICES is already set.
-    Waits while every slot is held by other jobs. The lock descriptors are inheritable, so processes
+    Waits (holding none) while fewer than `count` are free. The lock descriptors are inheritable, so processes
     started inside (torchrun's) hold the slots too, even if this process is killed first."""
     env = os.environ if environ is None else environ
     if count <= 0 or "SLURM_JOB_ID" in env or env.get(VISIBLE) is not None:
@@ -102,6 +102,9 @@ def gpu_slots(count: int, *, total: int | None = None, lock_dir: Path | None = N
                         held[index] = fd
             if len(held) == count:
                 break
+            for fd in held.values():  # all or none: two jobs each holding part of what both need would wait forever
+                os.close(fd)
+            held.clear()
             if not waited:
                 log.info("waiting for %d free GPU(s) of %d (slots under %s)", count - len(held), total, folder)
                 waited = True
