@@ -14,10 +14,12 @@ from telugu_llm.extended import extended_tokenizers  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
 from telugu_llm.imports import package_modules  # noqa: E402
+from telugu_llm.jobsize import decoder_parameters, job_minutes, job_retries, weights_mem_mb  # noqa: E402
 from telugu_llm.plan.grid import check_estimate, check_skip, fingerprint, planned_runtime, skipped  # noqa: E402
 from telugu_llm.settings import field_names  # noqa: E402
 from telugu_llm.train.settings import ALL, MODEL_KEYS, recipe_of  # noqa: E402
 from telugu_llm.train.tokenized import TOKENIZATION_FIELDS  # noqa: E402
+from telugu_llm.train.weights import RANDOM_SHAPES  # noqa: E402
 
 SCHEMA = WORKFLOW_DIR / "config" / "schema.yaml"
 try:
@@ -320,9 +322,51 @@ def model_resource(key):
     return lambda wildcards: config["models"][wildcards.model]["resources"][key]
 
 
+def model_threads(wildcards):
+    """CPU cores of a training or evaluation job: models.<model>.resources.cpus, not all of
+    --cores, so that jobs run side by side (Snakemake lowers it to --cores where that is less)."""
+    return config["models"][wildcards.model]["resources"]["cpus"]
+
+
 def train_gpus(wildcards):
     """GPUs of a training job: one per process on a GPU, none on a CPU."""
     return config["models"][wildcards.model]["resources"]["processes"] if config["train"]["device"] == "cuda" else 0
+
+
+def model_parameters(model):
+    """The model's parameters in billions: models.<model>.resources.parameters, else counted from
+    the shape of `random` weights (vocabulary of Llama-2's 32,000), else 1."""
+    spec = config["models"][model]
+    if spec["resources"]["parameters"] is not None:
+        return spec["resources"]["parameters"]
+    weights = spec["weights"] or {}
+    if weights.get("source") == "random" and weights["size"] in RANDOM_SHAPES.get(weights["architecture"], {}):
+        return decoder_parameters(RANDOM_SHAPES[weights["architecture"]][weights["size"]], 32000)
+    return 1.0
+
+
+def weights_memory(wildcards):
+    """Memory of a model_weights job, in proportion to the model's parameters (jobsize.weights_mem_mb)."""
+    return weights_mem_mb(model_parameters(wildcards.model))
+
+
+def train_runtime(wildcards, attempt):
+    """A training job's wall-time, the same at every attempt: its run's planned minutes, at most
+    train.max_job_minutes (the cluster's limit); a longer run goes on in the next attempt, from its
+    checkpoint (train_retries)."""
+    return job_minutes(planned_minutes(wildcards), config["train"]["max_job_minutes"])
+
+
+def eval_runtime(wildcards):
+    """An evaluation job's wall-time: models.<model>.resources.runtime, at most train.max_job_minutes."""
+    return job_minutes(config["models"][wildcards.model]["resources"]["runtime"], config["train"]["max_job_minutes"])
+
+
+def train_retries():
+    """Retries of training jobs: as many as the longest planned run needs under
+    train.max_job_minutes, plus one (jobsize.job_retries); none without a limit."""
+    runs = [planned_minutes(SimpleNamespace(**run)) for run in train_runs()]
+    return job_retries(runs, config["train"]["max_job_minutes"])
 
 
 # A training run's path under TRAIN_DIR (and an evaluation's adapter under its model): every

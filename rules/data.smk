@@ -11,6 +11,9 @@ rule samanantar_shards:
     params:
         settings=section("samanantar", "subsets", "seed", "path"),
         root=samanantar_root(),
+    resources:
+        mem_mb=4000,
+        runtime=180,
     log:
         f"results/logs/data/samanantar_en-{LANG}.log",
     benchmark:
@@ -31,6 +34,9 @@ rule samanantar_subset:
         size=lambda wildcards: int(wildcards.size),
         seed=config["samanantar"]["seed"],
         rows_per_shard=config["samanantar"]["rows_per_shard"],
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
         f"results/logs/data/samanantar_en-{LANG}_subset_{{size}}.log",
     benchmark:
@@ -51,6 +57,9 @@ rule guanaco_shards:
     params:
         settings=section("guanaco", "path"),
         path=guanaco_path(),
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         "results/logs/data/guanaco.log",
     benchmark:
@@ -74,6 +83,9 @@ rule data_summary:
         figure="results/figures/data_lengths.png",
     params:
         examples=config["report"]["examples"],
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/data/summary.log",
     benchmark:

@@ -10,6 +10,9 @@ rule eval_sets:
     params:
         spec=eval_set_params(),
         root=str(Path(EVAL["sets_path"]) if EVAL["sets_path"] else WORKFLOW_DIR / "data" / "eval"),
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
         "results/logs/eval/sets.log",
     benchmark:
@@ -31,11 +34,11 @@ rule evaluate_run:
         settings=eval_settings(),
         model=eval_model_params,
         device=config["train"]["device"],
-    threads: all_cores()
+    threads: model_threads
     resources:
         gpu=1 if config["train"]["device"] == "cuda" else 0,
         mem_mb=model_resource("mem_mb"),
-        runtime=model_resource("runtime"),
+        runtime=eval_runtime,
     log:
         "results/logs/eval/{model}/{adapter}.log",
     benchmark:
@@ -61,6 +64,9 @@ rule eval_summary:
     params:
         intervals=canonical(config["intervals"]),
         twins=canonical(TWINS),
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
         "results/logs/eval/summary.log",
     benchmark:

@@ -11,6 +11,9 @@ rule format_prompts:
     params:
         template=lambda wildcards: parse_template_key(wildcards.template_key)[0],
         samanantar=samanantar_prompt_params,
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
         "results/logs/prompts/{template_key}_{dataset}_{subset}.log",
     benchmark:
@@ -32,6 +35,9 @@ rule template_cost:
         template=lambda wildcards: parse_template_key(wildcards.template_key)[0],
         max_lengths=lambda wildcards: cost_profiles()[(wildcards.tokenizer, wildcards.template_key)],
         datasets=config["prompts"]["datasets"],
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
         "results/logs/fertility/cost_{tokenizer}_{template_key}.log",
     benchmark:

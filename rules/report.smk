@@ -22,6 +22,9 @@ rule report:
         config=canonical(config),
         examples=config["report"]["examples"],
         intervals=canonical(config["intervals"]),
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/report/report.log",
     conda:

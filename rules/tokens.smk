@@ -11,6 +11,9 @@ rule tokenizer:
         tokenizer=BASE_TOKENIZER_RE,
     params:
         spec=lambda wildcards: canonical(config["tokenizers"][wildcards.tokenizer]),
+    resources:
+        mem_mb=2000,
+        runtime=15,
     log:
         "results/logs/tokenizers/{tokenizer}.log",
     benchmark:
@@ -28,6 +31,9 @@ rule fertility_corpus:
         directory(f"{CORPUS_DIR}/{{corpus}}"),
     params:
         corpus=corpus_spec,
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         "results/logs/fertility/corpus_{corpus}.log",
     benchmark:
@@ -53,6 +59,10 @@ rule fertility_tokenizer:
         corpora=canonical(config["fertility"]["corpora"]),
         corpus_dir=CORPUS_DIR,
         batch_size=config["fertility"]["batch_size"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
         "results/logs/fertility/{tokenizer}.log",
     benchmark:
@@ -76,6 +86,9 @@ rule fertility_summary:
         examples=f"{FERTILITY_DIR}/examples.json",
         figure_premium="results/figures/fertility.png",
         figure_sentences="results/figures/tokens_per_sentence.png",
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/fertility/summary.log",
     benchmark:

@@ -10,6 +10,10 @@ rule model_weights:
         directory(f"{MODEL_DIR}/{{model}}"),
     params:
         spec=lambda wildcards: canonical(config["models"][wildcards.model]["weights"]),
+    threads: 2
+    resources:
+        mem_mb=weights_memory,
+        runtime=120,
     log:
         "results/logs/models/{model}.log",
     benchmark:
@@ -59,11 +63,13 @@ rule train_run:
         settings=run_settings,
         device=config["train"]["device"],
         checkpoints=lambda wildcards: f"results/checkpoints/{RUN.format(**wildcards)}",
-    threads: all_cores()
+    threads: model_threads
     resources:
         gpu=train_gpus,
         mem_mb=model_resource("mem_mb"),
-        runtime=planned_minutes,
+        runtime=train_runtime,
+    # a run longer than train.max_job_minutes continues in the next attempt, from its checkpoint
+    retries: train_retries()
     log:
         f"results/logs/train/{RUN}.log",
     benchmark:
@@ -86,6 +92,9 @@ rule training_summary:
         figure_lr="results/figures/learning_rate.png",
     params:
         intervals=canonical(config["intervals"]),
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/train/summary.log",
     benchmark:

@@ -20,8 +20,6 @@ pytestmark = pytest.mark.workflow
 
 # The tiny configuration's training runs (each dimension in the path): its subset 200 and all of Guanaco.
 TINY_RUNS = ("samanantar/corrected/200/seed42", "guanaco/corrected/all/seed42")
-# one CPU per job: the node of the test has 2; the profile's 8 would pend forever
-SMALL = ["--set-threads", "train_run=1", "evaluate_run=1", "model_weights=1", "fertility_tokenizer=1"]
 # squeue for job status: this test cluster has no accounting database for sacct (the default),
 # and keeps finished jobs for an hour (MinJobAge), so squeue sees every job to its end
 FAST = ["--slurm-init-seconds-before-status-checks", "2", "--slurm-status-command", "squeue"]
@@ -86,7 +84,9 @@ def test_the_tiny_configuration_through_slurm_equals_a_local_run(cluster, tmp_pa
     counts = planned_jobs(remote, *TINY)
     before = {j["JobId"] for j in slurm_jobs()}
     start = time.perf_counter()
-    proc = run_through_slurm(remote, *TINY, *SMALL, *FAST, "--set-resources", "train_run:gpu=1")
+    # the CPUs every rule asks for fit the test's 2-CPU node (models.<name>.resources.cpus: 2, not a
+    # profile's 8, which would pend forever)
+    proc = run_through_slurm(remote, *TINY, *FAST, "--set-resources", "train_run:gpu=1")
     slurm_seconds = time.perf_counter() - start
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
@@ -101,6 +101,13 @@ def test_the_tiny_configuration_through_slurm_equals_a_local_run(cluster, tmp_pa
     assert len(trains) == 2 and all(j.get("TresPerJob") == "gres:gpu:1" for j in trains), trains  # requested
     assert not any("gpu" in j.get("TresPerJob", "") for j in jobs if j not in trains)
     assert all("mem=3000M" in j["TRES"] for j in trains)  # models.tiny_llama.resources.mem_mb
+    assert all("cpu=2" in j["TRES"] and j["TimeLimit"] == "00:30:00" for j in trains), trains  # cpus, runtime
+    # every rule's own memory and time, not the profile's 4,000 MB and 60 minutes: model_weights in
+    # proportion to the tiny model's parameters, the data stage its declared 180 minutes
+    weights = [j for j in jobs if j["Comment"].startswith("rule_model_weights")]
+    assert [j["TRES"].split("mem=")[1].split(",")[0] for j in weights] == ["500M"], weights
+    shards = [j for j in jobs if j["Comment"].startswith("rule_samanantar_shards")]
+    assert [j["TimeLimit"] for j in shards] == ["03:00:00"], shards
     for run in TINY_RUNS:  # and given: Slurm set the job's visible device
         log = (remote / "results" / "logs" / "train" / "tiny_llama" / f"{run}.log").read_text()
         assert "CUDA_VISIBLE_DEVICES=0 " in log, log[:2000]

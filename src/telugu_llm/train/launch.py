@@ -1,5 +1,6 @@
 """Starting a training run: in this process, or in several processes started by torchrun
-(torch.distributed data parallel), whose output streams into the job's log."""
+(torch.distributed data parallel), whose output streams into the job's log; on a GPU host outside
+Slurm, on GPUs claimed for the job (gpus.gpu_slots), so that jobs side by side use different GPUs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from ..gpus import gpu_slots, gpus_needed
 from .run import train
 from .settings import RunSettings
 
@@ -23,7 +25,16 @@ def launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, token
            checkpoint_root: Path, threads: int = 1) -> dict:
     """Train in this process, or, with `settings.processes` > 1, in that many processes started by
     torchrun (torch.distributed data parallel: gloo on CPUs, NCCL with one GPU per process), each
-    loading the 4-bit model on its own device; rank 0 writes the same outputs as a single process."""
+    loading the 4-bit model on its own device; rank 0 writes the same outputs as a single process.
+    `threads` is the job's CPU cores (models.<name>.resources.cpus), shared by its processes."""
+    with gpu_slots(gpus_needed(settings.device, settings.processes)) as slots:
+        return _launch(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir, prompts_dir=prompts_dir,
+                       out_dir=out_dir, checkpoint_root=checkpoint_root, threads=threads,
+                       keep_fds=slots.fds if slots else [])
+
+
+def _launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, out_dir: Path,
+            checkpoint_root: Path, threads: int, keep_fds: list[int]) -> dict:
     args = {"settings": asdict(settings), "model_dir": str(model_dir), "tokenizer_dir": str(tokenizer_dir),
             "tokenized_dir": str(tokenized_dir), "out_dir": str(out_dir), "checkpoint_root": str(checkpoint_root)}
     if settings.processes == 1:
@@ -40,8 +51,9 @@ def launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, token
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={settings.processes}",
                "-m", "telugu_llm.train.worker", handle.name]
     log.info("launching %d training processes: %s", settings.processes, " ".join(command))
+    # the GPU slots' locks go with the processes: held until the last of them exits
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, pass_fds=keep_fds)
     previous = signal.getsignal(signal.SIGTERM)
 
     def forward(signum, frame):  # a job killed at its time limit takes its processes with it
