@@ -38,6 +38,13 @@ from hub_replicas import DECOYS, study  # noqa: E402
 from hubserver import HubServer  # noqa: E402
 
 TARGET = "results/report.html"
+# Run first (Snakemake --prioritize; the plan is unchanged): one job of each late rule kind, so that
+# a defect in the vocabulary stage, an extended twin or an evaluation shows within minutes, not at the end.
+FIRST = {"paper": ["results/vocab/curve.csv", "results/eval/mistral_7b_instruct/base/metrics.json",
+                   "results/eval/mistral_7b_instruct/samanantar/study/40/seed1/metrics.json",
+                   "results/eval/llama2_7b_chat_te400/samanantar/corrected/80/seed1/metrics.json"],
+         "controlled": ["results/eval/mistral_7b_instruct/samanantar/corrected/40/seed1/metrics.json",
+                        "results/eval/llama2_7b_chat_te400/samanantar/corrected/40/seed1/metrics.json"]}
 # controlled.yaml last: it names its one size as prompts.samanantar_train_subset, which rehearsal.yaml scales.
 VARIANTS = {"paper": ["config/paper.yaml", "config/rehearsal.yaml"],
             "controlled": ["config/paper.yaml", "config/rehearsal.yaml", "config/controlled.yaml"]}
@@ -69,7 +76,7 @@ def finished_jobs(log: str) -> dict[str, int]:
 
 def job_times(workdir: Path) -> list[tuple[str, float]]:
     """(rule, seconds) of every job that ran in `workdir`, from Snakemake's metadata (the start and
-    end time recorded with each output; a job's outputs share its start time)."""
+    end time recorded with each of its outputs)."""
     times = {}
     meta = workdir / ".snakemake" / "metadata"
     for f in meta.rglob("*") if meta.is_dir() else []:
@@ -80,9 +87,9 @@ def job_times(workdir: Path) -> list[tuple[str, float]]:
         except (ValueError, OSError):
             continue
         if record.get("starttime") and record.get("endtime") and record.get("rule"):
-            key = (record["rule"], record["starttime"])
-            times[key] = record["endtime"] - record["starttime"]
-    return sorted(((rule, seconds) for (rule, _), seconds in times.items()), key=lambda t: -t[1])
+            seconds = round(record["endtime"] - record["starttime"], 1)
+            times[(record["rule"], round(record["endtime"]), seconds)] = seconds  # one job, several outputs
+    return sorted(((rule, seconds) for (rule, _, _), seconds in times.items()), key=lambda t: -t[1])
 
 
 def hub_env(server: HubServer, token: str, home: Path) -> dict:
@@ -105,7 +112,7 @@ def run_variant(name: str, workdir: Path, env: dict, cores: int, extra: list[str
     start = time.perf_counter()
     with open(log, "w") as handle:
         proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), "--keep-going",
-                               "--show-failed-logs", *args], cwd=workdir, env=env, stdout=handle,
+                               "--rerun-incomplete", "--show-failed-logs", *args, "--prioritize", *FIRST[name]], cwd=workdir, env=env, stdout=handle,
                               stderr=subprocess.STDOUT, text=True)
     wall = time.perf_counter() - start
     text = log.read_text()
