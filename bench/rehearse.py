@@ -101,8 +101,8 @@ def hub_env(server: HubServer, token: str, home: Path) -> dict:
     return env
 
 
-def run_variant(name: str, workdir: Path, env: dict, cores: int, extra: list[str]) -> dict:
-    args = [TARGET, *extra, "--configfile", *VARIANTS[name]]
+def run_variant(name: str, workdir: Path, env: dict, cores: int, extra: list[str], targets: list[str]) -> dict:
+    args = [*targets, *extra, "--configfile", *VARIANTS[name]]
     dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", *args, "--quiet", "rules"],
                          cwd=workdir, env=env, capture_output=True, text=True)
     if dry.returncode != 0:
@@ -138,6 +138,8 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", choices=[*VARIANTS, "all"], default="all")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--workdir", type=Path, help="where the workflow copy and the replica go (default: a temporary folder)")
+    parser.add_argument("--targets", nargs="+", default=[TARGET],
+                        help="rehearse the part of the plan these files need (default: all of it, results/report.html)")
     parser.add_argument("--config", nargs="*", default=[], help="extra `--config key=value` items, e.g. train.device=cuda")
     args = parser.parse_args(argv)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="telugu-llm-rehearsal-"))
@@ -153,7 +155,7 @@ def main(argv=None) -> int:
         env = hub_env(server, token, root / "hf-home")
         for name in (VARIANTS if args.variant == "all" else [args.variant]):
             print(f"rehearsal: {name}: {' '.join(VARIANTS[name])} in {workdir}", flush=True)
-            result = run_variant(name, workdir, env, args.cores, extra)
+            result = run_variant(name, workdir, env, args.cores, extra, args.targets)
             results.append(result)
             print(f"rehearsal: {name}: {'ok' if result['ok'] else 'FAILED'} "
                   f"{result.get('finished_total', 0)}/{result.get('planned_total', '?')} jobs in {result.get('wall_s', 0)} s"
