@@ -2,7 +2,7 @@
 #   make report   set up, then build results/report.html on the embedded default
 #   make test     set up, then run the test suite
 #   make rehearse set up, then run config/paper.yaml (and controlled.yaml) at rehearsal sizes on a CPU,
-#                 against a local replica of the hub (bench/rehearse.py; under an hour on 2 cores)
+#                 against a local replica of the hub (bench/rehearse.py; times in bench/out/rehearsal.json)
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
