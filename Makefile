@@ -1,12 +1,14 @@
 # The two commands of the README:
 #   make report   set up, then build results/report.html on the embedded default
 #   make test     set up, then run the test suite
+#   make rehearse set up, then run config/paper.yaml (and controlled.yaml) at rehearsal sizes on a CPU,
+#                 against a local replica of the hub (bench/rehearse.py; times in bench/out/rehearsal.json)
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup report test lock bench clean
+.PHONY: setup report test lock bench rehearse clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (set PYTHON=...)"'
@@ -27,6 +29,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/data_prep.py
 	$(BIN)/python bench/fertility.py
+
+rehearse: $(STAMP)
+	$(BIN)/python bench/rehearse.py
 
 # Re-resolve the full lock from the direct pins in requirements.txt, in a throw-away venv.
 lock:
