@@ -529,4 +529,5 @@ def test_grouping_by_length_reads_the_length_column_not_every_example(tiny, tmp_
 
     monkeypatch.setattr(datasets.Dataset, "__iter__", no_reading)
     sampler = trainer._get_train_sampler(trainer._remove_unused_columns(trainer.train_dataset))
-    assert sampler.lengths == [len(ids) for ids in trainer.train_dataset.with_format(None)["input_ids"]]
+    monkeypatch.undo()
+    assert list(sampler.lengths) == [len(ids) for ids in trainer.train_dataset["input_ids"]]
