@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from .errors import InputError
+from .evaluation.generation import check_budget
 from .extended import UNEXTENDABLE_CLASSES, add_extended_models, extensions
 from .languages import LANGUAGE_NAMES, SAMANANTAR_LANGUAGES
 from .tasks import FIELDS, PLACEHOLDERS
@@ -304,6 +305,7 @@ RESERVED_SETS = ("embedded", "samanantar_test", "study_probes")
 
 
 def check_evaluation(spec: dict, lang: str) -> None:
+    check_budget(spec["max_prompt_tokens"], spec["max_new_tokens"], spec["batch_tokens"])
     if spec["sets_path"] and not Path(spec["sets_path"]).is_dir():
         raise InputError(f"config key evaluation.sets_path: directory {spec['sets_path']} does not exist")
     if spec["sets_path"] and spec["embedded"] and not any(Path(spec["sets_path"]).rglob("*.jsonl")):
