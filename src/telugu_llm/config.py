@@ -13,7 +13,6 @@ import jsonschema
 import yaml
 
 from .errors import InputError
-from .evaluation.generation import check_budget
 from .extended import UNEXTENDABLE_CLASSES, add_extended_models, extensions
 from .languages import LANGUAGE_NAMES, SAMANANTAR_LANGUAGES
 from .tasks import FIELDS, PLACEHOLDERS
@@ -299,6 +298,16 @@ def check_instructions(instructions: list[dict], lang: str) -> None:
             raise InputError(f"{key}.text: bad placeholder ({exc}); use {{source}}, {{target}} and {{sentence}}") from None
         if "{sentence}" not in ins["text"]:
             raise InputError(f"{key}.text: must contain {{sentence}}")
+
+
+def check_budget(max_prompt_tokens: int, max_new_tokens: dict[str, int], batch_tokens: int) -> None:
+    """The longest prompt with the longest answer must fit one evaluation batch
+    (evaluation.generation.token_batches)."""
+    task, longest = max(max_new_tokens.items(), key=lambda kv: kv[1])
+    if max_prompt_tokens + longest > batch_tokens:
+        raise InputError(f"config key evaluation.batch_tokens: {batch_tokens} is less than one row at the limits, "
+                         f"evaluation.max_prompt_tokens ({max_prompt_tokens}) + evaluation.max_new_tokens.{task} "
+                         f"({longest}) = {max_prompt_tokens + longest}")
 
 
 RESERVED_SETS = ("embedded", "samanantar_test", "study_probes")

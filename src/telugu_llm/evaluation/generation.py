@@ -18,7 +18,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-from ..errors import InputError
 from ..loading import token_nll
 
 log = logging.getLogger(__name__)
@@ -85,7 +84,7 @@ def token_batches(lengths: list[int], batch_tokens: int, batch_size: int, extra:
     """Indices grouped into batches of similar length, longest first, each as many rows as fit
     `batch_tokens`: rows x (the batch's longest length + `extra`, the tokens each row will add) at
     most `batch_tokens`, and at most `batch_size` rows. A row that alone exceeds the budget is a
-    batch of its own (`check_budget` refuses such settings before a run starts)."""
+    batch of its own (`config.check_budget` refuses such settings before a run starts)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
     for i in order:
@@ -96,15 +95,6 @@ def token_batches(lengths: list[int], batch_tokens: int, batch_size: int, extra:
         else:
             batches.append([i])
     return batches
-
-
-def check_budget(max_prompt_tokens: int, max_new_tokens: dict[str, int], batch_tokens: int) -> None:
-    """The longest prompt with the longest answer must fit one batch."""
-    task, longest = max(max_new_tokens.items(), key=lambda kv: kv[1])
-    if max_prompt_tokens + longest > batch_tokens:
-        raise InputError(f"config key evaluation.batch_tokens: {batch_tokens} is less than one row at the limits, "
-                         f"evaluation.max_prompt_tokens ({max_prompt_tokens}) + evaluation.max_new_tokens.{task} "
-                         f"({longest}) = {max_prompt_tokens + longest}")
 
 
 def left_padded(rows: list[list[int]], pad: int):

@@ -25,11 +25,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..atomic import atomic_directory, json_text
+from ..config import check_budget
 from ..errors import InputError
 from ..loading import Quantization, compute_dtype, device_name, load_quantized, padded_tokenizer, resolve_device, versions
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
 from ..vocab.embeddings import check_adapter_rows, extend_model, merge_new_rows, read_extension
-from .generation import check_budget, encode_prompt, generate, reference_nll
+from .generation import encode_prompt, generate, reference_nll
 from .order import first_that_fit
 from .scoring import metric_values, score_item
 from .sets import read_sets
