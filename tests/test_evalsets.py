@@ -261,3 +261,15 @@ def test_a_parallel_hub_set_stored_one_language_per_config_is_joined_on_id(tmp_p
     assert [(i["id"], i["reference"]) for i in items] == [("flores200-1", "వర్షం కురిసింది."), ("flores200-2", "ధన్యవాదాలు.")]
     assert "It rained." in items[0]["instruction"] and "ఆంగ్లం నుండి తెలుగులోకి" in items[0]["instruction"]
     assert summary["dropped"]["flores200: id only in config"] == {"count": 1, "examples": ["evaluation.hub[0] id 3"]}
+
+
+def test_only_a_set_with_a_document_may_be_truncated():
+    from telugu_llm.config import check_evaluation
+
+    spec = with_defaults({"hub": [{"name": "flores", "repo": "openlanguagedata/flores_plus", "split": "devtest",
+                                   "task": "translation", "lang": "te", "source_lang": "en", "truncate": True,
+                                   "fields": {"source": "eng", "reference": "tel"}}]}, "evaluation")
+    with pytest.raises(InputError, match=r"config key evaluation.hub\[0\].truncate: only a summarization or qa set "
+                                         r"has a document to cut \(this one is translation\)"):
+        check_evaluation(spec, "te")
+    check_evaluation({**spec, "hub": [{**spec["hub"][0], "truncate": False}]}, "te")

@@ -18,7 +18,7 @@ from telugu_llm.config import check_budget
 from telugu_llm.evaluation.generation import finish, generate, reference_nll, token_batches
 from telugu_llm.evaluation.run import choose_items, evaluate, trained_sequence
 from telugu_llm.evaluation.scoring import score_item
-from telugu_llm.evaluation.sets import build_sets
+from telugu_llm.evaluation.sets import build_sets, read_sets
 from telugu_llm.evaluation.settings import GenerationSettings
 from telugu_llm.intervals import Intervals
 from telugu_llm.errors import InputError
@@ -233,8 +233,42 @@ def test_long_prompts_are_passed_over_and_the_next_in_the_order_taken(tokenizer_
         assert chosen[max_items] == fits[:max_items]
         passed = order.index(fits[max_items - 1]) + 1 - max_items if max_items < 4 else 8
         assert skipped == {"embedded/summarization/te": passed}
-        assert coverage["embedded/summarization/te"] == {"candidates": 12, "wanted": max_items,
+        assert coverage["embedded/summarization/te"] == {"candidates": 12, "wanted": max_items, "truncated": 0,
                                                          "evaluated": min(max_items, 4), "skipped_prompt_too_long": passed}
+
+
+def test_a_set_marked_truncate_keeps_the_head_of_a_long_document_that_fits(tokenizer_dirs, tmp_path, hub):
+    """XL-Sum and IndicQA with `truncate`: a document cut at a word to fit, marked; a passage whose
+    answer would be cut off is passed over."""
+    from hub_replicas import script_only_with_export
+    from test_evalsets import hub_spec, paper_entry
+
+    words = [f"పదం{i}" for i in range(150)]  # about 2,500 Llama-2 tokens (a Telugu letter is bytes)
+    document = " ".join(words)
+    script_only_with_export(hub.root, "csebuetnlp/xlsum", "xlsum.py", {"telugu/test": {
+        "id": ["x1", "x2"], "url": ["u"] * 2, "title": ["t"] * 2, "summary": ["వర్షం."] * 2,
+        "text": [document, "చిన్న వార్త."]}})
+    script_only_with_export(hub.root, "ai4bharat/IndicQA", "IndicQA.py", {"indicqa.te/test": {
+        "id": ["q1", "q2"], "context": [document, document + " రాజధాని"], "question": ["ఏది?", "ఏది?"],
+        "answers": [{"text": ["పదం3"], "answer_start": [0]}, {"text": ["రాజధాని"], "answer_start": [0]}]}})
+    specs = [hub_spec({**paper_entry(name), "truncate": True}) for name in ("xlsum", "indicqa")]
+    build_sets(out_dir=tmp_path / "sets", lang="te", instructions=INSTRUCTIONS, max_candidates=None, seed=1,
+               embedded_root=None, samanantar_dir=None, probes=None, hub=specs, hub_max_rows=10)
+    items = read_sets(tmp_path / "sets").to_pylist()
+    assert {i["long_text"] for i in items if i["id"] in ("xlsum-0", "indicqa-0")} == {document}
+    config = evaluation_config(max_items=5, max_prompt_tokens=300)
+    settings = from_dict(GenerationSettings, {k: config[k] for k in GenerationSettings.__dataclass_fields__})
+    kept, prompts, skipped, coverage = choose_items(load_tokenizer(tokenizer_dirs["llama2"]), items, "llama2_study",
+                                                    None, settings)
+    by_id = {item["id"]: (item, ids) for (item, _, _), ids in zip(kept, prompts)}
+    assert sorted(by_id) == ["indicqa-0", "xlsum-0", "xlsum-1"]  # indicqa-1's answer is past the cut
+    cut, ids = by_id["xlsum-0"]
+    assert cut["truncated"] and 250 < len(ids) <= 300 and not by_id["xlsum-1"][0].get("truncated")
+    head = next(i["instruction"] for i in items if i["id"] == "xlsum-0").split(document)[0]
+    assert cut["instruction"].startswith(head + " ".join(words[:10])) and words[-1] not in cut["instruction"]
+    assert coverage["xlsum/summarization/te"] == {"candidates": 2, "wanted": 2, "evaluated": 2, "truncated": 1,
+                                                  "skipped_prompt_too_long": 0}
+    assert coverage["indicqa/qa/te"]["truncated"] == 1 and skipped == {"indicqa/qa/te": 1}
 
 
 def test_a_whole_evaluation_and_its_summary(llama, tmp_path):

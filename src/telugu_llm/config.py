@@ -335,6 +335,9 @@ def check_evaluation(spec: dict, lang: str) -> None:
         if missing or extra:
             raise InputError(f"config key {key}.fields: task {hub['task']} needs exactly {', '.join(need)}"
                              + (f"; missing {', '.join(missing)}" if missing else "") + (f"; unknown {', '.join(extra)}" if extra else ""))
+        if hub["truncate"] and hub["task"] not in ("summarization", "qa"):
+            raise InputError(f"config key {key}.truncate: only a summarization or qa set has a document to cut "
+                             f"(this one is {hub['task']})")
         if hub["task"] == "translation" and hub["source_lang"] not in ("en", lang):
             raise InputError(f"config key {key}.source_lang: a translation set needs en or {lang} as its source")
     for task, phrasings in spec["instructions"].items():

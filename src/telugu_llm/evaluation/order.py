@@ -13,6 +13,9 @@ The order spreads over units before it repeats one: a unit is an item's context 
 keyed hash (`priority`), the items of a unit by the hash of their id, and the order takes the first
 item of every unit, then the second, and so on (`ranked`).
 
+A hub set with `truncate` may instead cut a document (passage) that does not fit to its longest
+head that does (`head_that_fits`): a deviation from the benchmark, counted and marked.
+
 A hub split is sampled across the whole split, streamed (`UnitSample`): the units with the
 smallest priorities whose rows together are at most `hub_max_rows`, a function of the split and
 the seed only (not of the order the rows arrive in), in memory bounded by the rows kept.
@@ -21,6 +24,7 @@ the seed only (not of the order the rows arrive in), in memory bounded by the ro
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Callable
 
 import xxhash
@@ -105,3 +109,23 @@ def first_that_fit(items: list[dict], limit: int | None, encode: Callable[[dict]
             continue
         taken.append((item, ids))
     return taken, passed_over
+
+
+def head_that_fits(instruction: str, text: str, encode: Callable[[str], list], max_tokens: int,
+                   keep: list[str] = ()) -> tuple[str, list] | None:
+    """`instruction` with `text` (which it holds) cut at a word boundary to its longest head whose
+    encoding is at most `max_tokens` long, and that encoding; None where no head fits or the head
+    that fits has lost one of `keep` (a QA answer)."""
+    cuts = [m.start() for m in re.finditer(r"\s+", text)]
+    best, lo, hi = None, 0, len(cuts) - 1
+    while lo <= hi:  # encodings grow with the head: the largest cut that fits
+        mid = (lo + hi) // 2
+        cut = instruction.replace(text, text[:cuts[mid]], 1)
+        ids = encode(cut)
+        if len(ids) <= max_tokens:
+            best, lo = (cut, ids, text[:cuts[mid]]), mid + 1
+        else:
+            hi = mid - 1
+    if best is None or not all(k in best[2] for k in keep):
+        return None
+    return best[0], best[1]

@@ -9,7 +9,10 @@ Which items: of each (set, task, lang), written by the sets rule in a seeded ord
 `evaluation.max_items` whose prompt (in the model's template, under its tokenizer) is at most
 `evaluation.max_prompt_tokens` long (`order.first_that_fit`); the study's probes all that fit.
 `metrics.json` counts, per group, the items passed over for length (`skipped_prompt_too_long`) and
-`coverage`: candidates, wanted, evaluated, skipped; a group that fell short of `max_items` is logged.
+`coverage`: candidates, wanted, evaluated, skipped, truncated; a group that fell short of
+`max_items` is logged. A hub set with `truncate` cuts a document (passage) that does not fit to
+its longest head that does (`order.head_that_fits`), marked `truncated` in generations.parquet; the
+likelihood of its reference is then given the cut prompt.
 Runs on one tokenizer (a base model and its adapters) evaluate the same items.
 """
 
@@ -31,7 +34,7 @@ from ..loading import Quantization, compute_dtype, device_name, load_quantized, 
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
 from ..vocab.embeddings import check_adapter_rows, extend_model, merge_new_rows, read_extension
 from .generation import encode_prompt, generate, reference_nll
-from .order import first_that_fit
+from .order import first_that_fit, head_that_fits
 from .scoring import metric_values, score_item
 from .sets import read_sets
 from .settings import GenerationSettings
@@ -46,7 +49,7 @@ GENERATION_SCHEMA = pa.schema([
     ("prompt_tokens", pa.int64()), ("new_tokens", pa.int64()), ("nll", pa.float64()), ("ref_tokens", pa.int64()),
     ("ref_chars", pa.int64()), ("repetition_rate", pa.float64()), ("stopped", pa.float64()), ("marker", pa.float64()),
     ("script_fidelity", pa.float64()), ("exact_match", pa.float64()), ("f1", pa.float64()), ("rouge_l", pa.float64()),
-    ("refusal", pa.float64()),
+    ("refusal", pa.float64()), ("truncated", pa.bool_()),
 ])
 
 
@@ -115,27 +118,40 @@ def choose_items(tokenizer, items: list[dict], template: str, probe_template: st
     for item, item_template in with_probe_template(items, template, probe_template):
         groups.setdefault(f"{item['set']}/{item['task']}/{item['lang']}", []).append((item, item_template))
 
-    texts = {}
+    texts, cut = {}, {}
+
+    def encode_instruction(instruction: str, item_template: str) -> tuple[str, list]:
+        text = render(item_template, [("Human", instruction), ("Assistant", "")], tokenizer=tokenizer).prompt
+        return text, encode_prompt(tokenizer, text, bos)
 
     def encode(pair):
         item, item_template = pair
-        texts[id(pair)] = render(item_template, [("Human", item["instruction"]), ("Assistant", "")],
-                                 tokenizer=tokenizer).prompt
-        return encode_prompt(tokenizer, texts[id(pair)], bos)
+        texts[id(pair)], ids = encode_instruction(item["instruction"], item_template)
+        if len(ids) > settings.max_prompt_tokens and item.get("long_text"):  # hub `truncate`
+            head = head_that_fits(item["instruction"], item["long_text"], lambda i: encode_instruction(i, item_template)[1],
+                                  settings.max_prompt_tokens, keep=item["references"] if item["task"] == "qa" else [])
+            if head is not None:
+                cut[id(pair)] = head[0]
+                texts[id(pair)], ids = encode_instruction(head[0], item_template)
+        return ids
 
     kept, prompts, skipped, coverage = [], [], {}, {}
     for key in sorted(groups):
         members = sorted(groups[key], key=lambda pair: pair[0]["rank"])
         wanted = None if members[0][0]["set"].startswith(PROBES) else settings.max_items
         taken, passed_over = first_that_fit(members, wanted, encode, settings.max_prompt_tokens)
+        truncated = 0
         for pair, ids in taken:
-            kept.append((pair[0], texts[id(pair)], pair[1]))
+            item = pair[0]
+            if id(pair) in cut:
+                item, truncated = {**item, "instruction": cut[id(pair)], "truncated": True}, truncated + 1
+            kept.append((item, texts[id(pair)], pair[1]))
             prompts.append(ids)
         if passed_over:
             skipped[key] = passed_over
         target = len(members) if wanted is None else min(wanted, len(members))
         coverage[key] = {"candidates": len(members), "wanted": target, "evaluated": len(taken),
-                         "skipped_prompt_too_long": passed_over}
+                         "skipped_prompt_too_long": passed_over, "truncated": truncated}
         if len(taken) < target:
             log.warning("%s: %d of %d items evaluated: %d of the %d candidates have prompts longer than %d tokens",
                         key, len(taken), target, passed_over, len(members), settings.max_prompt_tokens)
@@ -184,7 +200,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
                      "instruction": item["instruction"], "prompt": prompt, "reference": item["reference"],
                      "references": item["references"], "output": gen.text, "stop_reason": gen.stop_reason,
                      "prompt_tokens": len(ids), "new_tokens": gen.new_tokens, "nll": item_nll if n_ref else math.nan,
-                     "ref_tokens": n_ref, "ref_chars": len(item["reference"] or ""),
+                     "ref_tokens": n_ref, "ref_chars": len(item["reference"] or ""), "truncated": item.get("truncated", False),
                      **score_item(item["task"], item["lang"], gen.text, item["references"], gen.stop_reason)})
     table = pa.Table.from_pylist(rows, schema=GENERATION_SCHEMA)
     stop_reasons: dict[str, int] = {}

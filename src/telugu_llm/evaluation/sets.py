@@ -50,6 +50,7 @@ SCHEMA = pa.schema(
         pa.field("references", pa.list_(pa.string()), nullable=False),
         pa.field("origin", pa.string(), nullable=False),
         pa.field("rank", pa.int32(), nullable=False),  # the seeded order within (set, task, lang)
+        pa.field("long_text", pa.string()),  # a set that may be truncated: the document (passage) as in the instruction
     ],
     metadata={"schema": "telugu_llm.evalsets/2"},
 )
@@ -87,8 +88,9 @@ def instruction_for(instructions: dict, task: str, lang: str) -> str:
 
 
 def make_item(record: dict, *, set_name: str, task: str, lang: str, instructions: dict, where: str,
-              out: Collector, source_lang: str | None = None, item_id: str | None = None) -> None:
-    """Check one record of a task's format and turn it into an item (or count why not)."""
+              out: Collector, source_lang: str | None = None, item_id: str | None = None, cut: bool | None = None) -> None:
+    """Check one record of a task's format and turn it into an item (or count why not); `cut`: the
+    set's `truncate` (a hub set's), which keeps the document (passage) as `long_text`."""
     need = FIELDS[task]
     missing = [f for f in need if f not in record or record[f] is None]
     if missing:
@@ -138,7 +140,14 @@ def make_item(record: dict, *, set_name: str, task: str, lang: str, instructions
     out.items.append({"id": item_id or str(record.get("id")), "set": set_name, "task": task, "lang": lang,
                       "source_lang": source_lang, "instruction": text, "reference": references[0].strip(),
                       "references": [r.strip() for r in references], "origin": where,
-                      "unit": context_unit(values["context"]) if task == "qa" else None})
+                      "unit": context_unit(values["context"]) if task == "qa" else None,
+                      "long_text": long_text(task, values) if cut else None})
+
+
+def long_text(task: str, values: dict) -> str | None:
+    """The part of a prompt that an evaluation may cut to fit (hub `truncate`), as the instruction holds it."""
+    field = {"summarization": "document", "qa": "context"}.get(task)
+    return values[field].strip() if field else None
 
 
 def context_unit(context: str) -> str:
@@ -276,7 +285,7 @@ def hub_items(spec: dict, index: int, instructions: dict, out: Collector, max_ro
         record = {f: _field(row, column) for f, column in spec["fields"].items()}
         make_item(record, set_name=spec["name"], task=task, lang=spec["lang"], source_lang=spec.get("source_lang"),
                   instructions=instructions, where=f"{spec['repo']} {spec['split']} row {number}", out=out,
-                  item_id=f"{spec['name']}-{row[spec['key']] if paired else number}")
+                  item_id=f"{spec['name']}-{row[spec['key']] if paired else number}", cut=spec["truncate"])
 
 
 def in_order(items: list[dict], max_candidates: int | None, seed: int) -> list[dict]:
