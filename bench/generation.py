@@ -9,6 +9,15 @@ limit, in the same process, alternating:
 Reports generated tokens per second (tokens up to each answer's stop, EOS included) of both and
 the ratio, medians over the repeats, and writes bench/out/generation.json.
 
+With --batching, instead: the project's generation batched by rows (`batch_size` rows whatever
+their length, as before issue 20) against batched by tokens (`--batch-tokens`), on mixed-length
+prompts (every task, Telugu summaries and passages included), alternating; tokens/s medians, the
+largest batch in tokens (rows x (width + limit)) and the peak memory of each (CUDA: peak allocated;
+CPU: run each alone with --only rows|tokens under /usr/bin/time -v), bench/out/batching.json.
+
+    .venv/bin/python bench/generation.py --random tiny --tokenizer <llama2 tokenizer> --batching \
+        --prompts 48 --max-prompt-tokens 1024 --batch-size 16 --batch-tokens 4096
+
     .venv/bin/python bench/generation.py [--model resources/models/smollm2_135m]
         [--tokenizer resources/tokenizers/smollm2] [--template llama2_study] [--prompts 32]
         [--batch-size 8] [--max-new-tokens 48] [--repeats 3]
@@ -48,16 +57,17 @@ def default_markers() -> list[str]:
     return with_defaults({}, "evaluation")["markers"]
 
 
-def prompts(tokenizer, template: str, count: int, max_prompt_tokens: int) -> list[list[int]]:
+def prompts(tokenizer, template: str, count: int, max_prompt_tokens: int, mixed: bool = False) -> list[list[int]]:
     from telugu_llm.evaluation.sets import build_sets, read_sets
     from telugu_llm.evaluation.generation import encode_prompt
     from telugu_llm.prompts.formats import adds_bos, render
 
     with tempfile.TemporaryDirectory() as tmp:
-        build_sets(out_dir=Path(tmp) / "sets", lang="te", instructions=default_instructions(), max_items=None, seed=1,
+        build_sets(out_dir=Path(tmp) / "sets", lang="te", instructions=default_instructions(), max_candidates=None, seed=1,
                    embedded_root=REPO / "data" / "eval", samanantar_dir=None, probes=None, hub=[], hub_max_rows=0)
         items = read_sets(Path(tmp) / "sets").to_pylist()
-    items = [i for i in items if i["task"] in ("translation", "completion")]  # short prompts, long answers
+    if not mixed:
+        items = [i for i in items if i["task"] in ("translation", "completion")]  # short prompts, long answers
     out = []
     for item in items:
         text = render(template, [("Human", item["instruction"]), ("Assistant", "")], tokenizer=tokenizer).prompt
@@ -109,17 +119,56 @@ def plain(model, tokenizer, batch: list[list[int]], max_new_tokens: int) -> tupl
     return tokens, time.perf_counter() - start
 
 
-def project(model, tokenizer, batch, max_new_tokens: int, batch_size: int) -> tuple[int, float]:
+def project(model, tokenizer, batch, max_new_tokens: int, batch_size: int, batch_tokens: int = 10**9,
+            speed_out: dict | None = None) -> tuple[int, float]:
+    """The evaluation's generation; batch_tokens 10**9: batched by rows only."""
     import torch
 
     from telugu_llm.evaluation.generation import generate
 
     start = time.perf_counter()
     _, speed = generate(model, tokenizer, batch, max_new_tokens=[max_new_tokens] * len(batch), batch_size=batch_size,
-                        do_sample=False, temperature=1.0, top_p=1.0, seed=0, markers=default_markers())
+                        batch_tokens=batch_tokens, do_sample=False, temperature=1.0, top_p=1.0, seed=0,
+                        markers=default_markers())
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+    if speed_out is not None:
+        speed_out.update(speed)
     return speed["generated_tokens"], time.perf_counter() - start
+
+
+def batching(args, model, tokenizer, device) -> None:
+    """Rows against tokens (module docstring)."""
+    import resource
+
+    import torch
+
+    batch = prompts(tokenizer, args.template, args.prompts, args.max_prompt_tokens, mixed=True)
+    budgets = {"rows": 10**9, "tokens": args.batch_tokens}
+    names = [args.only] if args.only else ["rows", "tokens"]
+    project(model, tokenizer, batch[:2], 4, 2)  # warm-up
+    runs = {name: [] for name in names}
+    for repeat in range(args.repeats):
+        for name in names if repeat % 2 == 0 else names[::-1]:
+            if device == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            speed: dict = {}
+            tokens, seconds = project(model, tokenizer, batch, args.max_new_tokens, args.batch_size, budgets[name], speed)
+            peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
+            runs[name].append({"tokens": tokens, "seconds": seconds, "tokens_per_second": tokens / seconds,
+                               "batches": speed["batches"], "largest_batch_tokens": speed["largest_batch_tokens"],
+                               "peak_cuda_mib": peak})
+            print(f"repeat {repeat}: {name:6s} {tokens:6d} tokens in {seconds:7.2f} s = {tokens / seconds:8.1f} tokens/s, "
+                  f"{speed['batches']} batches, largest {speed['largest_batch_tokens']} tokens"
+                  + (f", peak {peak:.0f} MiB" if peak else ""), flush=True)
+    result = {"prompts": len(batch), "prompt_tokens": sorted(map(len, batch)), "max_new_tokens": args.max_new_tokens,
+              "batch_size": args.batch_size, "batch_tokens": args.batch_tokens, "device": device,
+              "threads": torch.get_num_threads(), "runs": runs,
+              "median_tokens_per_second": {n: statistics.median(r["tokens_per_second"] for r in rs) for n, rs in runs.items()},
+              "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"batching{'_' + args.only if args.only else ''}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("median_tokens_per_second", "peak_rss_mib")}))
 
 
 def main() -> None:
@@ -136,6 +185,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads on a CPU (default: torch's)")
     parser.add_argument("--bf16", action="store_true", help="bf16 weights instead of 4-bit NF4")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--batching", action="store_true", help="rows against a token budget (module docstring)")
+    parser.add_argument("--batch-tokens", type=int, default=8192)
+    parser.add_argument("--only", choices=["rows", "tokens"], help="with --batching: one of them (memory per process)")
     args = parser.parse_args()
 
     import torch
@@ -143,6 +195,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     model, tokenizer, device = load(args)
+    if args.batching:
+        return batching(args, model, tokenizer, device)
     batch = prompts(tokenizer, args.template, args.prompts, args.max_prompt_tokens)
     project(model, tokenizer, batch[: args.batch_size], 4, args.batch_size)  # warm-up of both paths
     plain(model, tokenizer, batch[:1], 4)

@@ -516,7 +516,7 @@ def eval_set_inputs(wildcards):
 
 
 def eval_set_params():
-    keys = ("embedded", "samanantar_test", "study_probes", "sets_path", "hub", "hub_max_rows", "max_items", "seed",
+    keys = ("embedded", "samanantar_test", "study_probes", "sets_path", "hub", "hub_max_rows", "max_candidates", "seed",
             "instructions")
     return canonical({"lang": LANG, **{k: EVAL[k] for k in keys}})
 

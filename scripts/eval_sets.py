@@ -12,7 +12,7 @@ with logged(snakemake.log[0]) as log:
         out_dir=Path(snakemake.output[0]),
         lang=spec["lang"],
         instructions=spec["instructions"],
-        max_items=spec["max_items"],
+        max_candidates=spec["max_candidates"],
         seed=spec["seed"],
         embedded_root=Path(p.root) if spec["embedded"] else None,
         samanantar_dir=Path(i.samanantar) if spec["samanantar_test"] else None,
@@ -20,5 +20,5 @@ with logged(snakemake.log[0]) as log:
         hub=spec["hub"],
         hub_max_rows=spec["hub_max_rows"],
     )
-    log.info("evaluation sets: %d of %d items selected: %s", summary["items_selected"], summary["items_available"],
-             summary["sets"])
+    log.info("evaluation sets: %d of %d items written in their seeded order: %s", summary["items_selected"],
+             summary["items_available"], summary["sets"])

@@ -21,7 +21,7 @@ INSTRUCTIONS = {task: spec["default"] for task, spec in
 
 
 def build(tmp_path, root, **kw):
-    args = dict(out_dir=tmp_path / "sets", lang="te", instructions=INSTRUCTIONS, max_items=None, seed=1,
+    args = dict(out_dir=tmp_path / "sets", lang="te", instructions=INSTRUCTIONS, max_candidates=None, seed=1,
                 embedded_root=root, samanantar_dir=None, probes=None, hub=[], hub_max_rows=2000)
     args.update(kw)
     return build_sets(**args)
@@ -107,13 +107,15 @@ def test_an_empty_set_is_one_error_and_leaves_nothing(tmp_path):
     assert not (tmp_path / "sets").exists()
 
 
-def test_samples_are_seeded_and_nested(tmp_path):
+def test_the_order_is_seeded_and_a_shorter_one_is_its_head(tmp_path):
     root = REPO / "data" / "eval"
-    small = build(tmp_path / "a", root, out_dir=tmp_path / "a", max_items=3)
-    large = build(tmp_path / "b", root, out_dir=tmp_path / "b", max_items=6)
-    again = build(tmp_path / "c", root, out_dir=tmp_path / "c", max_items=3)
-    ids = {name: set(read_sets(tmp_path / name).column("id").to_pylist()) for name in "abc"}
-    assert ids["a"] == ids["c"] and ids["a"] < ids["b"]
+    small = build(tmp_path / "a", root, out_dir=tmp_path / "a", max_candidates=3)
+    large = build(tmp_path / "b", root, out_dir=tmp_path / "b", max_candidates=6)
+    build(tmp_path / "c", root, out_dir=tmp_path / "c", max_candidates=3)
+    build(tmp_path / "d", root, out_dir=tmp_path / "d", max_candidates=3, seed=2)
+    tables = {name: read_sets(tmp_path / name).to_pylist() for name in "abcd"}
+    ranked = {name: {(i["task"], i["lang"], i["rank"]): i["id"] for i in rows} for name, rows in tables.items()}
+    assert ranked["a"] == {k: v for k, v in ranked["b"].items() if k[2] < 3} and ranked["a"] != ranked["d"]
     assert set(small["sets"]["embedded"].values()) == {3} and set(large["sets"]["embedded"].values()) == {6}
     assert (tmp_path / "a" / "embedded.parquet").read_bytes() == (tmp_path / "c" / "embedded.parquet").read_bytes()
 
@@ -137,6 +139,67 @@ def test_a_hub_set_maps_its_columns(tmp_path, hub):
     with pytest.raises(InputError, match=r"evaluation.hub\[0\]: rajpurkar/squad@main has no column 'query'; its columns "
                                          r"are id, context, question, answers"):
         build(tmp_path / "other", None, hub=[hub_spec({**spec, "fields": {**spec["fields"], "question": "query"}})])
+
+
+def squad_replica(root, contexts: int, questions: int) -> list[dict]:
+    """rajpurkar/squad's validation split as the hub serves it, `contexts` passages in split order
+    with `questions` each (as SQuAD stores an article's passages and a passage's questions)."""
+    from hubserver import add_file, add_parquet
+
+    rows = [{"id": f"q{c}-{q}", "context": f"Passage {c} holds " + ", ".join(f"word{c}x{k}" for k in range(questions)) + ".",
+             "question": f"What is the answer to question {q} of passage {c}?",
+             "answers": {"text": [f"word{c}x{q}"], "answer_start": [0]}} for c in range(contexts) for q in range(questions)]
+    add_file(root, "rajpurkar/squad", "README.md", "---\nconfigs:\n- config_name: plain_text\n  data_files:\n"
+             "  - split: validation\n    path: plain_text/validation-*\n---\n")
+    add_parquet(root, "rajpurkar/squad", "plain_text/validation-00000-of-00001.parquet",
+                {k: [r[k] for r in rows] for k in rows[0]})
+    return rows
+
+
+def test_a_hub_set_is_sampled_across_its_split_by_context(tmp_path, hub):
+    """SQuAD read as its first hub_max_rows rows was about ten articles of 48; now a seeded sample
+    of contexts from the whole split, each context's first question before any second one."""
+    rows = squad_replica(hub.root, contexts=40, questions=5)
+    spec = hub_spec({"name": "squad", "repo": "rajpurkar/squad", "split": "validation", "task": "qa", "lang": "en",
+                     "fields": {"context": "context", "question": "question", "answers": "answers.text"}})
+    summary = build(tmp_path, None, hub=[spec], hub_max_rows=32)
+    read = summary["hub_sources"]["squad"]
+    assert {k: read[k] for k in ("rows_read", "rows_kept", "units_read", "units_kept", "max_rows")} == \
+        {"rows_read": 200, "rows_kept": 30, "units_read": 40, "units_kept": 6, "max_rows": 32}
+    items = sorted(read_sets(tmp_path / "sets").to_pylist(), key=lambda i: i["rank"])
+    assert len(items) == 30 and summary["sets"] == {"squad": {"qa/en": 30}}
+    for item in items:  # the id is the row's number in the split, whatever was sampled
+        row = rows[int(item["id"].removeprefix("squad-"))]
+        assert row["question"] in item["instruction"] and item["references"] == row["answers"]["text"]
+    passage = [int(i["id"].removeprefix("squad-")) // 5 for i in items]
+    assert len(set(passage[:6])) == 6  # one question of every context first
+    assert max(passage) >= 10  # not the head of the split
+    again = build(tmp_path / "again", None, hub=[spec], hub_max_rows=32)
+    assert again["hub_sources"]["squad"]["rows_kept"] == 30
+    assert [i["id"] for i in sorted(read_sets(tmp_path / "again" / "sets").to_pylist(), key=lambda i: i["rank"])] == \
+        [i["id"] for i in items]
+
+
+def test_a_unit_sample_does_not_depend_on_the_order_rows_arrive_in():
+    import random
+
+    from telugu_llm.evaluation.order import UnitSample
+
+    rows = [(f"context {n % 23}", n) for n in range(200)]
+    samples = []
+    for shuffle in range(4):
+        order = rows[:]
+        random.Random(shuffle).shuffle(order)
+        sample = UnitSample(max_rows=40, seed=7)
+        for unit, n in order:
+            sample.add(unit, n, n)
+        assert sample.counts()["rows_kept"] <= 40 and sample.counts()["units_read"] == 23
+        samples.append([n for n, _ in sample.rows()])
+    assert samples[0] == samples[1] == samples[2] == samples[3] and len(samples[0]) > 40 - 9
+    bigger = UnitSample(max_rows=80, seed=7)
+    for unit, n in rows:
+        bigger.add(unit, n, n)
+    assert set(samples[0]) < {n for n, _ in bigger.rows()}  # nested
 
 
 def paper_entry(name: str) -> dict:
@@ -198,3 +261,15 @@ def test_a_parallel_hub_set_stored_one_language_per_config_is_joined_on_id(tmp_p
     assert [(i["id"], i["reference"]) for i in items] == [("flores200-1", "వర్షం కురిసింది."), ("flores200-2", "ధన్యవాదాలు.")]
     assert "It rained." in items[0]["instruction"] and "ఆంగ్లం నుండి తెలుగులోకి" in items[0]["instruction"]
     assert summary["dropped"]["flores200: id only in config"] == {"count": 1, "examples": ["evaluation.hub[0] id 3"]}
+
+
+def test_only_a_set_with_a_document_may_be_truncated():
+    from telugu_llm.config import check_evaluation
+
+    spec = with_defaults({"hub": [{"name": "flores", "repo": "openlanguagedata/flores_plus", "split": "devtest",
+                                   "task": "translation", "lang": "te", "source_lang": "en", "truncate": True,
+                                   "fields": {"source": "eng", "reference": "tel"}}]}, "evaluation")
+    with pytest.raises(InputError, match=r"config key evaluation.hub\[0\].truncate: only a summarization or qa set "
+                                         r"has a document to cut \(this one is translation\)"):
+        check_evaluation(spec, "te")
+    check_evaluation({**spec, "hub": [{**spec["hub"][0], "truncate": False}]}, "te")

@@ -14,10 +14,11 @@ import torch
 
 from telugu_llm.config import with_defaults
 from telugu_llm.settings import from_dict
-from telugu_llm.evaluation.generation import finish, generate, reference_nll
-from telugu_llm.evaluation.run import evaluate, trained_sequence
+from telugu_llm.config import check_budget
+from telugu_llm.evaluation.generation import finish, generate, reference_nll, token_batches
+from telugu_llm.evaluation.run import choose_items, evaluate, trained_sequence
 from telugu_llm.evaluation.scoring import score_item
-from telugu_llm.evaluation.sets import build_sets
+from telugu_llm.evaluation.sets import build_sets, read_sets
 from telugu_llm.evaluation.settings import GenerationSettings
 from telugu_llm.intervals import Intervals
 from telugu_llm.errors import InputError
@@ -32,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULTS = with_defaults({}, "evaluation")
 
 
-GREEDY = {"do_sample": False, "temperature": 1.0, "top_p": 1.0, "seed": 0, "markers": DEFAULTS["markers"]}
+GREEDY = {"batch_tokens": 10**6, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "seed": 0, "markers": DEFAULTS["markers"]}
 
 
 def evaluation_config(**values) -> dict:
@@ -103,6 +104,56 @@ def test_left_padding_gives_each_prompt_the_answer_it_gets_alone(llama):
     assert [b.text for b in batched] == [a.text for a in alone]
 
 
+def test_batches_are_sized_by_tokens_not_rows():
+    """16 rows of 2,000-token prompts with 256 new tokens would be 36k tokens of cache: long prompts
+    go in small batches, short ones in large ones, every batch within the budget."""
+    lengths = [50, 2000] * 20 + [700] * 5
+    batches = token_batches(lengths, batch_tokens=8192, batch_size=16, extra=256)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        width = max(lengths[i] for i in batch)
+        assert len(batch) <= 16 and len(batch) * (width + 256) <= 8192
+    widths = [max(lengths[i] for i in b) for b in batches]
+    assert widths == sorted(widths, reverse=True)  # grouped by length, the longest first
+    assert [len(b) for b in batches[:6]] == [3] * 6  # 3 x 2,256 tokens (16 rows: 36,096)
+    assert len(batches[-1]) == 16 and widths[-1] == 50  # 16 x 306 tokens
+    assert token_batches([9000, 10], batch_tokens=8192, batch_size=16) == [[0], [1]]  # alone if too long
+
+
+def test_one_row_at_the_limits_must_fit_the_budget():
+    check_budget(2048, {"qa": 32, "open_qa": 256}, 2304)
+    with pytest.raises(InputError, match=r"config key evaluation.batch_tokens: 2000 is less than one row at the limits, "
+                                         r"evaluation.max_prompt_tokens \(2048\) \+ evaluation.max_new_tokens.open_qa "
+                                         r"\(256\) = 2304"):
+        check_budget(2048, {"qa": 32, "open_qa": 256}, 2000)
+
+
+def test_generation_batches_by_tokens_and_outputs_do_not_depend_on_the_batches(llama):
+    tok = llama["tokenizer"]
+    model = llama_model(llama)
+    texts = ["Hi", "Rain", "A much longer prompt about the monsoon in Andhra and the rivers of the Deccan plateau",
+             "Translate: it rained all night in Guntur, and the fields were flooded by morning"]
+    prompts = [[tok.bos_token_id] + tok(f"[INST] {t} [/INST]", add_special_tokens=False).input_ids for t in texts]
+    seen = []
+    original = model.generate
+
+    def recording(**kwargs):
+        seen.append((kwargs["input_ids"].shape[0], kwargs["input_ids"].shape[1], kwargs["max_new_tokens"]))
+        return original(**kwargs)
+
+    model.generate = recording
+    budget = 2 * (max(len(p) for p in prompts) + 5)  # two long rows, or more short ones
+    small, speed = generate(model, tok, prompts, max_new_tokens=[5] * 4, batch_size=4,
+                            **{**GREEDY, "batch_tokens": budget})
+    assert all(rows * (width + limit) <= budget for rows, width, limit in seen)
+    assert sorted(rows for rows, _, _ in seen) == [2, 2] and speed["batches"] == 2
+    assert speed["largest_batch_tokens"] == max(r * (w + m) for r, w, m in seen)
+    seen.clear()
+    large, _ = generate(model, tok, prompts, max_new_tokens=[5] * 4, batch_size=4, **GREEDY)
+    assert [rows for rows, _, _ in seen] == [4]
+    assert [g.text for g in small] == [g.text for g in large]
+
+
 def llama_model(llama):
     from transformers import AutoModelForCausalLM
 
@@ -116,7 +167,7 @@ def test_reference_nll_equals_the_loss_of_one_row(llama):
                  tok("వర్షం కురిసింది", add_special_tokens=False).input_ids),
                 ([tok.bos_token_id] + tok("[INST] A longer prompt than the first one [/INST]", add_special_tokens=False).input_ids,
                  tok("Rain.", add_special_tokens=False).input_ids)]
-    batched = reference_nll(model, tok, examples, batch_size=2)
+    batched = reference_nll(model, tok, examples, batch_size=2, batch_tokens=10**6)
     for (prompt, ref), (nll, n) in zip(examples, batched):
         ids = torch.tensor([prompt + ref])
         labels = torch.tensor([[-100] * len(prompt) + ref])
@@ -152,8 +203,72 @@ def test_reference_likelihood_is_of_the_sequence_trained_on(default_tokenizer_di
             assert completion[:-1] != alone
         with torch.no_grad():
             loss = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.item()
-        [(nll, n)] = reference_nll(model, tok, [(prompt, completion)], batch_size=1)
+        [(nll, n)] = reference_nll(model, tok, [(prompt, completion)], batch_size=1, batch_tokens=10**6)
         assert n == len(completion) and nll / n == pytest.approx(loss, rel=1e-4)
+
+
+def test_long_prompts_are_passed_over_and_the_next_in_the_order_taken(tokenizer_dirs, tmp_path):
+    """max_items is reached where enough prompts fit: drawing the items first and dropping the long
+    ones afterwards left most XL-Sum and IndicQA groups with a few items."""
+    from test_evalsets import write
+
+    root = tmp_path / "eval"
+    long = "రాష్ట్రంలో భారీ వర్షాలు కురిశాయి. " * 40  # about 1,000 Llama-2 tokens
+    write(root / "te" / "summarization.jsonl",
+          [{"id": f"d{i}", "document": (long if i % 3 else "") + f"వర్షం {i} రోజులు కురిసింది.", "summary": "వర్షం."}
+           for i in range(12)])
+    build_sets(out_dir=tmp_path / "sets", lang="te", instructions=INSTRUCTIONS, max_candidates=None, seed=1,
+               embedded_root=root, samanantar_dir=None, probes=None, hub=[], hub_max_rows=10)
+    items = pq.read_table(tmp_path / "sets" / "embedded.parquet").to_pylist()
+    order = [i["id"] for i in sorted(items, key=lambda i: i["rank"])]
+    fits = [i for i in order if int(i[1:]) % 3 == 0]  # d0, d3, d6, d9, in the seeded order
+    tokenizer = load_tokenizer(tokenizer_dirs["llama2"])
+    chosen = {}
+    for max_items in (2, 3, 6):
+        config = evaluation_config(max_items=max_items, max_prompt_tokens=300)
+        settings = from_dict(GenerationSettings, {k: config[k] for k in GenerationSettings.__dataclass_fields__})
+        kept, prompts, skipped, coverage = choose_items(tokenizer, items, "llama2_study", None, settings)
+        chosen[max_items] = [item["id"] for item, _, _ in kept]
+        assert all(len(p) <= 300 for p in prompts)
+        assert chosen[max_items] == fits[:max_items]
+        passed = order.index(fits[max_items - 1]) + 1 - max_items if max_items < 4 else 8
+        assert skipped == {"embedded/summarization/te": passed}
+        assert coverage["embedded/summarization/te"] == {"candidates": 12, "wanted": max_items, "truncated": 0,
+                                                         "evaluated": min(max_items, 4), "skipped_prompt_too_long": passed}
+
+
+def test_a_set_marked_truncate_keeps_the_head_of_a_long_document_that_fits(tokenizer_dirs, tmp_path, hub):
+    """XL-Sum and IndicQA with `truncate`: a document cut at a word to fit, marked; a passage whose
+    answer would be cut off is passed over."""
+    from hub_replicas import script_only_with_export
+    from test_evalsets import hub_spec, paper_entry
+
+    words = [f"పదం{i}" for i in range(150)]  # about 2,500 Llama-2 tokens (a Telugu letter is bytes)
+    document = " ".join(words)
+    script_only_with_export(hub.root, "csebuetnlp/xlsum", "xlsum.py", {"telugu/test": {
+        "id": ["x1", "x2"], "url": ["u"] * 2, "title": ["t"] * 2, "summary": ["వర్షం."] * 2,
+        "text": [document, "చిన్న వార్త."]}})
+    script_only_with_export(hub.root, "ai4bharat/IndicQA", "IndicQA.py", {"indicqa.te/test": {
+        "id": ["q1", "q2"], "context": [document, document + " రాజధాని"], "question": ["ఏది?", "ఏది?"],
+        "answers": [{"text": ["పదం3"], "answer_start": [0]}, {"text": ["రాజధాని"], "answer_start": [0]}]}})
+    specs = [hub_spec({**paper_entry(name), "truncate": True}) for name in ("xlsum", "indicqa")]
+    build_sets(out_dir=tmp_path / "sets", lang="te", instructions=INSTRUCTIONS, max_candidates=None, seed=1,
+               embedded_root=None, samanantar_dir=None, probes=None, hub=specs, hub_max_rows=10)
+    items = read_sets(tmp_path / "sets").to_pylist()
+    assert {i["long_text"] for i in items if i["id"] in ("xlsum-0", "indicqa-0")} == {document}
+    config = evaluation_config(max_items=5, max_prompt_tokens=300)
+    settings = from_dict(GenerationSettings, {k: config[k] for k in GenerationSettings.__dataclass_fields__})
+    kept, prompts, skipped, coverage = choose_items(load_tokenizer(tokenizer_dirs["llama2"]), items, "llama2_study",
+                                                    None, settings)
+    by_id = {item["id"]: (item, ids) for (item, _, _), ids in zip(kept, prompts)}
+    assert sorted(by_id) == ["indicqa-0", "xlsum-0", "xlsum-1"]  # indicqa-1's answer is past the cut
+    cut, ids = by_id["xlsum-0"]
+    assert cut["truncated"] and 250 < len(ids) <= 300 and not by_id["xlsum-1"][0].get("truncated")
+    head = next(i["instruction"] for i in items if i["id"] == "xlsum-0").split(document)[0]
+    assert cut["instruction"].startswith(head + " ".join(words[:10])) and words[-1] not in cut["instruction"]
+    assert coverage["xlsum/summarization/te"] == {"candidates": 2, "wanted": 2, "evaluated": 2, "truncated": 1,
+                                                  "skipped_prompt_too_long": 0}
+    assert coverage["indicqa/qa/te"]["truncated"] == 1 and skipped == {"indicqa/qa/te": 1}
 
 
 def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
@@ -161,14 +276,14 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
     from transformers import AutoModelForCausalLM
 
     sets = tmp_path / "sets"
-    build_sets(out_dir=sets, lang="te", instructions=INSTRUCTIONS, max_items=2, seed=1, embedded_root=REPO / "data" / "eval",
+    build_sets(out_dir=sets, lang="te", instructions=INSTRUCTIONS, max_candidates=4, seed=1, embedded_root=REPO / "data" / "eval",
                samanantar_dir=None, probes=REPO / "data" / "eval" / "study_probes.jsonl", hub=[], hub_max_rows=10)
     # an adapter whose B matrices are zero (as LoRA initialises them): outputs equal the base model's
     base = AutoModelForCausalLM.from_pretrained(llama["dir"])
     get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")).save_pretrained(
         tmp_path / "adapter")
     config = evaluation_config(max_new_tokens={t: 4 for t in DEFAULTS["max_new_tokens"]}, max_prompt_tokens=300,
-                               batch_size=4)
+                               batch_size=4, max_items=2)
     settings = from_dict(GenerationSettings, {k: config[k] for k in GenerationSettings.__dataclass_fields__})
     quantization = from_dict(Quantization, with_defaults({"tokenizer": "llama2", "template": "llama2_study"},
                                                        "$defs/model")["quantization"])
@@ -187,7 +302,13 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
         assert sum(saved["stop_reasons"].values()) == saved["items"]
         # Telugu prompts are long under Llama-2's tokenizer: skipped and counted, not silently lost
         # (and the study's 8 prompts again in the probe template)
-        assert saved["items"] + sum(saved["skipped_prompt_too_long"].values()) == 2 * 4 * 2 + 8 + 8
+        coverage = saved["coverage"]
+        assert saved["items"] == sum(c["evaluated"] for c in coverage.values())
+        assert saved["skipped_prompt_too_long"] == {k: c["skipped_prompt_too_long"] for k, c in coverage.items()
+                                                    if c["skipped_prompt_too_long"]}
+        for key, c in coverage.items():  # max_items where enough fit; else every candidate that fits
+            assert c["evaluated"] == c["wanted"] or c["evaluated"] + c["skipped_prompt_too_long"] == c["candidates"], key
+            assert c["wanted"] == (c["candidates"] if key.startswith("study_probes") else 2), key
         assert saved["probe_template"] == "mistral_study"
     table = pq.read_table(runs[("tiny", "base")])
     for column in ("set", "task", "lang", "prompt", "reference", "output", "stop_reason"):

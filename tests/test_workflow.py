@@ -175,7 +175,10 @@ def test_a_new_seed_subset_or_recipe_runs_only_the_new_jobs(built_workflow):
 
 def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
     items = write_config(built_workflow, "items.yaml", {"evaluation": {"max_items": 4}})
-    assert planned_jobs(built_workflow, "--configfile", items) == {
+    assert planned_jobs(built_workflow, "--configfile", items) == {  # the sets hold the order, not the draw
+        "evaluate_run": 5, "eval_summary": 1, "vocab_compare": 1, "report": 1, "all": 1}
+    candidates = write_config(built_workflow, "candidates.yaml", {"evaluation": {"max_candidates": 3}})
+    assert planned_jobs(built_workflow, "--configfile", candidates) == {
         "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "vocab_compare": 1, "report": 1, "all": 1}
     limit = write_config(built_workflow, "limit.yaml", {"evaluation": {"max_new_tokens": {"qa": 8}}})
     assert planned_jobs(built_workflow, "--configfile", limit) == {

@@ -300,10 +300,21 @@ def check_instructions(instructions: list[dict], lang: str) -> None:
             raise InputError(f"{key}.text: must contain {{sentence}}")
 
 
+def check_budget(max_prompt_tokens: int, max_new_tokens: dict[str, int], batch_tokens: int) -> None:
+    """The longest prompt with the longest answer must fit one evaluation batch
+    (evaluation.generation.token_batches)."""
+    task, longest = max(max_new_tokens.items(), key=lambda kv: kv[1])
+    if max_prompt_tokens + longest > batch_tokens:
+        raise InputError(f"config key evaluation.batch_tokens: {batch_tokens} is less than one row at the limits, "
+                         f"evaluation.max_prompt_tokens ({max_prompt_tokens}) + evaluation.max_new_tokens.{task} "
+                         f"({longest}) = {max_prompt_tokens + longest}")
+
+
 RESERVED_SETS = ("embedded", "samanantar_test", "study_probes")
 
 
 def check_evaluation(spec: dict, lang: str) -> None:
+    check_budget(spec["max_prompt_tokens"], spec["max_new_tokens"], spec["batch_tokens"])
     if spec["sets_path"] and not Path(spec["sets_path"]).is_dir():
         raise InputError(f"config key evaluation.sets_path: directory {spec['sets_path']} does not exist")
     if spec["sets_path"] and spec["embedded"] and not any(Path(spec["sets_path"]).rglob("*.jsonl")):
@@ -324,6 +335,9 @@ def check_evaluation(spec: dict, lang: str) -> None:
         if missing or extra:
             raise InputError(f"config key {key}.fields: task {hub['task']} needs exactly {', '.join(need)}"
                              + (f"; missing {', '.join(missing)}" if missing else "") + (f"; unknown {', '.join(extra)}" if extra else ""))
+        if hub["truncate"] and hub["task"] not in ("summarization", "qa"):
+            raise InputError(f"config key {key}.truncate: only a summarization or qa set has a document to cut "
+                             f"(this one is {hub['task']})")
         if hub["task"] == "translation" and hub["source_lang"] not in ("en", lang):
             raise InputError(f"config key {key}.source_lang: a translation set needs en or {lang} as its source")
     for task, phrasings in spec["instructions"].items():

@@ -1,7 +1,12 @@
 """Batched generation and reference likelihoods for evaluation.
 
 Prompts are sorted by length and generated in batches with left padding (pitfall 2: a right-padded
-batch would continue after pad tokens), greedy unless the config samples, seeded. A row stops at
+batch would continue after pad tokens), greedy unless the config samples, seeded. A batch is sized
+by tokens, not rows (`token_batches`): its rows times its padded width plus its token limit (the
+key-value cache it will hold at the end) stay within `evaluation.batch_tokens`, and its rows within
+`evaluation.batch_size`; so a batch of 2,000-token prompts holds a few rows and one of 50-token
+prompts many. Which rows share a batch changes only the left padding, never a row's greedy output
+(up to the numerics of padded attention). A row stops at
 EOS (or an end-of-turn token) and at a template marker such as `[INST]` or `### Human:` that a model
 writes when it runs into a new turn (the study's Figure 5); its stop reason is recorded: `eos`,
 `marker` or `length` (the token limit).
@@ -75,10 +80,21 @@ def finish(tokenizer, ids: list[int], stops: set[int], markers) -> Generation:
     return Generation(text.strip(), "length", len(ids))
 
 
-def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length (longest first, so memory peaks early)."""
+def token_batches(lengths: list[int], batch_tokens: int, batch_size: int, extra: int = 0) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first, each as many rows as fit
+    `batch_tokens`: rows x (the batch's longest length + `extra`, the tokens each row will add) at
+    most `batch_tokens`, and at most `batch_size` rows. A row that alone exceeds the budget is a
+    batch of its own (`config.check_budget` refuses such settings before a run starts)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    for i in order:
+        # sorted longest first: the batch's width is its first row's length
+        if batches and len(batches[-1]) < batch_size and \
+                (len(batches[-1]) + 1) * (lengths[batches[-1][0]] + extra) <= batch_tokens:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def left_padded(rows: list[list[int]], pad: int):
@@ -103,10 +119,11 @@ def encode_prompt(tokenizer, prompt: str, add_bos: bool) -> list[int]:
 
 
 def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: list[int], batch_size: int,
-             do_sample: bool, temperature: float, top_p: float, seed: int,
+             batch_tokens: int, do_sample: bool, temperature: float, top_p: float, seed: int,
              markers: list[str]) -> tuple[list[Generation], dict]:
     """Generate for token-id prompts (each with its own token limit); outputs in input order, and
-    timing: generated tokens (up to each row's stop) per second of generation."""
+    timing: generated tokens (up to each row's stop) per second of generation, and the batches'
+    shapes (rows, padded width, token limit), the five largest."""
     import torch
 
     stops = set(stop_token_ids(tokenizer))
@@ -117,11 +134,14 @@ def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: list
     batches = []
     for limit in sorted(set(max_new_tokens)):  # one token limit per batch: no row runs past its own
         members = [i for i, m in enumerate(max_new_tokens) if m == limit]
-        batches += [[members[j] for j in b] for b in length_batches([len(prompts[i]) for i in members], batch_size)]
+        batches += [[members[j] for j in b] for b in token_batches([len(prompts[i]) for i in members], batch_tokens,
+                                                                   batch_size, extra=limit)]
+    shapes = []
     for batch in batches:
         limit = max_new_tokens[batch[0]]
         input_ids, attention = left_padded([prompts[i] for i in batch], pad)
         width = input_ids.shape[1]
+        shapes.append((len(batch), width, limit))
         torch.manual_seed(seed)
         with torch.inference_mode():
             out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device),
@@ -135,22 +155,26 @@ def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: list
             generated += results[i].new_tokens
     seconds = time.perf_counter() - start
     return results, {"generated_tokens": generated, "generation_seconds": seconds,
-                     "generated_tokens_per_second": generated / seconds if seconds else None}
+                     "generated_tokens_per_second": generated / seconds if seconds else None,
+                     "batches": len(shapes), "largest_batch_tokens": max((r * (w + m) for r, w, m in shapes), default=0),
+                     "largest_batches": sorted(shapes, key=lambda s: (-s[0] * (s[1] + s[2]), s))[:5]}
 
 
-def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]], *, batch_size: int) -> list[tuple[float, int]]:
+def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]], *, batch_size: int,
+                  batch_tokens: int) -> list[tuple[float, int]]:
     """(summed negative log-likelihood, tokens) of each reference given its prompt, teacher-forced.
 
     `examples` are (prompt ids, reference ids), the reference ids as training tokenizes them
     (`run.trained_sequence`: with the template's leading space and the final EOS). Rows are left-padded so that every reference ends
     the row, and only the last positions' logits are computed (`logits_to_keep`): a 262k-word
-    vocabulary times every prompt position would not fit in memory."""
+    vocabulary times every prompt position would not fit in memory. Batches are sized by tokens as in
+    generation (rows x padded width within `batch_tokens`)."""
     import torch
 
     pad = tokenizer.pad_token_id
     device = next(model.parameters()).device
     out: list[tuple[float, int] | None] = [None] * len(examples)
-    for batch in length_batches([len(p) + len(r) for p, r in examples], batch_size):
+    for batch in token_batches([len(p) + len(r) for p, r in examples], batch_tokens, batch_size):
         keep = max(len(examples[i][1]) for i in batch) + 1
         input_ids, attention = left_padded([examples[i][0] + examples[i][1] for i in batch], pad)
         labels = torch.full((len(batch), keep), -100, dtype=torch.long)

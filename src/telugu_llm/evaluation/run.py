@@ -4,6 +4,16 @@
 reference, the output, its stop reason, the per-item scores and the reference likelihood) and
 `metrics.json` (per set, task and language: every metric's value; counts; speed). Intervals are
 the summary's (`summary.summarize`).
+
+Which items: of each (set, task, lang), written by the sets rule in a seeded order, the first
+`evaluation.max_items` whose prompt (in the model's template, under its tokenizer) is at most
+`evaluation.max_prompt_tokens` long (`order.first_that_fit`); the study's probes all that fit.
+`metrics.json` counts, per group, the items passed over for length (`skipped_prompt_too_long`) and
+`coverage`: candidates, wanted, evaluated, skipped, truncated; a group that fell short of
+`max_items` is logged. A hub set with `truncate` cuts a document (passage) that does not fit to
+its longest head that does (`order.head_that_fits`), marked `truncated` in generations.parquet; the
+likelihood of its reference is then given the cut prompt.
+Runs on one tokenizer (a base model and its adapters) evaluate the same items.
 """
 
 from __future__ import annotations
@@ -18,11 +28,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..atomic import atomic_directory, json_text
+from ..config import check_budget
 from ..errors import InputError
 from ..loading import Quantization, compute_dtype, device_name, load_quantized, padded_tokenizer, resolve_device, versions
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
 from ..vocab.embeddings import check_adapter_rows, extend_model, merge_new_rows, read_extension
 from .generation import encode_prompt, generate, reference_nll
+from .order import first_that_fit, head_that_fits
 from .scoring import metric_values, score_item
 from .sets import read_sets
 from .settings import GenerationSettings
@@ -37,7 +49,7 @@ GENERATION_SCHEMA = pa.schema([
     ("prompt_tokens", pa.int64()), ("new_tokens", pa.int64()), ("nll", pa.float64()), ("ref_tokens", pa.int64()),
     ("ref_chars", pa.int64()), ("repetition_rate", pa.float64()), ("stopped", pa.float64()), ("marker", pa.float64()),
     ("script_fidelity", pa.float64()), ("exact_match", pa.float64()), ("f1", pa.float64()), ("rouge_l", pa.float64()),
-    ("refusal", pa.float64()),
+    ("refusal", pa.float64()), ("truncated", pa.bool_()),
 ])
 
 
@@ -98,6 +110,54 @@ def with_probe_template(items: list[dict], template: str, probe_template: str | 
     return out
 
 
+def choose_items(tokenizer, items: list[dict], template: str, probe_template: str | None, settings: GenerationSettings):
+    """The items this model evaluates (module docstring), as (item, prompt text, template), their
+    prompt ids, the items passed over for length per "set/task/lang", and the coverage per group."""
+    bos = adds_bos(tokenizer)
+    groups: dict[str, list[tuple[dict, str]]] = {}
+    for item, item_template in with_probe_template(items, template, probe_template):
+        groups.setdefault(f"{item['set']}/{item['task']}/{item['lang']}", []).append((item, item_template))
+
+    texts, cut = {}, {}
+
+    def encode_instruction(instruction: str, item_template: str) -> tuple[str, list]:
+        text = render(item_template, [("Human", instruction), ("Assistant", "")], tokenizer=tokenizer).prompt
+        return text, encode_prompt(tokenizer, text, bos)
+
+    def encode(pair):
+        item, item_template = pair
+        texts[id(pair)], ids = encode_instruction(item["instruction"], item_template)
+        if len(ids) > settings.max_prompt_tokens and item.get("long_text"):  # hub `truncate`
+            head = head_that_fits(item["instruction"], item["long_text"], lambda i: encode_instruction(i, item_template)[1],
+                                  settings.max_prompt_tokens, keep=item["references"] if item["task"] == "qa" else [])
+            if head is not None:
+                cut[id(pair)] = head[0]
+                texts[id(pair)], ids = encode_instruction(head[0], item_template)
+        return ids
+
+    kept, prompts, skipped, coverage = [], [], {}, {}
+    for key in sorted(groups):
+        members = sorted(groups[key], key=lambda pair: pair[0]["rank"])
+        wanted = None if members[0][0]["set"].startswith(PROBES) else settings.max_items
+        taken, passed_over = first_that_fit(members, wanted, encode, settings.max_prompt_tokens)
+        truncated = 0
+        for pair, ids in taken:
+            item = pair[0]
+            if id(pair) in cut:
+                item, truncated = {**item, "instruction": cut[id(pair)], "truncated": True}, truncated + 1
+            kept.append((item, texts[id(pair)], pair[1]))
+            prompts.append(ids)
+        if passed_over:
+            skipped[key] = passed_over
+        target = len(members) if wanted is None else min(wanted, len(members))
+        coverage[key] = {"candidates": len(members), "wanted": target, "evaluated": len(taken),
+                         "skipped_prompt_too_long": passed_over, "truncated": truncated}
+        if len(taken) < target:
+            log.warning("%s: %d of %d items evaluated: %d of the %d candidates have prompts longer than %d tokens",
+                        key, len(taken), target, passed_over, len(members), settings.max_prompt_tokens)
+    return kept, prompts, skipped, coverage
+
+
 def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quantization, settings: GenerationSettings,
              model_dir: Path, tokenizer_dir: Path, sets_dir: Path, adapter_dir: Path | None, out_dir: Path,
              device: str, probe_template: str | None = None) -> dict:
@@ -105,31 +165,21 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
     `probe_template` and `quantization` are the model's (models.<name>), `device` is train.device."""
     import torch
 
+    check_budget(settings.max_prompt_tokens, settings.max_new_tokens, settings.batch_tokens)
     device = resolve_device(device)
     tokenizer = padded_tokenizer(tokenizer_dir, "left")
     items = read_sets(sets_dir).to_pylist()
-    bos = adds_bos(tokenizer)
-    prompts, kept, skipped = [], [], {}
-    for item, item_template in with_probe_template(items, template, probe_template):
-        rendered = render(item_template, [("Human", item["instruction"]), ("Assistant", "")], tokenizer=tokenizer)
-        ids = encode_prompt(tokenizer, rendered.prompt, bos)
-        if len(ids) > settings.max_prompt_tokens:
-            key = f"{item['set']}/{item['task']}/{item['lang']}"
-            skipped[key] = skipped.get(key, 0) + 1
-            continue
-        kept.append((item, rendered.prompt, item_template))
-        prompts.append(ids)
+    kept, prompts, skipped, coverage = choose_items(tokenizer, items, template, probe_template, settings)
     if not kept:
         raise InputError(f"evaluation.max_prompt_tokens: every evaluation prompt is longer than "
                          f"{settings.max_prompt_tokens} tokens under {model_name}'s tokenizer")
-    for key, n in skipped.items():
-        log.warning("%s: %d items skipped, prompt longer than %d tokens", key, n, settings.max_prompt_tokens)
 
     start = time.perf_counter()
     model = load_for_eval(model_name, quantization, model_dir, adapter_dir, device, tokenizer_dir, len(tokenizer))
     load_seconds = time.perf_counter() - start
     limits = [settings.max_new_tokens[item["task"]] for item, _, _ in kept]
     outputs, speed = generate(model, tokenizer, prompts, max_new_tokens=limits, batch_size=settings.batch_size,
+                              batch_tokens=settings.batch_tokens,
                               do_sample=settings.decoding.do_sample, temperature=settings.decoding.temperature,
                               top_p=settings.decoding.top_p, seed=settings.seed, markers=settings.markers)
     nll = [(math.nan, 0)] * len(kept)
@@ -138,7 +188,8 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
         start_ppl = time.perf_counter()
         examples = [trained_sequence(tokenizer, kept[i][2], kept[i][0]["instruction"], kept[i][0]["reference"])
                     for i in with_ref]
-        values = reference_nll(model, tokenizer, examples, batch_size=settings.batch_size)
+        values = reference_nll(model, tokenizer, examples, batch_size=settings.batch_size,
+                               batch_tokens=settings.batch_tokens)
         for i, v in zip(with_ref, values):
             nll[i] = v
         speed["perplexity_seconds"] = time.perf_counter() - start_ppl
@@ -149,7 +200,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
                      "instruction": item["instruction"], "prompt": prompt, "reference": item["reference"],
                      "references": item["references"], "output": gen.text, "stop_reason": gen.stop_reason,
                      "prompt_tokens": len(ids), "new_tokens": gen.new_tokens, "nll": item_nll if n_ref else math.nan,
-                     "ref_tokens": n_ref, "ref_chars": len(item["reference"] or ""),
+                     "ref_tokens": n_ref, "ref_chars": len(item["reference"] or ""), "truncated": item.get("truncated", False),
                      **score_item(item["task"], item["lang"], gen.text, item["references"], gen.stop_reason)})
     table = pa.Table.from_pylist(rows, schema=GENERATION_SCHEMA)
     stop_reasons: dict[str, int] = {}
@@ -158,9 +209,10 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
     summary = {
         "model": model_name, "adapter": adapter, "template": template, "probe_template": probe_template,
         "items": len(rows),
-        "skipped_prompt_too_long": skipped, "stop_reasons": stop_reasons,
+        "skipped_prompt_too_long": skipped, "coverage": coverage, "stop_reasons": stop_reasons,
         "metrics": metric_values(table),
         "load_seconds": load_seconds, **speed, "batch_size": settings.batch_size,
+        "batch_tokens": settings.batch_tokens,
         "device": device,
         "compute_dtype": compute_dtype(quantization, device),
         "device_name": device_name(device),

@@ -6,6 +6,12 @@ measured on it. `lang` is the language the answer should be in (for translation,
 Every record is checked; a record that cannot be used (a missing field, an empty reference, a
 reference in the wrong script, an answer that is not in its context) is dropped and counted under
 its reason in `sets.json`, with the file and line. A set left empty is an error naming the set.
+
+No model is known here, so no prompt length: each (set, task, lang) is written whole (up to
+`max_candidates`) in a seeded order, its `rank`, and each evaluation takes the first
+`evaluation.max_items` that fit its tokenizer (`order`). A hub split is sampled across the whole
+split, by context for extractive QA (`order.UnitSample`); what was read and kept is in
+`sets.json` (`hub_sources`).
 """
 
 from __future__ import annotations
@@ -18,17 +24,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import xxhash
-
 from ..atomic import atomic_directory, json_text
 from ..data.shards import read_shards
 from ..errors import InputError
-from ..hub import join_on
 from ..hub import commit as hub_commit
 from ..hub import rows as hub_rows
 from ..languages import LANGUAGE_NAMES
 from ..tasks import EMBEDDED_TASKS, FIELDS
 from .metrics import expected_script, script_fidelity
+from .order import UnitSample, ranked
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +49,10 @@ SCHEMA = pa.schema(
         pa.field("reference", pa.string()),
         pa.field("references", pa.list_(pa.string()), nullable=False),
         pa.field("origin", pa.string(), nullable=False),
+        pa.field("rank", pa.int32(), nullable=False),  # the seeded order within (set, task, lang)
+        pa.field("long_text", pa.string()),  # a set that may be truncated: the document (passage) as in the instruction
     ],
-    metadata={"schema": "telugu_llm.evalsets/1"},
+    metadata={"schema": "telugu_llm.evalsets/2"},
 )
 
 
@@ -82,8 +88,9 @@ def instruction_for(instructions: dict, task: str, lang: str) -> str:
 
 
 def make_item(record: dict, *, set_name: str, task: str, lang: str, instructions: dict, where: str,
-              out: Collector, source_lang: str | None = None, item_id: str | None = None) -> None:
-    """Check one record of a task's format and turn it into an item (or count why not)."""
+              out: Collector, source_lang: str | None = None, item_id: str | None = None, cut: bool | None = None) -> None:
+    """Check one record of a task's format and turn it into an item (or count why not); `cut`: the
+    set's `truncate` (a hub set's), which keeps the document (passage) as `long_text`."""
     need = FIELDS[task]
     missing = [f for f in need if f not in record or record[f] is None]
     if missing:
@@ -132,7 +139,20 @@ def make_item(record: dict, *, set_name: str, task: str, lang: str, instructions
         text = phrasing.format(document=values["document"].strip())
     out.items.append({"id": item_id or str(record.get("id")), "set": set_name, "task": task, "lang": lang,
                       "source_lang": source_lang, "instruction": text, "reference": references[0].strip(),
-                      "references": [r.strip() for r in references], "origin": where})
+                      "references": [r.strip() for r in references], "origin": where,
+                      "unit": context_unit(values["context"]) if task == "qa" else None,
+                      "long_text": long_text(task, values) if cut else None})
+
+
+def long_text(task: str, values: dict) -> str | None:
+    """The part of a prompt that an evaluation may cut to fit (hub `truncate`), as the instruction holds it."""
+    field = {"summarization": "document", "qa": "context"}.get(task)
+    return values[field].strip() if field else None
+
+
+def context_unit(context: str) -> str:
+    """The unit of a QA item: its passage (questions of one passage are drawn together)."""
+    return "context:" + " ".join(context.split())
 
 
 def read_jsonl(path: Path, out: Collector, label: str | None = None) -> list[tuple[str, dict]]:
@@ -216,54 +236,78 @@ def _field(row: dict, path: str):
     return value
 
 
-def hub_items(spec: dict, index: int, instructions: dict, out: Collector, max_rows: int) -> None:
+def hub_items(spec: dict, index: int, instructions: dict, out: Collector, max_rows: int, seed: int) -> None:
     """A Hugging Face dataset, its columns mapped to the task's fields by `fields` (dotted paths
-    reach into nested columns, e.g. answers.text). A parallel corpus stored one language per
-    configuration (FLORES+) is read twice and joined on `key`; ids found on one side only are
-    counted as dropped."""
+    reach into nested columns, e.g. answers.text), sampled across the whole split: up to `max_rows`
+    rows, by context for extractive QA (`order.UnitSample`), read as a stream. A parallel corpus
+    stored one language per configuration (FLORES+) is sampled on its first configuration and
+    joined on `key` with the second; sampled ids without a pair, and ids of the second only, are
+    counted as dropped. An item's id is the set's name and the row's number in the split (or its
+    `key`): stable across samples."""
     key = f"evaluation.hub[{index}]"
     task = spec["task"]
     unknown = sorted(set(spec["fields"]) - set(FIELDS[task]))
     if unknown:
         raise InputError(f"{key}.fields: {unknown} are not fields of task {task} ({', '.join(FIELDS[task])})")
     own = [c for c in spec["fields"].values() if not c.startswith("pair.")]
-    rows = list(hub_rows(key, spec, spec["split"], limit=max_rows, columns=own))
+    context = spec["fields"].get("context") if task == "qa" else None
+    paired = spec.get("pair_config")
+    sample, keys = UnitSample(max_rows, seed), {}
+    for number, row in enumerate(hub_rows(key, spec, spec["split"], columns=own + ([spec["key"]] if paired else []))):
+        ident = row[spec["key"]] if paired else number
+        if paired and keys.setdefault(ident, number) != number:
+            raise InputError(f"{key}.key: {spec['key']!r} is not unique in {spec['config']} (e.g. {ident!r}); "
+                             "rows cannot be paired on it")
+        text = _field(row, context) if context and not context.startswith("pair.") else None
+        unit = context_unit(text) if isinstance(text, str) and text.strip() else f"id:{spec['name']}-{ident}"
+        sample.add(unit, number, row)
     out.sources[spec["name"]] = {"repo": spec["repo"], "revision": spec["revision"], "commit": hub_commit(key, spec),
-                                 **{k: spec[k] for k in ("config", "data_dir", "data_files", "pair_config") if spec.get(k)}}
-    if spec.get("pair_config"):
-        paired = [c.removeprefix("pair.") for c in spec["fields"].values() if c.startswith("pair.")]
-        other = list(hub_rows(key, {**spec, "config": spec["pair_config"]}, spec["split"], limit=max_rows,
-                              columns=paired))
-        pairs, unmatched = join_on(key, rows, other, spec["key"])
-        for side, one_side in (("config", "source_only"), ("pair_config", "target_only")):
-            for i in unmatched[one_side]:
-                out.drop(f"{spec['name']}: {spec['key']} only in {side}", f"{key} {spec['key']} {i}")
-        rows = [{**row, "pair": pair} for row, pair in pairs]
-    for number, row in enumerate(rows):
+                                 **{k: spec[k] for k in ("config", "data_dir", "data_files", "pair_config") if spec.get(k)},
+                                 **sample.counts()}
+    rows = sample.rows()
+    if paired:
+        columns = [c.removeprefix("pair.") for c in spec["fields"].values() if c.startswith("pair.")]
+        wanted, pairs = {row[spec["key"]] for _, row in rows}, {}
+        for row in hub_rows(key, {**spec, "config": paired}, spec["split"], columns=columns + [spec["key"]]):
+            ident = row[spec["key"]]
+            if ident in pairs:
+                raise InputError(f"{key}.key: {spec['key']!r} is not unique in {paired} (e.g. {ident!r}); "
+                                 "rows cannot be paired on it")
+            if ident in wanted:
+                pairs[ident] = row
+            elif ident not in keys:
+                out.drop(f"{spec['name']}: {spec['key']} only in pair_config", f"{key} {spec['key']} {ident}")
+        for _, row in rows:
+            if row[spec["key"]] not in pairs:
+                out.drop(f"{spec['name']}: {spec['key']} only in config", f"{key} {spec['key']} {row[spec['key']]}")
+        rows = [(number, {**row, "pair": pairs[row[spec["key"]]]}) for number, row in rows if row[spec["key"]] in pairs]
+    for number, row in rows:
         record = {f: _field(row, column) for f, column in spec["fields"].items()}
         make_item(record, set_name=spec["name"], task=task, lang=spec["lang"], source_lang=spec.get("source_lang"),
                   instructions=instructions, where=f"{spec['repo']} {spec['split']} row {number}", out=out,
-                  item_id=f"{spec['name']}-{row.get(spec['key'], number) if spec.get('pair_config') else number}")
+                  item_id=f"{spec['name']}-{row[spec['key']] if paired else number}", cut=spec["truncate"])
 
 
-def select(items: list[dict], max_items: int | None, seed: int) -> list[dict]:
-    """At most `max_items` per (set, task, lang): a seeded sample by a keyed hash of the id, so that
-    a larger sample contains a smaller one. The study's few probes are always all evaluated."""
+def in_order(items: list[dict], max_candidates: int | None, seed: int) -> list[dict]:
+    """Every (set, task, lang) in its seeded order (`order.ranked`), cut to `max_candidates`; the
+    study's few probes are always kept whole."""
     groups: dict[tuple, list[dict]] = {}
     for item in items:
         groups.setdefault((item["set"], item["task"], item["lang"]), []).append(item)
     chosen = []
     for key in sorted(groups):
-        group = sorted(groups[key], key=lambda it: xxhash.xxh3_64_intdigest(it["id"].encode("utf-8"), seed=seed))
-        chosen += group if max_items is None or key[0] == "study_probes" else group[:max_items]
+        group = ranked(groups[key], seed)
+        chosen += group if max_candidates is None or key[0] == "study_probes" else group[:max_candidates]
     return chosen
 
 
-def build_sets(*, out_dir: Path, lang: str, instructions: dict, max_items: int | None, seed: int,
+def build_sets(*, out_dir: Path, lang: str, instructions: dict, max_candidates: int | None, seed: int,
                embedded_root: Path | None, samanantar_dir: Path | None, probes: Path | None, hub: list[dict],
                hub_max_rows: int) -> dict:
-    """Write `<out_dir>/<set>.parquet` for every set and `<out_dir>/sets.json` (counts, drops).
-    English and `lang` (samanantar.lang) are evaluated; a set whose source is None is not built."""
+    """Write `<out_dir>/<set>.parquet` for every set and `<out_dir>/sets.json` (counts, drops, hub
+    rows read and kept). Each (set, task, lang) is written in its seeded order (`rank`), up to
+    `max_candidates` items; each evaluation takes from it (module docstring). English and `lang`
+    (samanantar.lang) are evaluated; a set whose source is None is not built."""
     langs = ["en", lang]
     out = Collector()
     if embedded_root is not None:
@@ -273,7 +317,7 @@ def build_sets(*, out_dir: Path, lang: str, instructions: dict, max_items: int |
     if probes is not None:
         probe_items(probes, out)
     for i, spec in enumerate(hub):
-        hub_items(spec, i, instructions, out, hub_max_rows)
+        hub_items(spec, i, instructions, out, hub_max_rows, seed)
     seen = set()
     for item in out.items:
         key = (item["set"], item["id"])
@@ -281,7 +325,7 @@ def build_sets(*, out_dir: Path, lang: str, instructions: dict, max_items: int |
             raise InputError(f"evaluation set {item['set']}: the id {item['id']!r} occurs twice ({item['origin']})")
         seen.add(key)
     available = len(out.items)
-    items = select(out.items, max_items, seed)
+    items = in_order(out.items, max_candidates, seed)
     names = sorted({it["set"] for it in items})
     requested = (["embedded"] if embedded_root is not None else []) + (["samanantar_test"] if samanantar_dir is not None else []) \
         + (["study_probes"] if probes is not None else []) + [h["name"] for h in hub]
@@ -289,7 +333,7 @@ def build_sets(*, out_dir: Path, lang: str, instructions: dict, max_items: int |
     if empty:
         raise InputError(f"evaluation set {empty[0]} has no usable item "
                          f"(dropped: {json.dumps({k: v['count'] for k, v in out.dropped.items()}, ensure_ascii=False)})")
-    summary = {"items_available": available, "items_selected": len(items), "max_items": max_items, "seed": seed,
+    summary = {"items_available": available, "items_selected": len(items), "max_candidates": max_candidates, "seed": seed,
                "sets": {}, "dropped": out.dropped, "hub_sources": out.sources}
     with atomic_directory(Path(out_dir)) as tmp:
         for name in names:

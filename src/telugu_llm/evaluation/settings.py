@@ -21,9 +21,11 @@ class Decoding:
 class GenerationSettings:
     """What generation and scoring of one (model, adapter) run depend on."""
 
+    max_items: int | None  # per (set, task, lang): the first that fit, in the sets' seeded order
     max_new_tokens: dict[str, int]  # per task
     max_prompt_tokens: int
-    batch_size: int
+    batch_size: int  # rows per batch, at most
+    batch_tokens: int  # rows x (padded width + token limit) per batch, at most
     decoding: Decoding
     markers: list[str]
     perplexity: bool
