@@ -30,7 +30,7 @@ PLAN = with_defaults({}, "plan")
 
 def recipe(**values) -> Recipe:
     base = {"name": "r", "loss": "completion", "pad_token": "distinct", "long_examples": "drop", "packing": False,
-            "mixed_precision": "auto", "append_eos": True}
+            "mixed_precision": "auto", "compute_dtype": "prefer_bfloat16", "append_eos": True}
     return Recipe(**{**base, **values})
 
 
