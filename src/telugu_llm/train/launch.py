@@ -28,12 +28,12 @@ def launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, token
     loading the 4-bit model on its own device; rank 0 writes the same outputs as a single process.
     `threads` is the job's CPU cores (models.<name>.resources.cpus), shared by its processes."""
     with gpu_slots(gpus_needed(settings.device, settings.processes)) as slots:
-        return _launch(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir, prompts_dir=prompts_dir,
+        return _launch(settings=settings, model_dir=model_dir, tokenizer_dir=tokenizer_dir, tokenized_dir=tokenized_dir,
                        out_dir=out_dir, checkpoint_root=checkpoint_root, threads=threads,
                        keep_fds=slots.fds if slots else [])
 
 
-def _launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, prompts_dir: Path, out_dir: Path,
+def _launch(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, tokenized_dir: Path, out_dir: Path,
             checkpoint_root: Path, threads: int, keep_fds: list[int]) -> dict:
     args = {"settings": asdict(settings), "model_dir": str(model_dir), "tokenizer_dir": str(tokenizer_dir),
             "tokenized_dir": str(tokenized_dir), "out_dir": str(out_dir), "checkpoint_root": str(checkpoint_root)}
