@@ -30,15 +30,15 @@ def test_dry_run_plans_the_whole_default(workflow):
     assert planned_jobs(workflow) == {"samanantar_shards": 1, "samanantar_subset": 3, "guanaco_shards": 1,
                                       "data_summary": 1, "tokenizer": 4, "vocab_learn": 1, "vocab_extend": 1, "format_prompts": 4,
                                       "fertility_tokenizer": 5, "template_cost": 5, "fertility_summary": 1,
-                                      "model_weights": 2, "train_run": 4, "training_summary": 1, "eval_sets": 1,
+                                      "model_weights": 2, "tokenize_run": 4, "train_run": 4, "training_summary": 1, "eval_sets": 1,
                                       "evaluate_run": 5, "eval_summary": 1, "vocab_curve": 1, "vocab_compare": 1,
                                       "report": 1, "all": 1}
     assert planned_jobs(workflow, "evaluate") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "tokenizer": 2, "vocab_learn": 1, "vocab_extend": 1, "format_prompts": 2,
-        "model_weights": 2, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "evaluate": 1}
+        "model_weights": 2, "tokenize_run": 4, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "evaluate": 1}
     assert planned_jobs(workflow, "train") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "tokenizer": 2, "vocab_learn": 1, "vocab_extend": 1, "format_prompts": 2,
-        "model_weights": 2, "train_run": 4, "train": 1}
+        "model_weights": 2, "tokenize_run": 4, "train_run": 4, "train": 1}
     assert planned_jobs(workflow, "fertility") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "guanaco_shards": 1, "tokenizer": 4, "vocab_learn": 1, "vocab_extend": 1,
         "format_prompts": 4, "fertility_tokenizer": 5, "template_cost": 5, "fertility_summary": 1, "fertility": 1}
