@@ -105,7 +105,7 @@ def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
     # Samanantar's subsets, the 200-pair prompts of both templates and the four runs; not the extended
     # tokenizer, learned from the whole training split, which the seed does not change
     assert planned_jobs(built_workflow, "--configfile", seed) == {
-        "samanantar_subset": 3, "data_summary": 1, "format_prompts": 2, "train_run": 4, "evaluate_run": 4,
+        "samanantar_subset": 3, "data_summary": 1, "format_prompts": 2, "tokenize_run": 4, "train_run": 4, "evaluate_run": 4,
         **after_prompts}
     subsets = write_config(built_workflow, "n.yaml", {"samanantar": {"subsets": [50, 100, 200, 150]}})
     assert planned_jobs(built_workflow, "--configfile", subsets) == {
@@ -113,7 +113,7 @@ def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
     ratio = write_config(built_workflow, "r.yaml", {"samanantar": {"max_length_ratio": 2.5}})
     assert planned_jobs(built_workflow, "--configfile", ratio) == {  # the splits change: everything on Samanantar
         "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "vocab_learn": 1, "vocab_extend": 1, "fertility_tokenizer": 5,
-        "format_prompts": 2, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "vocab_curve": 1, **after_prompts}
+        "format_prompts": 2, "tokenize_run": 4, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "vocab_curve": 1, **after_prompts}
 
 
 def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
@@ -126,11 +126,12 @@ def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
         "tokenizer": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "report": 1, "all": 1}
     seed = write_config(built_workflow, "p.yaml", {"prompts": {"seed": 5}})
     assert planned_jobs(built_workflow, "--configfile", seed) == {  # Samanantar's prompts only
-        "format_prompts": 2, "template_cost": 5, "fertility_summary": 1, "train_run": 4, "training_summary": 1,
+        "format_prompts": 2, "template_cost": 5, "fertility_summary": 1, "tokenize_run": 4, "train_run": 4, "training_summary": 1,
         "evaluate_run": 4, "eval_summary": 1, "vocab_compare": 1, "report": 1, "all": 1}
     pieces = write_config(built_workflow, "v.yaml", {"vocab": {"extend": {"smollm2_135m": {"pieces": 300}}}})
     assert planned_jobs(built_workflow, "--configfile", pieces) == {  # a new extended tokenizer and its twin's run
-        "vocab_learn": 1, "vocab_extend": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "train_run": 1,
+        "vocab_learn": 1, "vocab_extend": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "tokenize_run": 1,
+        "train_run": 1,
         "training_summary": 1, "evaluate_run": 1, "eval_summary": 1, "vocab_curve": 1, "vocab_compare": 1,
         "report": 1, "all": 1}
     curve = write_config(built_workflow, "c.yaml", {"vocab": {"curve": [100, 200]}})
@@ -162,15 +163,15 @@ def test_a_new_seed_subset_or_recipe_runs_only_the_new_jobs(built_workflow):
     assert planned_jobs(built_workflow, "--configfile", same) == {"report": 1, "all": 1}
     recipes = write_config(built_workflow, "same.yaml", {"train": {"recipes": ["corrected", "study"]}})
     assert planned_jobs(built_workflow, "--configfile", recipes) == {  # Gemma's study run exists (an extra run)
-        "train_run": 2, "evaluate_run": 2, **new_runs}
+        "tokenize_run": 2, "train_run": 2, "evaluate_run": 2, **new_runs}
     subsets = write_config(built_workflow, "subsets.yaml", {"train": {"subsets": [50, 200]}})
     assert planned_jobs(built_workflow, "--configfile", subsets) == {  # 50 pairs of each, with both templates' prompts
-        "format_prompts": 2, "train_run": 3, "evaluate_run": 3, **new_runs}
+        "format_prompts": 2, "tokenize_run": 3, "train_run": 3, "evaluate_run": 3, **new_runs}
     packed = {**yaml.safe_load((built_workflow / "config" / "config.yaml").read_text())["recipes"]["study"], "packing": True}
     recipes = write_config(built_workflow, "recipes.yaml", {"recipes": {"packed": packed},
                                                             "train": {"recipes": ["corrected", "study", "packed"]}})
     assert planned_jobs(built_workflow, "--configfile", recipes) == {  # all but Gemma's study run
-        "train_run": 5, "evaluate_run": 5, **new_runs}
+        "tokenize_run": 5, "train_run": 5, "evaluate_run": 5, **new_runs}
 
 
 def test_an_evaluation_edit_reruns_only_the_evaluation(built_workflow):
