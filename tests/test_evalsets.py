@@ -264,7 +264,7 @@ def test_a_parallel_hub_set_stored_one_language_per_config_is_joined_on_id(tmp_p
 
 
 def test_only_a_set_with_a_document_may_be_truncated():
-    from telugu_llm.config import check_evaluation
+    from telugu_llm.phrasing import check_evaluation
 
     spec = with_defaults({"hub": [{"name": "flores", "repo": "openlanguagedata/flores_plus", "split": "devtest",
                                    "task": "translation", "lang": "te", "source_lang": "en", "truncate": True,

@@ -14,7 +14,7 @@ import torch
 
 from telugu_llm.config import with_defaults
 from telugu_llm.settings import from_dict
-from telugu_llm.config import check_budget
+from telugu_llm.phrasing import check_budget
 from telugu_llm.evaluation.generation import finish, generate, reference_nll, token_batches
 from telugu_llm.evaluation.run import choose_items, evaluate, trained_sequence
 from telugu_llm.evaluation.scoring import score_item

@@ -84,7 +84,7 @@ def token_batches(lengths: list[int], batch_tokens: int, batch_size: int, extra:
     """Indices grouped into batches of similar length, longest first, each as many rows as fit
     `batch_tokens`: rows x (the batch's longest length + `extra`, the tokens each row will add) at
     most `batch_tokens`, and at most `batch_size` rows. A row that alone exceeds the budget is a
-    batch of its own (`config.check_budget` refuses such settings before a run starts)."""
+    batch of its own (`phrasing.check_budget` refuses such settings before a run starts)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
     for i in order:

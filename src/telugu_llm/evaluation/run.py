@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..atomic import atomic_directory, json_text
-from ..config import check_budget
+from ..phrasing import check_budget
 from ..errors import InputError
 from ..loading import Quantization, compute_dtype, device_name, load_quantized, padded_tokenizer, resolve_device, versions
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..atomic import atomic_directory
-from ..config import check_instructions
+from ..phrasing import check_instructions
 from ..data.hashing import hex_ids, ids_to_hashes, splitmix64, text_hashes
 from ..data.shards import COMPRESSION, COMPRESSION_LEVEL, read_shards
 from ..errors import InputError
