@@ -64,6 +64,28 @@ def variant(rng: random.Random, text: str) -> str:
     return text
 
 
+def mined(rng: random.Random, r: float, i: int, en: str, te: str, previous: list[tuple[str, str]],
+          extra_te) -> tuple[str, str]:
+    """Pair `i` (not a duplicate) as Samanantar's mined sources may have it, after the draw `r`: an
+    empty, untranslated or misaligned target (`extra_te()` the surplus Telugu), or an earlier English
+    or Telugu side with a new other side; `previous` keeps the recent pairs to repeat."""
+    if r < 0.015:
+        te = ""
+    elif r < 0.02:
+        te = en
+    elif r < 0.023:
+        te = te + " " + extra_te()
+    elif r < 0.043 and previous:  # an earlier English sentence, another translation
+        en = variant(rng, rng.choice(previous)[0])
+    elif r < 0.063 and previous:  # an earlier Telugu sentence, another English side
+        te = variant(rng, rng.choice(previous)[1])
+    if len(previous) < RECENT:
+        previous.append((en, te))
+    else:
+        previous[i % RECENT] = (en, te)
+    return en, te
+
+
 def write_corpus(root: Path, pairs: int, seed: int = 0) -> Path:
     """Sentence lengths like Samanantar's (4–40 words); about 1 % duplicates, 0.5 % empty targets,
     0.5 % untranslated (English) targets and 0.3 % misaligned lengths, so that every filter works.
@@ -86,20 +108,7 @@ def write_corpus(root: Path, pairs: int, seed: int = 0) -> Path:
                 n = rng.randint(4, 40)
                 en = " ".join(rng.choice(EN_WORDS) for _ in range(n)) + f" {i}."
                 te = " ".join(telugu_word(rng) for _ in range(max(1, int(n * 0.8)))) + f" {i}."
-                if r < 0.015:
-                    te = ""
-                elif r < 0.02:
-                    te = en
-                elif r < 0.023:
-                    te = te + " " + " ".join(telugu_word(rng) for _ in range(8 * n))
-                elif r < 0.043 and previous:  # an earlier English sentence, another translation
-                    en = variant(rng, rng.choice(previous)[0])
-                elif r < 0.063 and previous:  # an earlier Telugu sentence, another English side
-                    te = variant(rng, rng.choice(previous)[1])
-                if len(previous) < RECENT:
-                    previous.append((en, te))
-                else:
-                    previous[i % RECENT] = (en, te)
+                en, te = mined(rng, r, i, en, te, previous, lambda: " ".join(telugu_word(rng) for _ in range(8 * n)))
             fe.write(en + "\n")
             ft.write(te + "\n")
     (root / "pairs.txt").write_text(marker)

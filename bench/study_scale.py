@@ -43,7 +43,7 @@ OUT = REPO / "bench" / "out"
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 from conftest import copy_workflow  # noqa: E402
-from data_prep import EN_WORDS, RECENT, telugu_word, variant  # noqa: E402
+from data_prep import EN_WORDS, mined, telugu_word  # noqa: E402
 from hub_replicas import samanantar as samanantar_replica  # noqa: E402
 from hubserver import HubServer, revision_path  # noqa: E402
 
@@ -88,20 +88,7 @@ def pair_rows(pairs: int, seed: int = 0):
             if r < 0.01 and previous:
                 en, te = rng.choice(previous)
             else:
-                if r < 0.015:
-                    te = ""
-                elif r < 0.02:
-                    te = en
-                elif r < 0.023:
-                    te = te + " " + " ".join(rng.choice(te_vocab) for _ in range(8 * k))
-                elif r < 0.043 and previous:  # an earlier English sentence, another translation
-                    en = variant(rng, rng.choice(previous)[0])
-                elif r < 0.063 and previous:  # an earlier Telugu sentence, another English side
-                    te = variant(rng, rng.choice(previous)[1])
-                if len(previous) < RECENT:
-                    previous.append((en, te))
-                else:
-                    previous[i % RECENT] = (en, te)
+                en, te = mined(rng, r, i, en, te, previous, lambda: " ".join(rng.choice(te_vocab) for _ in range(8 * k)))
             yield en, te
 
 
