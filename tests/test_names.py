@@ -100,3 +100,21 @@ def test_the_atomic_writers_refuse_a_symlinked_target_that_leads_elsewhere(tmp_p
         with atomic_directory(tmp_path / "out" / "link"):
             pass
     assert (outside / "precious").read_text() == "mine"
+
+
+@pytest.mark.parametrize("dotted, value", [
+    ("vocab.extend.smollm2_135m.pieces", 10**12),
+    ("vocab.curve", [100, 10**23]),
+])
+def test_absurd_vocabulary_sizes_are_refused_before_any_job_naming_the_key(dotted, value):
+    """10**12 pieces ended in a Rust allocation abort after the data jobs ran, 10**23 in the curve
+    in Snakemake's PeriodicWildcardError (issue 22, defect 7); the schema bounds both."""
+    config = copy.deepcopy(DEFAULT)
+    *parents, last = dotted.split(".")
+    node = config
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    with pytest.raises(InputError) as err:
+        check_config(config)
+    assert str(err.value).startswith(f"config key {dotted}") and "greater than the maximum of 262144" in str(err.value), err.value
