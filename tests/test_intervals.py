@@ -313,3 +313,48 @@ def test_intervals_of_rates_and_perplexity_stay_in_range():
     assert jackknife_t(ppl, perplexity_value, 0.95)[0] < 0
     low, high = jackknife_t(ppl, perplexity_value, 0.95, scale="log")
     assert 0 < low < perplexity_value(ppl.sum(axis=0)) < high
+
+
+def seed_false_calls(k: int, sims: int, *, seed_sd: float, with_seed_variance: bool = True) -> float:
+    """Each seed shifts the tuned scores by its own effect of random sign (sd `seed_sd`), with no mean
+    effect; items share a difficulty and the base's outputs. The share of runs called changed."""
+    rng = np.random.default_rng(40 + k)
+    calls = 0
+    for _ in range(sims):
+        difficulty = rng.normal(0.5, 0.15, size=20)
+        base = mean_stats(difficulty + rng.normal(0, 0.1, size=20))
+        tuned = [mean_stats(difficulty + rng.normal(0, seed_sd) + rng.normal(0, 0.1, size=20)) for _ in range(k)]
+        if with_seed_variance:
+            d = intervals.across_seeds([base], tuned, mean_value, 0.95)
+        else:  # the item jackknife of the seed-averaged change alone
+            averaged = mean_stats(np.mean([t[:, 0] for t in tuned], axis=0))
+            d = paired_jackknife_t(base, averaged, mean_value, 0.95, p_value=False)
+        calls += d["ci_low"] > 0 or d["ci_high"] < 0
+    return calls / sims
+
+
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("seed_sd", [0.0, 0.03, 0.1])
+def test_a_change_across_seeds_is_called_at_most_5_percent_of_the_time_without_a_mean_effect(k, seed_sd):
+    assert seed_false_calls(k, 400, seed_sd=seed_sd) <= 0.05
+
+
+def test_without_the_seed_variance_the_same_test_fails():
+    assert seed_false_calls(3, 200, seed_sd=0.1, with_seed_variance=False) > 0.3
+
+
+def test_the_across_seed_change_and_its_verdict():
+    base = mean_stats(np.zeros(6))
+    tuned = [mean_stats(np.full(6, v) + np.linspace(0, 0.1, 6)) for v in (0.5, 0.6, 0.7)]
+    d = intervals.across_seeds([base], tuned, mean_value, 0.95)
+    assert d["diff"] == pytest.approx(0.65) and d["seeds"] == 3 and d["n"] == 6
+    assert d["ci_low"] > 0 and d["seed_sd"] == pytest.approx(0.1)
+    assert intervals.seed_verdict(d["ci_low"], d["ci_high"], 6, 3, min_items=6, higher_is_better=True) == "better"
+    assert intervals.seed_verdict(-0.1, 0.1, 6, 3, min_items=6, higher_is_better=True) == "inconclusive"
+    assert intervals.seed_verdict(-0.01, 0.01, 6, 3, min_items=6, higher_is_better=True, margin=0.02) == "equivalent"
+    assert intervals.seed_verdict(0.2, 0.3, 6, 1, min_items=6, higher_is_better=True) == "too few seeds"
+    one = intervals.across_seeds([base], tuned[:1], mean_value, 0.95)
+    assert one["diff"] == pytest.approx(0.55) and math.isnan(one["ci_low"])
+    # a contrast with the same seeds on both sides: the per-seed changes are paired by seed
+    pair = intervals.across_seeds(tuned, [t + np.array([0.1, 0.0]) for t in tuned], mean_value, 0.95)
+    assert pair["diff"] == pytest.approx(0.1) and pair["ci_low"] == pair["ci_high"] == pytest.approx(0.1)

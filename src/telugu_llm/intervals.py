@@ -257,3 +257,61 @@ def verdict(diff: float, p_adjusted: float, n: int, *, min_items: int, alpha: fl
     if margin is not None and interval is not None and -margin <= interval[0] and interval[1] <= margin:
         return "equivalent"
     return "inconclusive"
+
+
+def across_seeds(reference: list, tuned: list, value: Callable[[np.ndarray], float], confidence: float,
+                 clusters=None) -> dict:
+    """The change of a training run over its k seeds: mean_s value(tuned_s) - mean_s value(reference_s)
+    on the same items (rows aligned; `reference` one system, the base, or k, a contrast's other run
+    with the same seeds), with an interval that holds both sources of noise: the item sample, which
+    every seed shares (the jackknife over clusters of the seed-averaged change), and seed to seed
+    (the variance of the k per-seed changes over k). The half-width is sqrt((t(G-1) se_items)^2 +
+    (t(k-1) se_seeds)^2): at least each source's own t interval (Welch-Satterthwaite degrees of
+    freedom were anti-conservative at k = 3: 6.6 % false calls). No interval below 2 seeds (the
+    seed variance is unknown) or 2 clusters."""
+    k, r = len(tuned), len(reference)
+    stats = [np.asarray(s, dtype=float) for s in (*reference, *tuned)]
+    width = stats[0].shape[1]
+    keep = np.logical_and.reduce([_informative(s) for s in stats]) if len(stats[0]) else np.zeros(0, dtype=bool)
+    rows = by_cluster(np.hstack(stats)[keep], _cluster_ids(clusters, len(stats[0]), keep))
+    n, g = int(keep.sum()), len(rows)
+
+    def per_seed(sums: np.ndarray) -> np.ndarray:
+        values = [value(sums[i * width:(i + 1) * width]) for i in range(r + k)]
+        ref = np.asarray(values[:r]) if r == k else np.full(k, values[0])
+        return np.asarray(values[r:]) - ref
+
+    out = {"diff": math.nan, "ci_low": math.nan, "ci_high": math.nan, "seed_sd": math.nan, "n": n, "clusters": g,
+           "seeds": k}
+    if not g:
+        return out
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        changes = per_seed(rows.sum(axis=0))
+    out.update(diff=float(changes.mean()), seed_sd=float(changes.std(ddof=1)) if k > 1 else math.nan)
+    if k < 2 or g < 2:
+        return out
+    theta, leave_one_out = _jackknife(rows, lambda s: float(per_seed(s).mean()))
+    if not (math.isfinite(theta) and np.all(np.isfinite(leave_one_out))):
+        return out
+    item_var = (g - 1) / g * float(np.sum((leave_one_out - leave_one_out.mean()) ** 2))
+    seed_var = float(changes.var(ddof=1)) / k
+    level = 0.5 + confidence / 2
+    half = math.hypot(t_quantile(level, g - 1) * math.sqrt(item_var), t_quantile(level, k - 1) * math.sqrt(seed_var))
+    if half <= 1e-12 * max(1.0, abs(theta)):
+        half = 0.0
+    return {**out, "ci_low": theta - half, "ci_high": theta + half}
+
+
+def seed_verdict(low: float, high: float, n: int, seeds: int, *, min_items: int, higher_is_better: bool,
+                 margin: float | None = None) -> str:
+    """A change across seeds: better / worse only where the interval excludes 0; equivalent inside
+    +/- margin; too few seeds (one: the seed variance is unknown) or too few items; else inconclusive."""
+    if n < min_items:
+        return "too few items"
+    if seeds < 2:
+        return "too few seeds"
+    if low > 0 or high < 0:
+        return "better" if (low > 0) == higher_is_better else "worse"
+    if margin is not None and -margin <= low and high <= margin:
+        return "equivalent"
+    return "inconclusive"
