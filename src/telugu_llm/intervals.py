@@ -128,7 +128,7 @@ def _t_interval(theta: float, leave_one_out: np.ndarray, confidence: float) -> t
 
 
 SCALES = {  # (to the scale, back); the interval is computed on the first and mapped back
-    "logit": (lambda v: math.log(v / (1 - v)), lambda x: 1 / (1 + math.exp(-x))),
+    "logit": (lambda v: math.log(v) - math.log1p(-v), lambda x: 1 / (1 + math.exp(-x))),
     "log": (math.log, math.exp),
 }
 
