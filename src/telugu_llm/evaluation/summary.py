@@ -54,6 +54,7 @@ SEED_COLUMNS = ["model", "dataset", "recipe", "subset", "against", "set", "task"
                 "value_mean", "value_sd", "diff_mean", "diff_sd", "diff_min", "diff_max", "diff_ci_low", "diff_ci_high",
                 "n", "clusters", "verdict"]
 OWN, COMMON = "own", "common to all runs"
+NOT_EVALUATED = "base not evaluated"  # coverage.csv's compared_with for a tuned run without its base
 SCALE = {"chrf++": None, "bleu_intl": None, "perplexity": "log", "bits_per_char": "log"}  # else a rate: logit
 
 
@@ -180,7 +181,7 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary
             own = scored.ids((model, adapter), key)
             with_base = len(own & scored.ids(base, key)) if base else 0
             coverage.append([model, adapter, *key, len(own), skipped.get("/".join(key), 0),
-                             "base" if base else ("" if adapter == "base" else "base not evaluated"),
+                             "base" if base else ("" if adapter == "base" else NOT_EVALUATED),
                              with_base if base else 0, len(own) - with_base if base else 0, len(ids)])
     contrasts = []
     for dimension, pairs in contrast_pairs(list(scored.full)).items():
