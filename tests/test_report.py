@@ -232,3 +232,66 @@ def test_template_examples_name_template_dataset_and_subset(tmp_path):
                                             "prompt": "<s>[INST] hi [/INST]", "completion": " hello",
                                             "task": "translation"}]
 
+
+def test_the_report_opens_with_each_claim_its_verdict_and_interval(tmp_path):
+    """The opening summary: one row per claim (a BH family) and group on the headline metric, with its
+    verdict and interval; each claim's verdicts counted once; the change across seeds; every text escaped."""
+    from test_evaluation import write_run
+
+    from telugu_llm.evaluation.summary import summarize
+    from telugu_llm.intervals import Intervals
+    from telugu_llm.report.claims import claims_context
+    from telugu_llm.report.render import environment
+
+    model = "m<script>x"
+    base = {f"i{k}": 0.1 * (k % 3) for k in range(12)}
+    up = lambda delta: {k: v + delta + 0.01 * i for i, (k, v) in enumerate(base.items())}  # noqa: E731
+    runs = {(model, "base"): write_run(tmp_path, model, "base", base)}
+    runs.update({(model, f"samanantar/corrected/200/seed{s}"): write_run(tmp_path, model, f"samanantar/corrected/200/seed{s}",
+                                                                       up(d)) for s, d in ((1, 0.5), (2, 0.48))})
+    out = {name: tmp_path / f"{name}.csv" for name in ("s", "d", "c", "contrasts", "seeds")}
+    summarize(runs, settings=Intervals(0.95, 6, {"stop_rate": 0.05}), summary_csv=out["s"], differences_csv=out["d"],
+              coverage_csv=out["c"], contrasts_csv=out["contrasts"], seeds_csv=out["seeds"])
+    claims = claims_context(differences_csv=out["d"], contrasts_csv=out["contrasts"], seeds_csv=out["seeds"],
+                            confidence=0.95, equivalence={"stop_rate": 0.05})
+    assert [(r["claim"], r["metric"], r["verdict"]) for r in claims["rows"]] == [
+        (f"base vs tuned: {model} samanantar/corrected/200/seed{s}", "f1", "better") for s in (1, 2)]
+    assert claims["rows"][0]["diff"].startswith("0.555 [") and claims["rows"][0]["n"] == 12
+    # f1 and the 4 degeneration measures, once each: not exact match (the same evidence as F1); no answer is
+    # long enough for a repetition rate
+    assert claims["sentences"][0] == (f"base vs tuned: {model} samanantar/corrected/200/seed1: 1 better, 1 equivalent, "
+                                      "2 inconclusive, 1 too few items of 5 claimed comparisons (headline metric and degeneration "
+                                      "measures, one Benjamini-Hochberg family).")
+    [seed] = claims["seeds"]
+    assert seed["seeds"] == 2 and seed["verdict"] == "better" and seed["diff"].startswith("0.545 [")
+    html = environment().get_template("claims.html.j2").render(claims=claims)
+    assert "What this run shows" in html and "<script>" not in html and "m&lt;script&gt;x" in html
+    assert "stop_rate ±0.05" in html
+
+
+def test_the_whole_report_opens_with_the_claims(tmp_path, summary):
+    """render_report as scripts/report.py calls it, with the config's whole `intervals` section
+    (equivalence margins included) passed to every section: the claims come first."""
+    from test_evaluation import RUN, write_run
+
+    from telugu_llm.evaluation.summary import summarize
+    from telugu_llm.intervals import Intervals
+
+    items = {f"i{k}": 0.1 * k for k in range(6)}
+    runs = {("m", "base"): write_run(tmp_path / "eval", "m", "base", items),
+            ("m", RUN): write_run(tmp_path / "eval", "m", RUN, {k: v + 0.2 for k, v in items.items()})}
+    out = {name: tmp_path / f"{name}.csv" for name in ("s", "d", "c", "contrasts", "seeds")}
+    intervals = {"confidence": 0.95, "min_items": 6, "equivalence": {"f1": 0.05}}
+    summarize(runs, settings=Intervals(**intervals), summary_csv=out["s"], differences_csv=out["d"], coverage_csv=out["c"],
+              contrasts_csv=out["contrasts"], seeds_csv=out["seeds"])
+    png = tmp_path / "f.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    html_path = tmp_path / "report.html"
+    render_report(out_html=html_path, data_summary=summary, config={"intervals": intervals}, commit="abc",
+                  figures={"data_lengths": png, "evaluation": png, "training_size": png},
+                  evaluation={"summary_csv": out["s"], "differences_csv": out["d"], "coverage_csv": out["c"],
+                              "generations": list(runs.values()), "examples": 2, **intervals},
+                  runs={"contrasts_csv": out["contrasts"], "seeds_csv": out["seeds"], **intervals})
+    html = html_path.read_text()
+    assert html.index('id="claims"') < html.index('id="data"') < html.index('id="evaluation"')
+    assert f"base vs tuned: m {RUN}" in html and "f1 ±0.05" in html
