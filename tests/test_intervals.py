@@ -358,3 +358,19 @@ def test_the_across_seed_change_and_its_verdict():
     # a contrast with the same seeds on both sides: the per-seed changes are paired by seed
     pair = intervals.across_seeds(tuned, [t + np.array([0.1, 0.0]) for t in tuned], mean_value, 0.95)
     assert pair["diff"] == pytest.approx(0.1) and pair["ci_low"] == pair["ci_high"] == pytest.approx(0.1)
+
+
+def test_the_exact_test_evaluates_half_the_swaps():
+    """A swap and its complement give the same |difference|: 2^(g-1) evaluations, not 2^g (a metric
+    whose value is not vectorised, chrF++ or BLEU, is evaluated once per swap), same p-value."""
+    calls = []
+
+    def counted(s):
+        calls.append(1)
+        return s[0] / s[1]
+
+    d = np.array([0.1, 0.3, -0.2, 0.4, 0.25, 0.05, -0.15, 0.35])
+    r = paired_jackknife_t(mean_stats(np.full(8, 0.5)), mean_stats(0.5 + d), lambda s: float(counted(s)), 0.95)
+    assert r["p"] == pytest.approx(exact_sign_flip_p(d)) and r["p_floor"] == pytest.approx(2 / 2**8)
+    assert sum(len(block) for block in intervals.swaps(8)) == 2**7
+    assert len(calls) <= 2 * (2**7 + 2 * (8 + 1)) + 4  # the swaps' two values, the jackknife's, the estimate

@@ -22,7 +22,8 @@ Benjamini-Hochberg are scipy.stats'.
 The p-value of a paired difference is a permutation test (Fisher; sign flips): under the null the
 two systems' statistics are exchangeable within each cluster, so swapping them in any subset of
 clusters gives an equally likely difference. With at most `EXACT_UP_TO` clusters every one of the
-2^G swaps is enumerated (the p-value is exact, and its floor is 2 / 2^G: 0.031 at 6 clusters); above
+2^G swaps is enumerated (half of them: a swap and its complement give the same |difference|; the
+p-value is exact, and its floor is 2 / 2^G: 0.031 at 6 clusters); above
 that, `RESAMPLES` random swaps with a fixed seed, p = (1 + hits) / (1 + RESAMPLES), which is a valid
 p-value. Benjamini-Hochberg then gets valid p-values. Below `MIN_ITEMS` no verdict is given: no
 two-sided 5 % test exists below 6 clusters (the floor 2 / 2^5 = 0.0625).
@@ -161,15 +162,21 @@ def jackknife_t(stats, value: Callable[[np.ndarray], float], confidence: float, 
 
 @lru_cache(maxsize=32)
 def _all_swaps(g: int) -> np.ndarray:
-    out = np.array(list(product((0.0, 1.0), repeat=g))).reshape(2**g, g)
+    """Every swap that leaves the first cluster in place (2^(g-1) rows): swapping a set of clusters
+    or its complement gives the same difference with the opposite sign, so half the 2^g swaps give
+    the whole two-sided distribution."""
+    half = max(g - 1, 0)
+    rest = np.array(list(product((0.0, 1.0), repeat=half))).reshape(2**half, half)
+    out = np.hstack([np.zeros((2**half, min(g, 1))), rest])
     out.setflags(write=False)
     return out
 
 
 def swaps(g: int, *, exact_up_to: int = EXACT_UP_TO, resamples: int = RESAMPLES, seed: int = SEED):
     """Which clusters swap their two systems, in blocks of rows (one row per permutation) that hold
-    at most CHUNK values: all 2^g rows up to `exact_up_to` clusters (the first row swaps none), else
-    none plus `resamples` random rows drawn with `seed`."""
+    at most CHUNK values: up to `exact_up_to` clusters the 2^(g-1) rows that keep the first cluster
+    in place (each stands for itself and its complement; the first row swaps none), else none plus
+    `resamples` random rows drawn with `seed`."""
     rows = max(1, CHUNK // max(g, 1))
     if g <= exact_up_to:
         every = _all_swaps(g)
@@ -196,9 +203,10 @@ def permutation_p(base_rows: np.ndarray, tuned_rows: np.ndarray, difference: Cal
         diffs = _values(difference, np.hstack([base_rows.sum(axis=0) + moved, tuned_rows.sum(axis=0) - moved]))
         hits += int(np.sum(np.abs(diffs) >= abs(observed) - tolerance))
         total += len(block)
-    # exact: the two swaps that give +/- observed always hit; Monte Carlo: row 0 (no swap) is the
-    # observed value, so hits / total is (1 + hits among the random) / (1 + resamples)
-    return hits / total, (2 if exact else 1) / total
+    # exact: half the swaps, each for itself and its complement (the same |difference|); row 0 (no
+    # swap) is the observed value, so the floor is 1 / 2^(g-1) = 2 / 2^g. Monte Carlo: hits / total
+    # is (1 + hits among the random) / (1 + resamples)
+    return hits / total, 1 / total
 
 
 def paired_jackknife_t(base, tuned, value: Callable[[np.ndarray], float], confidence: float, clusters=None, *,
