@@ -223,17 +223,20 @@ def value_rows(scored: Scored, run: tuple[str, str], key: tuple, ids: frozenset 
 
 
 def compare(scored: Scored, reference: tuple[str, str], run: tuple[str, str], settings: Intervals,
-            family: str) -> list[list]:
+            family: str, select=None) -> list[list]:
     """`run` against `reference` on the items both evaluated: per (set, task, lang) and metric, [set,
     task, lang, metric, reference value, run value, diff, ci_low, ci_high, p, p_adjusted, verdict, n,
     clusters, family]. One Benjamini-Hochberg family (`family`): the claimed comparisons with at least
-    `min_items` items; the others get no verdict (and no family)."""
+    `min_items` items; the others get no verdict (and no family). `select`: the metrics (by name) of
+    a group that this comparison may use (None: all)."""
     rows = []
     for key in scored.full[run]:
         ids = frozenset(scored.ids(run, key) & scored.ids(reference, key))
         if not ids:
             continue
         mine, theirs = scored.metrics(run, key, ids), scored.metrics(reference, key, ids)
+        if select is not None:
+            mine = select(mine)
         clusters = scored.clusters(run, key, ids)
         if clusters != scored.clusters(reference, key, ids):
             raise InputError(f"evaluation of {'/'.join(run)} and {'/'.join(reference)} give the items of {key} "
