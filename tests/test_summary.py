@@ -128,3 +128,25 @@ def test_changes_are_combined_across_seeds(tmp_path):
     assert recipe["verdict"] == "better"
     assert set(t["contrasts"]["family"].dropna()) == {"recipe: m samanantar/study/200/seed1 vs samanantar/corrected/200/seed1",
                                                       "recipe: m samanantar/study/200/seed2 vs samanantar/corrected/200/seed2"}
+
+
+def test_mean_and_likelihood_metrics_are_evaluated_on_many_rows_at_once():
+    """The permutation test evaluates a metric 2^(g-1) or 10,000 times: means, perplexity and bits per
+    character take all rows in one call, with the metric's own values; chrF++ keeps its own (one
+    sacrebleu call per row); a metric whose own value disagrees keeps its own."""
+    import numpy as np
+
+    from telugu_llm.evaluation import metrics as M
+    from telugu_llm.evaluation.summary import vectorised
+
+    rng = np.random.default_rng(0)
+    rows = np.abs(rng.normal(size=(50, 2))) + 0.1
+    for metric in (M.mean_metric("f1", [0.5, float("nan"), 0.25, 1.0]), M.perplexity_metric([3.0, 9.0, 0.5], [2, 7, 1]),
+                   M.bits_per_char_metric([3.0, 9.0, 0.5], [5, 20, 3])):
+        fast = vectorised(metric)
+        assert fast is not metric.value, metric.name
+        assert np.allclose(fast(rows.T), [metric.value(r) for r in rows], rtol=1e-12, atol=0)
+    chrf = M.chrf_pp(["a b c", "d e"], [["a b c"], ["d f"]])
+    assert vectorised(chrf) is chrf.value
+    odd = M.Metric("f1", np.array([[1.0, 2.0], [2.0, 2.0]]), lambda s: float(s[0] / s[1] ** 2))
+    assert vectorised(odd) is odd.value
