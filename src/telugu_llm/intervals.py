@@ -183,10 +183,17 @@ def swaps(g: int, *, exact_up_to: int = EXACT_UP_TO, resamples: int = RESAMPLES,
         for start in range(0, len(every), rows):
             yield every[start:start + rows]
         return
-    rng = np.random.default_rng(seed)
+    drawn = _random_swaps(g, resamples, seed)
     yield np.zeros((1, g))
     for start in range(0, resamples, rows):
-        yield rng.integers(0, 2, size=(min(rows, resamples - start), g)).astype(float)
+        yield drawn[start:start + rows]
+
+
+@lru_cache(maxsize=4)  # the comparisons of a group share their number of clusters: drawn once (16 MB at 200)
+def _random_swaps(g: int, resamples: int, seed: int) -> np.ndarray:
+    out = np.random.default_rng(seed).integers(0, 2, size=(resamples, g)).astype(float)
+    out.setflags(write=False)
+    return out
 
 
 def permutation_p(base_rows: np.ndarray, tuned_rows: np.ndarray, difference: Callable[[np.ndarray], float],
