@@ -26,6 +26,7 @@ from pathlib import Path
 from ..atomic import write_json
 from ..errors import InputError
 
+MAX_SENTENCE_BYTES = 1 << 20  # SentencePiece drops a longer sentence without a word: text.py leaves it out, counted
 _TOO_LOW = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)")
 
 
@@ -53,7 +54,7 @@ def learn_sentencepiece(sentences: list[str], pieces: int, *, dummy_prefix: bool
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences), model_writer=buffer, vocab_size=pieces + 1, model_type="bpe",
             character_coverage=1.0, byte_fallback=False, normalization_rule_name="identity",
-            add_dummy_prefix=dummy_prefix, split_digits=True, max_sentence_length=1 << 20, hard_vocab_limit=False,
+            add_dummy_prefix=dummy_prefix, split_digits=True, max_sentence_length=MAX_SENTENCE_BYTES, hard_vocab_limit=False,
             unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, num_threads=threads, minloglevel=2)
     except RuntimeError as exc:
         message = str(exc)

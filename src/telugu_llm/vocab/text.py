@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 
 from ..data.shards import read_shards, shard_paths
 from ..errors import InputError
+from ..languages import script_of_language
 from .check import shard_sources
+from .learn import MAX_SENTENCE_BYTES
 
 SOURCES = ("samanantar", "guanaco", "file")
 
@@ -74,24 +76,42 @@ def file_sentences(path: Path, key: str) -> list[str]:
     return out
 
 
-def learning_text(parts: dict[str, list[str]], held_out: list[str], max_sentences: int | None = None) -> LearningText:
+def learning_text(parts: dict[str, list[str]], held_out: list[str], max_sentences: int | None = None, *,
+                  lang: str | None = None, file_path: str | None = None) -> LearningText:
     """The learning sentences of each source (in the order given), NFC, without empty lines and
     without any sentence that is also held out (validation or test), each left-out line counted;
-    cut to the first `max_sentences` when given."""
+    cut to the first `max_sentences` when given.
+
+    Also left out and counted (keys present only when some were): a sentence longer than the
+    learner takes (`too_long`, with the line of the first, `too_long_first_line`), which
+    SentencePiece would drop silently; and, of the `file` source, a line with no letter of `lang`'s
+    script (`not_<script>`), the file checked as Samanantar's sides are: a file most of whose
+    lines have none is not text in the language, and is one error naming it."""
     held = {_nfc(s) for s in held_out}
+    script = script_of_language(lang).python_regex if lang else None
     sentences: list[str] = []
     counts = {}
     for source, lines in parts.items():
         c = {"read": len(lines), "empty": 0, "held_out": 0, "used": 0}
-        for line in lines:
+        other = f"not_{script_of_language(lang).name.lower()}" if script is not None and source == "file" else None
+        for number, line in enumerate(lines, 1):
             text = _nfc(line)
             if not text:
                 c["empty"] += 1
+            elif len(text.encode("utf-8")) > MAX_SENTENCE_BYTES:
+                c["too_long"] = c.get("too_long", 0) + 1
+                c.setdefault("too_long_first_line", number)
+            elif other and not script.search(text):
+                c[other] = c.get(other, 0) + 1
             elif text in held:
                 c["held_out"] += 1
             else:
                 sentences.append(text)
                 c["used"] += 1
+        if other and c.get(other, 0) * 2 > c["read"] - c["empty"]:
+            raise InputError(f"vocab.text_path: {file_path or 'the file'}: {c[other]:,} of {c['read'] - c['empty']:,} lines "
+                             f"have no {script_of_language(lang).name} letter; is it text in the language "
+                             f"(samanantar.lang: {lang})?")
         counts[source] = c
     if max_sentences is not None and len(sentences) > max_sentences:
         counts["cut_to_max_sentences"] = len(sentences) - max_sentences
@@ -112,7 +132,7 @@ def gather(*, sources: list[str], samanantar_dir: Path, subset_dir: Path | None,
             parts[source] = guanaco_sentences(Path(guanaco_dir) / "train", lang)
         else:
             parts[source] = file_sentences(Path(text_path), "vocab.text_path")
-    return learning_text(parts, held_out, max_sentences)
+    return learning_text(parts, held_out, max_sentences, lang=lang, file_path=text_path)
 
 
 def _file_lines(path: Path, key: str) -> Iterator[str]:
