@@ -523,3 +523,31 @@ def test_a_probe_template_set_is_compared_among_the_runs_that_have_it(tmp_path):
     coverage = pd.read_csv(tmp_path / "c.csv")
     assert (coverage["not_compared"] >= 0).all()
     assert set(coverage[coverage["set"] == "study_probes_llama2_study"]["model"]) == {"mistral"}
+
+
+def test_the_vocabulary_contrast_compares_bits_per_character_never_perplexity(tmp_path):
+    """Issue 21, point 3: the twin's tokenizer spends fewer tokens on the same reference, so equal
+    bits per character read as a higher perplexity; no per-token metric enters a contrast (or its
+    Benjamini-Hochberg family) between tokenizers. Within one tokenizer (base against tuned) it stays."""
+    import pyarrow as pa
+
+    from telugu_llm.evaluation.run import GENERATION_SCHEMA
+
+    def run(model, adapter, tokens):
+        rows = [{**row, "nll": 3.0 + 0.1 * k, "ref_tokens": tokens, "ref_chars": 10}
+                for k, row in enumerate(generation_rows({f"i{k}": 0.5 for k in range(8)}))]
+        out = tmp_path / model / adapter
+        out.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=GENERATION_SCHEMA), out / "generations.parquet")
+        (out / "metrics.json").write_text(json.dumps({"model": model, "adapter": adapter, "items": 8}))
+        return out / "generations.parquet"
+
+    runs = {("m", "base"): run("m", "base", 9), ("m_te", "base"): run("m_te", "base", 3),
+            ("m", RUN): run("m", RUN, 9)}
+    out = {name: tmp_path / f"{name}.csv" for name in ("s", "d", "c", "contrasts")}
+    summarize(runs, settings=Intervals(0.95, 6), summary_csv=out["s"], differences_csv=out["d"], coverage_csv=out["c"],
+              contrasts_csv=out["contrasts"], twins={"m_te": "m"})
+    vocabulary = pd.read_csv(out["contrasts"]).query("dimension == 'vocabulary'").set_index("metric")
+    assert "perplexity" not in vocabulary.index
+    assert vocabulary.loc["bits_per_char", "diff"] == pytest.approx(0.0, abs=1e-9)  # the same likelihood per character
+    assert "perplexity" in set(pd.read_csv(out["d"])["metric"])  # one tokenizer: base against tuned

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from ..atomic import atomic_file
 from ..errors import InputError
 from ..intervals import METHOD, Intervals, benjamini_hochberg, informative, jackknife_t, paired_jackknife_t, verdict
-from .scoring import HIGHER_IS_BETTER, group_metrics, groups
+from .scoring import HIGHER_IS_BETTER, across_tokenizers, group_metrics, groups
 
 # `adapter`: base, or the training run's path under the model; its dimensions follow (RUN_COLUMNS).
 COLUMNS = ["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high", "n"]
@@ -141,9 +141,10 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary
             contrasts += [[a[0], dimension, a[1], b[1], *row] for row in compare(scored, by_run, a, b, settings)]
     for twin, model in sorted((twins or {}).items()):  # each run of an extended model against the same run of its base
         for run in sorted(r for r in scored if r[0] == twin):
-            if (model, run[1]) in scored:
+            if (model, run[1]) in scored:  # no per-token metric between tokenizers (scoring.PER_TOKEN)
+                fair = {r: {key: across_tokenizers(m) for key, m in scored[r].items()} for r in ((model, run[1]), run)}
                 contrasts += [[model, "vocabulary", run[1], twin, *row]
-                              for row in compare(scored, by_run, (model, run[1]), run, settings)]
+                              for row in compare(fair, by_run, (model, run[1]), run, settings)]
     tables = {summary_csv: with_run_columns(pd.DataFrame(summary, columns=COLUMNS)),
               differences_csv: with_run_columns(pd.DataFrame(differences, columns=DIFFERENCE_COLUMNS)),
               coverage_csv: with_run_columns(pd.DataFrame(coverage, columns=COVERAGE_COLUMNS))}

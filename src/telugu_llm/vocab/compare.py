@@ -8,7 +8,9 @@ The comparison, per run (the same data and items for both):
   and tokens per second (each evaluation): one timing each, no interval (one run is one sample of a
   shared machine's speed: a ratio, not a finding);
 - stop rate and the quality metrics: paired over the evaluation items, in contrasts.csv (dimension
-  `vocabulary`), as every other contrast.
+  `vocabulary`), as every other contrast, without any per-token metric (`scoring.PER_TOKEN`:
+  perplexity's token is not the same unit under the two tokenizers); the likelihood is compared as
+  bits per character of the reference's own characters and tokens.
 """
 
 from __future__ import annotations
