@@ -207,6 +207,38 @@ def test_reference_likelihood_is_of_the_sequence_trained_on(default_tokenizer_di
         assert n == len(completion) and nll / n == pytest.approx(loss, rel=1e-4)
 
 
+@pytest.mark.parametrize("name, reference, space_piece", [("llama2", "వర్షం కురుస్తోంది.", 1),
+                                                         ("smollm2", "వర్షం కురుస్తోంది.", 1),
+                                                         ("smollm2", "It rained.", 0)])
+def test_bits_per_character_count_neither_eos_nor_the_leading_space(default_tokenizer_dirs, tmp_path, name, reference,
+                                                                    space_piece):
+    """Issue 21, point 8: the likelihood per character (and per token) sums the reference's own
+    tokens only: not the final EOS, and not a piece that is the template's leading space alone
+    (both write one before Telugu; SmolLM2's byte-level BPE merges it into an English first word)."""
+    from transformers import AutoModelForCausalLM
+
+    from telugu_llm.evaluation.run import own_span
+
+    tok = open_tokenizer(default_tokenizer_dirs[name])
+    set_pad_token(tok)
+    tok.padding_side = "left"
+    build_model("tiny", with_defaults({"source": "random", "architecture": "llama"}, "$defs/weights"), tmp_path / "m",
+                tokenizer=tok)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "m", dtype=torch.float32).eval()
+    prompt, completion = trained_sequence(tok, "llama2_study", "Translate into Telugu: It is raining.", reference)
+    start, end = own_span(tok, completion)
+    assert end == len(completion) - 1 and completion[end] == tok.eos_token_id
+    assert tok.decode(completion[start:end]).strip() == reference
+    assert start == space_piece
+    labels = [IGNORE_INDEX] * (len(prompt) + start) + completion[start:end] + [IGNORE_INDEX]
+    with torch.no_grad():
+        loss = model(input_ids=torch.tensor([prompt + completion]), labels=torch.tensor([labels])).loss.item()
+    other = (prompt[:3], completion)  # a shorter row in the same batch: the slice must follow the padding
+    [(nll, n), _] = reference_nll(model, tok, [(prompt, completion), other], batch_size=2, batch_tokens=10**6,
+                                  own=[(start, end), (0, len(completion))])
+    assert n == end - start and nll / n == pytest.approx(loss, rel=1e-4)
+
+
 def test_long_prompts_are_passed_over_and_the_next_in_the_order_taken(tokenizer_dirs, tmp_path):
     """max_items is reached where enough prompts fit: drawing the items first and dropping the long
     ones afterwards left most XL-Sum and IndicQA groups with a few items."""

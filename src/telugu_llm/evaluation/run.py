@@ -64,6 +64,19 @@ def trained_sequence(tokenizer, template: str, instruction: str, reference: str)
     return ids[:n_prompt], ids[n_prompt:]
 
 
+def own_span(tokenizer, completion: list[int]) -> tuple[int, int]:
+    """The [start, end) slice of a reference's ids (`trained_sequence`'s completion) that are the
+    reference's own, for its likelihood per character and per token: without the final EOS and
+    without leading tokens that are whitespace alone (the template's leading space, where the
+    tokenizer writes it as a piece of its own, as Llama-2's does before Telugu). Where a tokenizer
+    merges that space into the first word's piece, its cost cannot be split off and stays counted."""
+    end = len(completion) - (1 if completion and completion[-1] == tokenizer.eos_token_id else 0)
+    start = 0
+    while start < end and not tokenizer.decode(completion[start:start + 1]).strip():
+        start += 1
+    return start, end
+
+
 def load_for_eval(model_name: str, quantization: Quantization, model_dir: Path, adapter_dir: Path | None, device: str,
                   tokenizer_dir: Path, tokenizer_size: int):
     """The base model, resized to an extended tokenizer (its new rows rebuilt as training built them,
@@ -189,7 +202,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
         examples = [trained_sequence(tokenizer, kept[i][2], kept[i][0]["instruction"], kept[i][0]["reference"])
                     for i in with_ref]
         values = reference_nll(model, tokenizer, examples, batch_size=settings.batch_size,
-                               batch_tokens=settings.batch_tokens)
+                               batch_tokens=settings.batch_tokens, own=[own_span(tokenizer, c) for _, c in examples])
         for i, v in zip(with_ref, values):
             nll[i] = v
         speed["perplexity_seconds"] = time.perf_counter() - start_ppl
