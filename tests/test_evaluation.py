@@ -343,8 +343,11 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
             assert c["wanted"] == (c["candidates"] if key.startswith("study_probes") else 2), key
         assert saved["probe_template"] == "mistral_study"
     table = pq.read_table(runs[("tiny", "base")])
-    for column in ("set", "task", "lang", "prompt", "reference", "output", "stop_reason"):
+    for column in ("set", "task", "lang", "prompt", "reference", "output", "stop_reason", "cluster"):
         assert column in table.column_names
+    sets_cluster = {(i["set"], i["id"]): i["cluster"] for i in read_sets(sets).to_pylist()}
+    for row in table.select(["set", "id", "cluster"]).to_pylist():  # each item's cluster, as the sets wrote it
+        assert row["cluster"] == sets_cluster[(row["set"].replace("_mistral_study", ""), row["id"])]
     assert table.column("prompt").to_pylist()[0].startswith("[INST] ")
     probes = table.filter(pc.equal(table.column("set"), "study_probes_mistral_study")).column("prompt").to_pylist()
     assert probes and all(p.startswith("###Human:") or p.startswith("### Human:") for p in probes), probes[:1]

@@ -50,6 +50,7 @@ GENERATION_SCHEMA = pa.schema([
     ("ref_chars", pa.int64()), ("repetition_rate", pa.float64()), ("stopped", pa.float64()), ("marker", pa.float64()),
     ("script_fidelity", pa.float64()), ("exact_match", pa.float64()), ("f1", pa.float64()), ("rouge_l", pa.float64()),
     ("refusal", pa.float64()), ("truncated", pa.bool_()),
+    ("cluster", pa.string()),  # items that share a source (sets.py): one unit of the summary's jackknife
 ])
 
 
@@ -214,6 +215,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
                      "references": item["references"], "output": gen.text, "stop_reason": gen.stop_reason,
                      "prompt_tokens": len(ids), "new_tokens": gen.new_tokens, "nll": item_nll if n_ref else math.nan,
                      "ref_tokens": n_ref, "ref_chars": len(item["reference"] or ""), "truncated": item.get("truncated", False),
+                     "cluster": item.get("cluster") or item["id"],
                      **score_item(item["task"], item["lang"], gen.text, item["references"], gen.stop_reason)})
     table = pa.Table.from_pylist(rows, schema=GENERATION_SCHEMA)
     stop_reasons: dict[str, int] = {}
