@@ -342,6 +342,11 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
             assert c["evaluated"] == c["wanted"] or c["evaluated"] + c["skipped_prompt_too_long"] == c["candidates"], key
             assert c["wanted"] == (c["candidates"] if key.startswith("study_probes") else 2), key
         assert saved["probe_template"] == "mistral_study"
+        # answers budgeted in characters (the default), each group's token limit capped at 4 here
+        assert all(b["unit"] == "chars" and b["max_new_tokens"] <= 4 for b in saved["answer_budget"].values())
+        assert set(saved["answer_budget"]) == {k for k, c in coverage.items() if c["evaluated"]}
+        assert saved["cut_at_budget"]["cut"] == saved["stop_reasons"].get("length", 0)
+        assert saved["cut_at_budget"]["share"] == pytest.approx(saved["cut_at_budget"]["cut"] / saved["items"])
     table = pq.read_table(runs[("tiny", "base")])
     for column in ("set", "task", "lang", "prompt", "reference", "output", "stop_reason", "cluster"):
         assert column in table.column_names
@@ -586,3 +591,41 @@ def test_the_vocabulary_contrast_compares_bits_per_character_never_perplexity(tm
     assert "perplexity" not in vocabulary.index
     assert vocabulary.loc["bits_per_char", "diff"] == pytest.approx(0.0, abs=1e-9)  # the same likelihood per character
     assert "perplexity" in set(pd.read_csv(out["d"])["metric"])  # one tokenizer: base against tuned
+
+
+class CharTokenizer:
+    """A tokenizer of `width` characters per token (a leading space joins the first): the base's and
+    its extended twin's fertility, without loading either."""
+
+    def __init__(self, width: int):
+        self.width = width
+
+    def __call__(self, texts, add_special_tokens=False):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(input_ids=[list(range(math.ceil(len(t.lstrip()) / self.width))) for t in texts])
+
+
+def test_answer_budgets_hold_the_same_characters_under_every_tokenizer():
+    """Issue 21, point 4: a budget in tokens holds three times the text under a tokenizer with three
+    characters per token; a budget in characters gives each tokenizer the tokens that text takes
+    (its measured tokens per character), up to the ceiling, and says where the ceiling cut it."""
+    from telugu_llm.evaluation.budget import answer_limits, cut_at_budget
+
+    items = [{"set": "embedded", "task": "translation", "lang": "te", "instruction": "x", "references": ["ab" * 30]},
+             {"set": "embedded", "task": "qa", "lang": "te", "instruction": "x", "references": ["abcde" * 6]},
+             {"set": "study_probes", "task": "safety", "lang": "te", "instruction": "q" * 60, "references": []}]
+    chars = {"translation": 60, "qa": 30, "safety": 90}
+    ceiling = {"translation": 100, "qa": 100, "safety": 40}
+    base, _ = answer_limits(CharTokenizer(1), items, answer_budget="chars", max_new_chars=chars, max_new_tokens=ceiling)
+    twin, budgets = answer_limits(CharTokenizer(3), items, answer_budget="chars", max_new_chars=chars,
+                                  max_new_tokens=ceiling)
+    assert base == [60, 30, 40] and twin == [20, 10, 30]  # the instructions measure a group without references
+    assert budgets["embedded/translation/te"] == {"unit": "chars", "chars": 60, "tokens_per_char": pytest.approx(1 / 3),
+                                                  "max_new_tokens": 20, "capped": False}
+    assert answer_limits(CharTokenizer(1), items, answer_budget="chars", max_new_chars=chars,
+                         max_new_tokens=ceiling)[1]["study_probes/safety/te"]["capped"] is True
+    tokens, _ = answer_limits(CharTokenizer(3), items, answer_budget="tokens", max_new_chars=chars, max_new_tokens=ceiling)
+    assert tokens == [100, 100, 40]
+    cut = cut_at_budget(["a", "a", "b", "b"], ["length", "eos", "length", "length"])
+    assert cut == {"answers": 4, "cut": 3, "share": 0.75, "groups": {"a": 0.5, "b": 1.0}}

@@ -14,6 +14,9 @@ Which items: of each (set, task, lang), written by the sets rule in a seeded ord
 its longest head that does (`order.head_that_fits`), marked `truncated` in generations.parquet; the
 likelihood of its reference is then given the cut prompt.
 Runs on one tokenizer (a base model and its adapters) evaluate the same items.
+An answer's token limit is its group's budget (`budget`: characters by default, the same text
+under every tokenizer); `metrics.json` holds each group's budget (`answer_budget`) and the share
+of answers cut at it (`cut_at_budget`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ..errors import InputError
 from ..loading import Quantization, compute_dtype, device_name, load_quantized, padded_tokenizer, resolve_device, versions
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
 from ..vocab.embeddings import check_adapter_rows, extend_model, merge_new_rows, read_extension
+from .budget import answer_limits, cut_at_budget
 from .generation import encode_prompt, generate, reference_nll
 from .order import first_that_fit, head_that_fits
 from .scoring import metric_values, score_item
@@ -191,7 +195,8 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
     start = time.perf_counter()
     model = load_for_eval(model_name, quantization, model_dir, adapter_dir, device, tokenizer_dir, len(tokenizer))
     load_seconds = time.perf_counter() - start
-    limits = [settings.max_new_tokens[item["task"]] for item, _, _ in kept]
+    limits, budgets = answer_limits(tokenizer, [item for item, _, _ in kept], answer_budget=settings.answer_budget,
+                                    max_new_chars=settings.max_new_chars, max_new_tokens=settings.max_new_tokens)
     outputs, speed = generate(model, tokenizer, prompts, max_new_tokens=limits, batch_size=settings.batch_size,
                               batch_tokens=settings.batch_tokens,
                               do_sample=settings.decoding.do_sample, temperature=settings.decoding.temperature,
@@ -225,6 +230,9 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
         "model": model_name, "adapter": adapter, "template": template, "probe_template": probe_template,
         "items": len(rows),
         "skipped_prompt_too_long": skipped, "coverage": coverage, "stop_reasons": stop_reasons,
+        "answer_budget": budgets,
+        "cut_at_budget": cut_at_budget([f"{r['set']}/{r['task']}/{r['lang']}" for r in rows],
+                                       [r["stop_reason"] for r in rows]),
         "metrics": metric_values(table),
         "load_seconds": load_seconds, **speed, "batch_size": settings.batch_size,
         "batch_tokens": settings.batch_tokens,
