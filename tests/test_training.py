@@ -531,3 +531,32 @@ def test_grouping_by_length_reads_the_length_column_not_every_example(tiny, tmp_
     sampler = trainer._get_train_sampler(trainer._remove_unused_columns(trainer.train_dataset))
     monkeypatch.undo()
     assert list(sampler.lengths) == [len(ids) for ids in trainer.train_dataset["input_ids"]]
+
+
+def test_examples_seen_are_counted_from_the_sampler_packed_or_not():
+    """Issue 21, point 5: with packing the sampler hands out packed rows (here 50 examples in 10
+    rows); three epochs over them see every example three times, not 36 "examples" (9 steps x 4
+    rows), which read as a run cut short. An epoch's last short batch is not counted as full."""
+    from telugu_llm.train.seen import covered, examples_seen
+
+    packed = examples_seen(steps=9, rows=10, examples=50, batch_size=4, accumulation=1, processes=1)
+    assert packed == 150 and covered(packed, 50)
+    assert examples_seen(steps=21, rows=50, examples=50, batch_size=8, accumulation=1, processes=1) == 150  # not 168
+    # max_steps before the end of the first epoch: its share of the rows, so of the examples
+    assert examples_seen(steps=1, rows=10, examples=50, batch_size=4, accumulation=1, processes=1) == 20
+    # accumulation and processes: 2 processes x 2 rows x 2 accumulated = 8 rows a step; 13 rows are 2 steps an epoch
+    assert examples_seen(steps=3, rows=13, examples=13, batch_size=2, accumulation=2, processes=2) == 13 + 8
+    assert not covered(examples_seen(steps=1, rows=13, examples=13, batch_size=2, accumulation=2, processes=2), 13)
+
+
+def test_a_size_contrast_is_budget_limited_only_when_both_runs_stopped_short():
+    """Issue 21, point 5: 10k pairs seen twice against 100k with 20k seen is no budget limit on the
+    10k run; only where both stopped before covering their own subset is the contrast about which
+    examples, not how many."""
+    from telugu_llm.report.runs import budget_limited
+
+    row = {"model": "m", "from": "small", "to": "large"}
+    assert budget_limited(row, {("m", "small"): (20000, 10000), ("m", "large"): (20000, 100000)}) == ""
+    assert budget_limited(row, {("m", "small"): (5000, 10000), ("m", "large"): (100000, 100000)}) == ""
+    assert budget_limited(row, {("m", "small"): (5000, 10000), ("m", "large"): (5000, 100000)}) == \
+        "budget-limited: 5000 and 5000 examples seen, of 10000 and 100000"

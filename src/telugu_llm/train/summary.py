@@ -72,7 +72,8 @@ def gather_runs(metrics_files: list[Path], history_files: list[Path], validation
             "gradient_accumulation_steps": t["gradient_accumulation_steps"], "max_length": s["max_length"],
             "gradient_checkpointing": t["gradient_checkpointing"], "group_by_length": t["group_by_length"],
             "packing": s["recipe"]["packing"], "max_grad_norm": t["max_grad_norm"], "weight_decay": t["weight_decay"],
-            "train_examples": m["train_examples"]["kept"], "dropped_too_long": m["train_examples"]["dropped_too_long"],
+            "train_examples": m["train_examples"]["kept"] + m["train_examples"]["cut"],  # trained on, cut or not
+            "dropped_too_long": m["train_examples"]["dropped_too_long"],
             "cut_too_long": m["train_examples"]["cut"], "examples_seen": m["examples_seen"],
             "adapter_dtype": m["adapter_dtype"], "trainable_parameters": m["trainable_parameters"],
             **{key: s["recipe"][key] for key in ("loss", "pad_token", "long_examples", "mixed_precision", "append_eos")},
