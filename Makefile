@@ -24,7 +24,7 @@ report: $(STAMP)
 	$(BIN)/snakemake --cores 1 results/report.html
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=25
 
 bench: $(STAMP)
 	$(BIN)/python bench/data_prep.py

@@ -328,6 +328,13 @@ def model_threads(wildcards):
     return config["models"][wildcards.model]["resources"]["cpus"]
 
 
+def eval_threads(wildcards):
+    """CPU cores of an evaluation job: one process, so one training process's share of
+    models.<model>.resources.cpus (cpus / processes, at least 1)."""
+    resources = config["models"][wildcards.model]["resources"]
+    return max(1, resources["cpus"] // resources["processes"])
+
+
 def train_gpus(wildcards):
     """GPUs of a training job: one per process on a GPU, none on a CPU."""
     return config["models"][wildcards.model]["resources"]["processes"] if config["train"]["device"] == "cuda" else 0

@@ -34,7 +34,7 @@ rule evaluate_run:
         settings=eval_settings(),
         model=eval_model_params,
         device=config["train"]["device"],
-    threads: model_threads
+    threads: eval_threads
     resources:
         gpu=1 if config["train"]["device"] == "cuda" else 0,
         mem_mb=model_resource("mem_mb"),

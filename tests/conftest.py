@@ -192,3 +192,26 @@ def hub(tmp_path, monkeypatch):
     HUB.unhandled.clear()
     yield HUB
     assert not HUB.unhandled, f"requests the local hub has no route for: {HUB.unhandled}"
+
+
+# The end-to-end runs that several tests share, each on one pytest-xdist worker (`make test` runs
+# `pytest -n 2 --dist loadgroup`): a session fixture is built once per worker that needs it, so
+# the tests that read it go together; the Slurm tests share one single-node cluster as well.
+SHARED_RUNS = {"built_workflow": "built", "tiny_run": "tiny"}
+
+
+def xdist_group(item) -> str | None:
+    """The group of a test under `--dist loadgroup`, or None (scheduled on its own)."""
+    if item.path.name == "test_slurm.py":
+        return "tiny"
+    for fixture, group in SHARED_RUNS.items():
+        if fixture in getattr(item, "fixturenames", ()):
+            return group
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -199,6 +199,20 @@ def test_training_and_evaluation_take_the_models_threads_not_every_core(workflow
         assert threads.pop("gemma3_270m") == 3 and set(threads.values()) == {2}, (rule, threads)
 
 
+def test_an_evaluation_takes_one_training_processs_share_of_the_cpus(workflow):
+    """An evaluation is one process: with processes 2 and cpus 2 it takes 1 core (a training
+    process's share), so that two run side by side on 2 cores; before, each took both and the
+    rehearsal's 37 evaluations ran one at a time at about one core of use each."""
+    config = workflow / "share.yaml"
+    config.write_text("models:\n  gemma3_270m:\n    resources: {cpus: 2, processes: 2}\n"
+                      "  smollm2_135m:\n    resources: {cpus: 5, processes: 2}\n")
+    jobs = declared(workflow, "--cores", "8", "--configfile", str(config))
+    train = {job["wildcards"]["model"]: job["threads"] for job in jobs["train_run"]}
+    evaluate = {job["wildcards"]["model"]: job.get("threads", 1) for job in jobs["evaluate_run"]}  # 1 is not printed
+    assert train["gemma3_270m"] == 2 and train["smollm2_135m"] == 5, train
+    assert evaluate["gemma3_270m"] == 1 and evaluate["smollm2_135m"] == 2, evaluate
+
+
 def test_a_training_job_asks_for_the_lesser_of_its_plan_and_the_clusters_limit(workflow):
     """A 110-hour run (6,600 minutes) under a 48-hour limit asks for 48 hours an attempt; one
     within the limit asks for its own time."""
