@@ -198,7 +198,8 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, chec
         c = counts["train"]
         raise InputError(f"models.{settings.model}.max_length: no {settings.dataset} training example is left "
                          f"after truncation ({c['dropped_too_long']} of {c['examples']} are longer "
-                         f"than {settings.max_length} tokens)")
+                         f"than {settings.max_length} tokens, {c.get('dropped_by_partner', 0)} more under the "
+                         "tokenizer of its vocabulary pair)")
     quantization = run_quantization(settings, device)
     model = load_quantized(Path(model_dir), quantization, device, settings.model)
     new_rows = extend_model(model, read_extension(tokenizer_dir), len(tokenizer), model_name=settings.model,
