@@ -7,6 +7,9 @@ The comparison, per run (the same data and items for both):
 - training non-padding tokens/s and examples/s (metrics.json of each run) and generated characters
   and tokens per second (each evaluation): one timing each, no interval (one run is one sample of a
   shared machine's speed: a ratio, not a finding);
+- the training examples each trained on and each dropped as too long under its own tokenizer: the
+  same examples on both sides (the examples both tokenizers keep, `train.tokenized`), so the counts
+  differ only in what each tokenizer alone would have dropped;
 - stop rate and the quality metrics: paired over the evaluation items, in contrasts.csv (dimension
   `vocabulary`), as every other contrast, without any per-token metric (`scoring.PER_TOKEN`:
   perplexity's token is not the same unit under the two tokenizers); the likelihood is compared as
@@ -100,6 +103,16 @@ def _timing(measure: str, base: float | None, extended: float | None) -> dict:
             "ci_low": None, "ci_high": None, "n": 1, "method": TIMING}
 
 
+def trained_examples(base: dict, extended: dict) -> list[dict]:
+    """The training examples of each side (metrics.json's `train_examples`): trained on (kept or cut),
+    and dropped as too long under the side's own tokenizer (the other side drops them too)."""
+    sides = [m["train_examples"] for m in (base, extended)]
+    return [{**_timing("training examples trained on", *(c["kept"] + c["cut"] for c in sides)),
+             "method": "count (the examples both tokenizers keep)"},
+            {**_timing("training examples dropped as too long", *(c["dropped_too_long"] for c in sides)),
+             "method": "count under each side's own tokenizer (the other side drops them too: dropped_by_partner)"}]
+
+
 def generation_speed(generations: Path, metrics: Path) -> dict:
     """Generated characters and tokens per second of an evaluation run, and its items (those whose
     prompt fits evaluation.max_prompt_tokens under the tokenizer) and skipped items."""
@@ -120,7 +133,7 @@ def compare_run(*, model: str, twin: str, run: str, tokenizers: tuple[str, str],
                     *(np.asarray(n > max_length, dtype=float) for n in lengths), confidence)]
     metrics = [json.loads(Path(m).read_text()) for m in train_metrics]
     rows += [_timing("training non-padding tokens/s", *(m["tokens_per_second"] for m in metrics)),
-             _timing("training examples/s", *(m["examples_per_second"] for m in metrics))]
+             _timing("training examples/s", *(m["examples_per_second"] for m in metrics)), *trained_examples(*metrics)]
     if evaluations is not None:
         items = [e["items"] for e in evaluations]
         over = "" if items[0] == items[1] else f" over {items[0]} and {items[1]} items (not the same items)"
