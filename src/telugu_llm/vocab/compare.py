@@ -10,6 +10,8 @@ The comparison, per run (the same data and items for both):
 - the training examples each trained on and each dropped as too long under its own tokenizer: the
   same examples on both sides (the examples both tokenizers keep, `train.tokenized`), so the counts
   differ only in what each tokenizer alone would have dropped;
+- the share of each side's answers cut at the answer budget (a budget in characters is the same
+  text for both; a tokenizer whose budget met max_new_tokens is cut sooner);
 - stop rate and the quality metrics: paired over the evaluation items, in contrasts.csv (dimension
   `vocabulary`), as every other contrast, without any per-token metric (`scoring.PER_TOKEN`:
   perplexity's token is not the same unit under the two tokenizers); the likelihood is compared as
@@ -114,14 +116,16 @@ def trained_examples(base: dict, extended: dict) -> list[dict]:
 
 
 def generation_speed(generations: Path, metrics: Path) -> dict:
-    """Generated characters and tokens per second of an evaluation run, and its items (those whose
-    prompt fits evaluation.max_prompt_tokens under the tokenizer) and skipped items."""
+    """Generated characters and tokens per second of an evaluation run, its items (those whose
+    prompt fits evaluation.max_prompt_tokens under the tokenizer), skipped items, and the share of its
+    answers cut at their budget (`evaluation.budget`)."""
     summary = json.loads(Path(metrics).read_text())
     seconds = summary["generation_seconds"]
     chars = sum(len(text) for text in pq.read_table(generations, columns=["output"]).column("output").to_pylist())
     return {"chars_per_second": chars / seconds if seconds else None,
             "tokens_per_second": summary["generated_tokens_per_second"], "items": summary["items"],
-            "skipped": sum(summary["skipped_prompt_too_long"].values())}
+            "skipped": sum(summary["skipped_prompt_too_long"].values()),
+            "cut_at_budget": summary["cut_at_budget"]["share"]}
 
 
 def compare_run(*, model: str, twin: str, run: str, tokenizers: tuple[str, str], prompts: Path, max_length: int,
@@ -142,7 +146,9 @@ def compare_run(*, model: str, twin: str, run: str, tokenizers: tuple[str, str],
                  {**_timing("generated characters/s", *(e["chars_per_second"] for e in evaluations)),
                   "method": TIMING + over},
                  {**_timing("generated tokens/s", *(e["tokens_per_second"] for e in evaluations)),
-                  "method": TIMING + over}]
+                  "method": TIMING + over},
+                 {**_timing("share of answers cut at the answer budget", *(e["cut_at_budget"] for e in evaluations)),
+                  "method": "share of each run's answers that reached their token limit (evaluation.answer_budget)" + over}]
     return [{"model": model, "twin": twin, "run": run, **row} for row in rows]
 
 
