@@ -14,17 +14,18 @@ configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 include: "rules/common.smk"
 
 
+# NAME: config/schema.yaml's $defs/name (a model, tokenizer, recipe or corpus name), never . or ..
 wildcard_constraints:
     size=r"[1-9][0-9]*",
-    tokenizer=r"[A-Za-z0-9_]+",
-    template_key=r"[a-z0-9_]+(-[A-Za-z0-9_]+)?",
+    tokenizer=NAME,
+    template_key=rf"[a-z0-9_]+(-{NAME})?",
     dataset=r"samanantar|guanaco",
-    model=r"[A-Za-z0-9_.]+",
-    recipe=r"[A-Za-z0-9_]+",
+    model=NAME,
+    recipe=NAME,
     subset=r"all|[1-9][0-9]*",
     seed=r"[0-9]+",
-    adapter=r"base|(samanantar|guanaco)/[A-Za-z0-9_]+/(all|[1-9][0-9]*)/seed[0-9]+",
-    corpus=r"[A-Za-z0-9_.-]+",
+    adapter=rf"base|(samanantar|guanaco)/{NAME}/(all|[1-9][0-9]*)/seed[0-9]+",
+    corpus=NAME,
 
 
 include: "rules/data.smk"

@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 WORKFLOW_DIR = Path(workflow.basedir)
 sys.path.insert(0, str(WORKFLOW_DIR / "src"))
 
-from telugu_llm.config import EXTRA_RUN_RECIPE, active_models, check_config  # noqa: E402
+from telugu_llm.config import EXTRA_RUN_RECIPE, active_models, check_config, names_pattern  # noqa: E402
 from telugu_llm.extended import extended_tokenizers  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
@@ -29,6 +29,8 @@ try:
 except InputError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 
+# a name (schema $defs/name) as a wildcard: unbounded, for the extended names (<model>_<lang><pieces>)
+NAME = r"[A-Za-z0-9_][A-Za-z0-9_.]*"
 PACKAGE = WORKFLOW_DIR / "src" / "telugu_llm"
 MODELS = active_models(config)
 # each extended model (vocab.extend) that is trained, with the model it extends
@@ -97,10 +99,6 @@ FERTILITY_DIR = "results/fertility"
 # Tokenizers retrieved (the tokenizer rule) and extended by the vocabulary stage (vocab_extend): one
 # pattern each, so that no folder name can be made by both.
 EXTENDED_TOKENIZERS = extended_tokenizers(config)
-
-
-def names_pattern(names):
-    return "|".join(sorted(names)) if names else "(?!)"
 
 
 BASE_TOKENIZER_RE = names_pattern(config["tokenizers"])

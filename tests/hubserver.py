@@ -232,6 +232,10 @@ class _Handler(BaseHTTPRequestHandler):
         # Always consume a request body first: with keep-alive, unread bytes would corrupt the next request.
         self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
         try:
+            auth = self.headers.get("Authorization")
+            if self.server.echo_authorization and auth and auth.removeprefix("Bearer ") not in (self.server.tokens or ()):
+                # as a careless server or proxy does: the request's credentials in its error message
+                raise _HubError(401, None, f"bad credentials {auth}")
             self._route()
         except _HubError as e:
             headers = {"X-Error-Message": e.message, **e.headers}
@@ -348,6 +352,7 @@ class HubServer(ThreadingHTTPServer):
         self.tokens = None if tokens is None else set(tokens)  # None: any bearer token unlocks gated repos
         self.log: list[tuple[str, str, int]] = []
         self.unhandled: list[tuple[str, str]] = []
+        self.echo_authorization = False  # True: a token not in `tokens` is answered 401 echoing the header
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
         self._thread = threading.Thread(target=self.serve_forever, daemon=True, name="fake-hf-hub")
 

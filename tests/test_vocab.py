@@ -393,8 +393,8 @@ def test_the_findings_carry_their_numbers_and_say_when_speeds_cover_different_it
                            "examples); training examples/s 0.1 → 0.22 (2.20×, one timing each); generated characters/s "
                            "20 → 22 (1.10×, one timing each); evaluation items whose prompt fits max_prompt_tokens 56 → "
                            "68 (the speeds above are over these different items).")
-    assert findings[1].endswith("of 1 headline comparisons with at least 6 items, 1 better, 0 worse, 0 no difference "
-                                "(95 % paired jackknife-t intervals, Benjamini-Hochberg).")
+    assert findings[1].endswith("of 1 headline comparisons with at least 6 items, 1 better, 0 worse, 0 equivalent, "
+                                "0 inconclusive (95 % paired jackknife-t intervals, Benjamini-Hochberg).")
 
 
 def test_the_comparison_counts_the_examples_each_side_trained_on_and_dropped():

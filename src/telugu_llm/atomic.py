@@ -28,11 +28,24 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
 
 
+def _child(path) -> Path:
+    """`path`, refused unless it names an entry of its own folder: not `.` or `..` (a name made of
+    those is its folder or the folder above, which a replace would delete), nor a symbolic link to
+    somewhere else."""
+    text = os.fspath(path)
+    if os.path.basename(text.rstrip("/")) in ("", ".", "..") or ".." in Path(text).parts:
+        raise ValueError(f"{text}: the output is not a child of its folder")
+    path = Path(text)
+    if path.resolve().parent != path.parent.resolve():
+        raise ValueError(f"{text}: the output is not a child of its folder (it leads to {path.resolve()})")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_directory(path: Path) -> Iterator[Path]:
     """Yield a fresh temporary directory next to `path`; it becomes `path` only if the block
     succeeds, and is removed otherwise."""
-    path = Path(path)
+    path = _child(path)
     tmp = _temporary(path)
     tmp.mkdir(parents=True)
     try:
@@ -48,7 +61,7 @@ def atomic_directory(path: Path) -> Iterator[Path]:
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to `path` to write; it replaces `path` only if the block succeeds."""
-    path = Path(path)
+    path = _child(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary(path)
     try:

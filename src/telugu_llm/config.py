@@ -7,6 +7,7 @@ import copy
 import functools
 import math
 import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -79,7 +80,17 @@ def check_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
         raise InputError(f"config key {_key([*error.absolute_path, unknown[0]])}: unknown key (allowed here: {', '.join(allowed)})")
+    if error.schema.get("pattern") == load_schema(schema_path)["$defs"]["name"]["pattern"]:
+        raise InputError(f"config key {_key(error.absolute_path)}: {error.instance!r} is not a usable name (it becomes a "
+                         "folder and a wildcard): a letter, digit or underscore, then up to 63 letters, digits, "
+                         "underscores or dots")
     raise InputError(f"config key {_key(error.absolute_path)}: {error.message}")
+
+
+def names_pattern(names) -> str:
+    """A regular expression (a wildcard constraint) that matches exactly the given names, each
+    escaped (a dot is a dot); with none, one that matches nothing."""
+    return "|".join(re.escape(name) for name in sorted(names)) if names else "(?!)"
 
 
 def shipped_recipe(name: str) -> dict:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 
 from .errors import InputError
+from .redact import redact
 
 # The hub's automatic Parquet export of a repository (`<config>/<split>/0000.parquet`, no README):
 # the way into a repository that holds only a loading script, which datasets >= 4 no longer runs.
@@ -68,7 +69,11 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 def explain(key: str, spec: dict, exc: BaseException, split: str | None = None, kind: str = "dataset") -> InputError:
     """The one error for a hub dataset (or, with kind "model", a model repository) that could not be
     read: what is wrong, in words a user can act on, naming the config key (`key` is the section,
-    e.g. evaluation.hub[1])."""
+    e.g. evaluation.hub[1]). Secrets that the hub's answer echoes are redacted."""
+    return InputError(redact(str(_explain(key, spec, exc, split, kind))))
+
+
+def _explain(key: str, spec: dict, exc: BaseException, split: str | None, kind: str) -> InputError:
     text = "\n".join(f"{type(e).__name__}: {e}" for e in _causes(exc))
     names = {type(e).__name__ for e in _causes(exc)}
     repo, revision = spec["repo"], spec["revision"]

@@ -1,18 +1,25 @@
-"""The summary of every evaluation run: each metric with its interval, and each adapter against its
-base on the same items. Runs on a CPU, without a model.
+"""The summary of every evaluation run: each metric with its interval, each adapter against its
+base, and runs against runs, each comparison on the items both of its runs evaluated. Runs on a
+CPU, without a model.
 
-- Same items: a model whose tokenizer makes a prompt longer than evaluation.max_prompt_tokens skips
-  that item, so runs of different models can cover different items. Every value in summary.csv is
-  computed on the items that every run evaluated (per set, task and language), so that any two
-  cells of a row compare the same items; coverage.csv says, per run and group, how many items it
-  evaluated, how many are compared, and how many it skipped (and why).
-- Intervals: jackknife-t over items (`intervals`), at `intervals.confidence`; `n` is the number of
-  items with a value (an answer too short for trigrams has no repetition rate), and a comparison is
-  over the items that have a value in both runs.
-- Comparisons: fine-tuned minus base on the same items, with a two-sided p-value; per (model,
-  adapter) the p-values of all its comparisons with at least `intervals.min_items` items are
-  adjusted by Benjamini-Hochberg, and the verdict is better / worse only where the adjusted p is
-  below 1 - confidence; a smaller group gets "too few items".
+- Items: a model whose tokenizer makes a prompt longer than evaluation.max_prompt_tokens skips that
+  item, so runs of different models can cover different items. Each run's values in summary.csv
+  are on its own items (`items` "own"); where the runs of a group did not all evaluate the same
+  items, the values on the items every run evaluated follow, labelled "common to all runs", for the
+  table that compares models. Each comparison (base against tuned, recipe against recipe, twin
+  against base) is on the items both of its runs evaluated, never cut by a third run. coverage.csv
+  says, per run and group, what it evaluated, what it skipped (and why), what its comparison with
+  its base covers, and how many items every run evaluated.
+- Intervals: jackknife-t over clusters (`intervals`), at `intervals.confidence`; rates on the logit
+  scale, perplexity and bits per character on the log scale. The generations column `cluster` (items
+  that share a source: a translation pair's two directions, a context's questions) makes the
+  clusters; without it each item is its own.
+- Verdicts: only on each task's headline metric and the degeneration measures ("claimed"); the
+  other metrics keep their interval and p-value, with no verdict. One Benjamini-Hochberg family per
+  claim (`family`: one adapter against its base, one recipe or size pair, one twin against its
+  base), over its claimed comparisons with at least `intervals.min_items` items; better / worse
+  where the adjusted permutation p is below 1 - confidence; equivalent where the interval lies
+  inside +/- intervals.equivalence[metric]; else inconclusive, or too few items.
 """
 
 from __future__ import annotations
@@ -26,21 +33,63 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_file
 from ..errors import InputError
-from ..intervals import METHOD, Intervals, benjamini_hochberg, informative, jackknife_t, paired_jackknife_t, verdict
-from .scoring import HIGHER_IS_BETTER, across_tokenizers, group_metrics, groups
+from ..intervals import (METHOD, Intervals, across_seeds, benjamini_hochberg, informative, jackknife_t,
+                         paired_jackknife_t, seed_verdict, verdict)
+from ..tasks import HEADLINE
+from .scoring import DEGENERATION, HIGHER_IS_BETTER, across_tokenizers, group_metrics, groups
 
 # `adapter`: base, or the training run's path under the model; its dimensions follow (RUN_COLUMNS).
-COLUMNS = ["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high", "n"]
+COLUMNS = ["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high", "n", "items"]
 DIFFERENCE_COLUMNS = ["model", "adapter", "set", "task", "lang", "metric", "base", "tuned", "diff", "ci_low", "ci_high",
-                      "p", "p_adjusted", "verdict", "n"]
-COVERAGE_COLUMNS = ["model", "adapter", "set", "task", "lang", "evaluated", "compared", "not_compared",
-                    "skipped_prompt_too_long"]
+                      "p", "p_adjusted", "verdict", "n", "clusters", "family"]
+COVERAGE_COLUMNS = ["model", "adapter", "set", "task", "lang", "evaluated", "skipped_prompt_too_long", "compared_with",
+                    "compared", "not_compared", "common"]
 # Two fine-tuned runs of a model that differ in one `dimension` (recipe or subset): `to` against `from`;
 # for `vocabulary`, the same run (`from`) of the model and of its extended twin (`to`, the twin's name).
 CONTRAST_COLUMNS = ["model", "dimension", "from", "to", "set", "task", "lang", "metric", "from_value", "to_value",
-                    "diff", "ci_low", "ci_high", "p", "p_adjusted", "verdict", "n"]
-SEED_COLUMNS = ["model", "dataset", "recipe", "subset", "set", "task", "lang", "metric", "seeds", "value_mean",
-                "value_sd", "diff_mean", "diff_sd", "diff_min", "diff_max", "verdicts", "verdict_across_seeds"]
+                    "diff", "ci_low", "ci_high", "p", "p_adjusted", "verdict", "n", "clusters", "family"]
+# Per training run without its seed, against the base (`against` base) or a contrast's other run
+# (paired by seed): the change combined over seeds, with an interval that holds the seed variance.
+SEED_COLUMNS = ["model", "dataset", "recipe", "subset", "against", "set", "task", "lang", "metric", "seeds",
+                "value_mean", "value_sd", "diff_mean", "diff_sd", "diff_min", "diff_max", "diff_ci_low", "diff_ci_high",
+                "n", "clusters", "verdict"]
+OWN, COMMON = "own", "common to all runs"
+NOT_EVALUATED = "base not evaluated"  # coverage.csv's compared_with for a tuned run without its base
+SCALE = {"chrf++": None, "bleu_intl": None, "perplexity": "log", "bits_per_char": "log"}  # else a rate: logit
+
+
+# The value of summed statistics on many rows at once (columns: one per statistic), where a metric's
+# own `value` takes one row: means (every metric not in SCALE) and the two likelihood metrics. A
+# permutation test evaluates it 2^(g-1) or 10,000 times per comparison. Used only where it agrees
+# with the metric's own value on the metric's statistics (`vectorised`).
+VECTORISED = {"perplexity": lambda s: np.exp(s[0] / s[1]), "bits_per_char": lambda s: s[0] / s[1] / np.log(2)}
+
+
+def _ratio(s):
+    return s[0] / s[1]
+
+
+def vectorised(metric):
+    """The metric's value as a function of many rows of sums at once, where one is known and agrees
+    with the metric's own on its total and its leave-one-out sums; else the metric's own value."""
+    fast = VECTORISED.get(metric.name, _ratio if metric.name not in SCALE else None)
+    if fast is None or not len(metric.stats):
+        return metric.value
+    total = metric.stats.sum(axis=0)
+    rows = np.vstack([total, total - metric.stats])
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            own = np.array([metric.value(r) for r in rows], dtype=float)
+            got = np.asarray(fast(rows.T), dtype=float)
+    except (ArithmeticError, ValueError):
+        return metric.value
+    agree = got.shape == own.shape and np.allclose(got, own, rtol=1e-12, atol=0, equal_nan=True)
+    return fast if agree else metric.value
+
+
+def claimed(task: str, metric: str) -> bool:
+    """Whether a comparison of this metric gets a verdict: the task's headline metric or a degeneration measure."""
+    return metric == HEADLINE.get(task) or metric in DEGENERATION
 
 
 RUN_COLUMNS = ["dataset", "recipe", "subset", "seed"]
@@ -102,83 +151,139 @@ def skipped_counts(generations: Path) -> dict[str, int]:
     return json.loads(metrics.read_text(encoding="utf-8")).get("skipped_prompt_too_long", {})
 
 
+class Scored:
+    """Each run's groups, and their metrics on any subset of their items (computed once each)."""
+
+    def __init__(self, full: dict):
+        self.full = full
+        self._cache: dict = {}
+
+    def metrics(self, run: tuple[str, str], key: tuple, ids: frozenset | None = None) -> dict:
+        group = self.full[run].get(key)
+        if group is None:
+            return {}
+        ids = frozenset(group["id"]) if ids is None else ids
+        if (run, key, ids) not in self._cache:
+            part = restrict(group, ids)
+            self._cache[(run, key, ids)] = {m.name: m for m in group_metrics(part)} if part["id"] else {}
+        return self._cache[(run, key, ids)]
+
+    def ids(self, run: tuple[str, str], key: tuple) -> set:
+        return set(self.full[run].get(key, {}).get("id", []))
+
+    def clusters(self, run: tuple[str, str], key: tuple, ids: frozenset):
+        """The `cluster` of each item (in id order) where the generations carry one, else None."""
+        group = self.full[run][key]
+        if "cluster" not in group:
+            return None
+        return [c if c else i for i, c in zip(group["id"], group["cluster"]) if i in ids]
+
+
 def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary_csv: Path, differences_csv: Path,
               coverage_csv: Path, contrasts_csv: Path | None = None, seeds_csv: Path | None = None,
               twins: dict[str, str] | None = None) -> dict:
     """Write summary.csv, differences.csv and coverage.csv, and where asked contrasts.csv (runs that
-    differ in one dimension, paired on the same items) and seeds.csv (across seeds); returns counts
-    for the log."""
-    full = {key: groups(pq.read_table(path)) for key, path in sorted(runs.items())}
-    common = common_items(full)
-    empty = {column: [] for column in pq.read_schema(next(iter(runs.values()))).names} if runs else {}
-    by_run = {run: {key: restrict(grouped.get(key, empty), ids) for key, ids in common.items()}
-              for run, grouped in full.items()}
-    coverage = []
-    for (model, adapter), grouped in full.items():
+    differ in one dimension, paired on their common items) and seeds.csv (across seeds); returns
+    counts for the log."""
+    scored = Scored({key: groups(pq.read_table(path)) for key, path in sorted(runs.items())})
+    common = common_items(scored.full)
+    summary, differences, coverage = [], [], []
+    for run in scored.full:
+        for key in scored.full[run]:
+            summary += value_rows(scored, run, key, None, OWN, settings)
+    for key, ids in common.items():
+        having = [r for r in scored.full if key in scored.full[r]]
+        if ids and any(scored.ids(r, key) != ids for r in having):
+            for run in having:
+                summary += value_rows(scored, run, key, frozenset(ids), COMMON, settings)
+    for (model, adapter) in scored.full:
+        if adapter != "base" and (model, "base") in scored.full:
+            family = f"base vs tuned: {model} {adapter}"
+            differences += [[model, adapter, *row] for row in compare(scored, (model, "base"), (model, adapter),
+                                                                       settings, family)]
+    for (model, adapter), grouped in scored.full.items():
         skipped = skipped_counts(runs[(model, adapter)])
+        base = (model, "base") if adapter != "base" and (model, "base") in scored.full else None
         for key, ids in common.items():
             if key[0].startswith("study_probes_") and not any(k[0] == key[0] for k in grouped):
                 continue  # a probe template this model does not have
-            evaluated = len(grouped.get(key, {}).get("id", []))
-            coverage.append([model, adapter, *key, evaluated, len(ids), evaluated - len(ids),
-                             skipped.get("/".join(key), 0)])
-    # each group's metrics once (chrF++ and BLEU statistics are the costly part), by name
-    scored = {run: {key: {m.name: m for m in group_metrics(group)} for key, group in grouped.items() if group["id"]}
-              for run, grouped in by_run.items()}
-    summary, differences = [], []
-    for (model, adapter), grouped in scored.items():
-        for key, metrics in grouped.items():
-            for metric in metrics.values():
-                low, high = jackknife_t(metric.stats, metric.value, settings.confidence)
-                summary.append([model, adapter, *key, metric.name, metric.score(), low, high, informative(metric.stats)])
-    for (model, adapter), grouped in scored.items():
-        if adapter != "base" and (model, "base") in scored:
-            differences += [[model, adapter, *row] for row in compare(scored, by_run, (model, "base"), (model, adapter),
-                                                                       settings)]
+            own = scored.ids((model, adapter), key)
+            with_base = len(own & scored.ids(base, key)) if base else 0
+            coverage.append([model, adapter, *key, len(own), skipped.get("/".join(key), 0),
+                             "base" if base else ("" if adapter == "base" else NOT_EVALUATED),
+                             with_base if base else 0, len(own) - with_base if base else 0, len(ids)])
     contrasts = []
-    for dimension, pairs in contrast_pairs(list(scored)).items():
+    for dimension, pairs in contrast_pairs(list(scored.full)).items():
         for a, b in pairs:
-            contrasts += [[a[0], dimension, a[1], b[1], *row] for row in compare(scored, by_run, a, b, settings)]
+            family = f"{dimension}: {a[0]} {a[1]} vs {b[1]}"
+            contrasts += [[a[0], dimension, a[1], b[1], *row] for row in compare(scored, a, b, settings, family)]
     for twin, model in sorted((twins or {}).items()):  # each run of an extended model against the same run of its base
-        for run in sorted(r for r in scored if r[0] == twin):
-            if (model, run[1]) in scored:  # no per-token metric between tokenizers (scoring.PER_TOKEN)
-                fair = {r: {key: across_tokenizers(m) for key, m in scored[r].items()} for r in ((model, run[1]), run)}
-                contrasts += [[model, "vocabulary", run[1], twin, *row]
-                              for row in compare(fair, by_run, (model, run[1]), run, settings)]
+        for run in sorted(r for r in scored.full if r[0] == twin):
+            if (model, run[1]) in scored.full:  # no per-token metric between tokenizers (scoring.PER_TOKEN)
+                family = f"twin vs base: {twin} vs {model} {run[1]}"
+                contrasts += [[model, "vocabulary", run[1], twin, *row] for row in
+                              compare(scored, (model, run[1]), run, settings, family, select=across_tokenizers)]
     tables = {summary_csv: with_run_columns(pd.DataFrame(summary, columns=COLUMNS)),
               differences_csv: with_run_columns(pd.DataFrame(differences, columns=DIFFERENCE_COLUMNS)),
               coverage_csv: with_run_columns(pd.DataFrame(coverage, columns=COVERAGE_COLUMNS))}
     if contrasts_csv is not None:
         tables[contrasts_csv] = pd.DataFrame(contrasts, columns=CONTRAST_COLUMNS)
     if seeds_csv is not None:
-        tables[seeds_csv] = across_seeds(tables[summary_csv], tables[differences_csv])
+        tables[seeds_csv] = pd.DataFrame(seed_rows(scored, settings), columns=SEED_COLUMNS)
     for path, table in tables.items():
         with atomic_file(path) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
+    verdicts = [r[13] for r in differences if r[13]]
     return {"method": METHOD, "values": len(summary), "comparisons": len(differences), "contrasts": len(contrasts),
-            "verdicts": {v: sum(r[-2] == v for r in differences) for v in sorted({r[-2] for r in differences})}}
+            "verdicts": {v: verdicts.count(v) for v in sorted(set(verdicts))}}
 
 
-def compare(scored: dict, by_run: dict, reference: tuple[str, str], run: tuple[str, str], settings: Intervals) -> list[list]:
-    """`run` against `reference` on the same items: per (set, task, lang) and metric, [set, task, lang,
-    metric, reference value, run value, diff, ci_low, ci_high, p, p_adjusted, verdict, n]. One family
-    for the false-discovery-rate correction: the comparisons with at least `min_items` items."""
+def value_rows(scored: Scored, run: tuple[str, str], key: tuple, ids: frozenset | None, label: str,
+               settings: Intervals) -> list[list]:
+    """One run's values on a group (its own items, or `ids`), each with its interval."""
     rows = []
-    for key, metrics in scored[run].items():
-        if by_run[reference][key]["id"] != by_run[run][key]["id"]:
-            raise InputError(f"evaluation of {'/'.join(run)} and {'/'.join(reference)} cover different items of {key}")
-        for name, metric in metrics.items():
-            if name not in scored[reference].get(key, {}):
+    ids = frozenset(scored.ids(run, key)) if ids is None else ids
+    clusters = scored.clusters(run, key, ids)
+    for metric in scored.metrics(run, key, ids).values():
+        low, high = jackknife_t(metric.stats, vectorised(metric), settings.confidence, clusters,
+                                scale=SCALE.get(metric.name, "logit"))
+        rows.append([*run, *key, metric.name, metric.score(), low, high, informative(metric.stats), label])
+    return rows
+
+
+def compare(scored: Scored, reference: tuple[str, str], run: tuple[str, str], settings: Intervals,
+            family: str, select=None) -> list[list]:
+    """`run` against `reference` on the items both evaluated: per (set, task, lang) and metric, [set,
+    task, lang, metric, reference value, run value, diff, ci_low, ci_high, p, p_adjusted, verdict, n,
+    clusters, family]. One Benjamini-Hochberg family (`family`): the claimed comparisons with at least
+    `min_items` items; the others get no verdict (and no family). `select`: the metrics (by name) of
+    a group that this comparison may use (None: all)."""
+    rows = []
+    for key in scored.full[run]:
+        ids = frozenset(scored.ids(run, key) & scored.ids(reference, key))
+        if not ids:
+            continue
+        mine, theirs = scored.metrics(run, key, ids), scored.metrics(reference, key, ids)
+        if select is not None:
+            mine = select(mine)
+        clusters = scored.clusters(run, key, ids)
+        if clusters != scored.clusters(reference, key, ids):
+            raise InputError(f"evaluation of {'/'.join(run)} and {'/'.join(reference)} give the items of {key} "
+                             "different clusters")
+        for name, metric in mine.items():
+            if name not in theirs:
                 continue
-            d = paired_jackknife_t(scored[reference][key][name].stats, metric.stats, metric.value, settings.confidence)
-            rows.append([*key, name, d["base"], d["tuned"], d["diff"], d["ci_low"], d["ci_high"], d["p"], np.nan, None,
-                         d["n"]])
-    eligible = [i for i, r in enumerate(rows) if r[-1] >= settings.min_items]
+            d = paired_jackknife_t(theirs[name].stats, metric.stats, vectorised(metric), settings.confidence, clusters)
+            rows.append([*key, name, d["base"], d["tuned"], d["diff"], d["ci_low"], d["ci_high"], d["p"], np.nan, "",
+                         d["n"], d["clusters"], family if claimed(key[1], name) else ""])
+    eligible = [i for i, r in enumerate(rows) if r[14] and r[12] >= settings.min_items]
     for i, p_adjusted in zip(eligible, benjamini_hochberg([rows[i][9] for i in eligible])):
         rows[i][10] = p_adjusted
     for r in rows:
-        r[11] = verdict(r[6], r[10], r[12], min_items=settings.min_items, alpha=1 - settings.confidence,
-                        higher_is_better=HIGHER_IS_BETTER[r[3]])
+        if r[14]:
+            r[11] = verdict(r[6], r[10], r[12], min_items=settings.min_items, alpha=1 - settings.confidence,
+                            higher_is_better=HIGHER_IS_BETTER[r[3]], interval=(r[7], r[8]),
+                            margin=settings.equivalence.get(r[3]))
     return rows
 
 
@@ -201,26 +306,54 @@ def contrast_pairs(runs: list[tuple[str, str]]) -> dict[str, list[tuple[tuple[st
     return out
 
 
-def across_seeds(summary: pd.DataFrame, differences: pd.DataFrame) -> pd.DataFrame:
-    """Per run without its seed and per (set, task, lang, metric): the value's mean and standard
-    deviation across seeds, and of the change against the base, with each seed's verdict. A change
-    holds across seeds (`verdict_across_seeds`) only where every seed's own verdict says the same."""
-    keys = ["model", "dataset", "recipe", "subset", "set", "task", "lang", "metric"]
-    tuned = summary[summary["adapter"] != "base"]
-    if tuned.empty:
-        return pd.DataFrame(columns=SEED_COLUMNS)
-    values = tuned.groupby(keys, dropna=False).agg(seeds=("seed", "nunique"), value_mean=("value", "mean"),
-                                                   value_sd=("value", "std"))
-    diffs = differences.groupby(keys, dropna=False).agg(diff_mean=("diff", "mean"), diff_sd=("diff", "std"),
-                                                        diff_min=("diff", "min"), diff_max=("diff", "max"),
-                                                        verdicts=("verdict", lambda v: ", ".join(sorted(v))))
-    out = values.join(diffs, how="left").reset_index()
+def seed_families(runs: list[tuple[str, str]]) -> list[tuple[list, list, str]]:
+    """([reference runs], [tuned runs], against) per training run without its seed: against its
+    base (one reference), and against the other run of each recipe or size contrast, paired by seed."""
+    out = []
+    by_run: dict[tuple, list] = {}
+    for model, adapter in runs:
+        if adapter != "base":
+            d = parse_adapter(adapter)
+            by_run.setdefault((model, d["dataset"], d["recipe"], d["subset"]), []).append((model, adapter))
+    for (model, *_), tuned in sorted(by_run.items()):
+        if (model, "base") in runs:
+            out.append(([(model, "base")], sorted(tuned), "base"))
+    for pairs in contrast_pairs(runs).values():
+        grouped: dict[tuple, list] = {}
+        for a, b in pairs:
+            strip = (a[0], a[1].rsplit("/", 1)[0], b[1].rsplit("/", 1)[0])
+            grouped.setdefault(strip, []).append((a, b))
+        for (_, against, _), members in sorted(grouped.items()):
+            members.sort()
+            out.append(([a for a, _ in members], [b for _, b in members], against))
+    return out
 
-    def holds(verdicts) -> str:
-        each = set(str(verdicts).split(", "))
-        if "too few items" in each:
-            return "too few items"
-        return each.pop() if len(each) == 1 else "not the same on every seed"
 
-    out["verdict_across_seeds"] = [holds(v) if v == v else "no comparison" for v in out["verdicts"]]
-    return out[SEED_COLUMNS]
+def seed_rows(scored: Scored, settings: Intervals) -> list[list]:
+    """seeds.csv: each family of seed_families, per group and metric on the items every run of it
+    evaluated; a verdict (claimed metrics only) where the interval over items and seeds allows one."""
+    rows = []
+    for reference, tuned, against in seed_families(list(scored.full)):
+        d = parse_adapter(tuned[0][1])
+        for key in scored.full[tuned[0]]:
+            ids = frozenset(set.intersection(*(scored.ids(r, key) for r in (*reference, *tuned))))
+            if not ids:
+                continue
+            ref = [scored.metrics(r, key, ids) for r in reference]
+            mine = [scored.metrics(r, key, ids) for r in tuned]
+            for name in mine[0]:
+                if not all(name in m for m in (*ref, *mine)):
+                    continue
+                metric = mine[0][name]
+                c = across_seeds([m[name].stats for m in ref], [m[name].stats for m in mine], vectorised(metric),
+                                 settings.confidence, scored.clusters(tuned[0], key, ids))
+                values = np.array([m[name].score() for m in mine])
+                changes = values - np.array([m[name].score() for m in ref])
+                call = seed_verdict(c["ci_low"], c["ci_high"], c["n"], c["seeds"], min_items=settings.min_items,
+                                    higher_is_better=HIGHER_IS_BETTER[name], margin=settings.equivalence.get(name)) \
+                    if claimed(key[1], name) else ""
+                rows.append([tuned[0][0], d["dataset"], d["recipe"], d["subset"], against, *key, name, len(tuned),
+                             values.mean(), values.std(ddof=1) if len(values) > 1 else np.nan, c["diff"],
+                             c["seed_sd"], changes.min(), changes.max(), c["ci_low"], c["ci_high"], c["n"],
+                             c["clusters"], call])
+    return rows

@@ -11,6 +11,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ..evaluation.scoring import DEGENERATION
+from ..evaluation.summary import COMMON, NOT_EVALUATED, OWN
+from ..intervals import t_quantile
 from ..tasks import HEADLINE
 from .format import interval_cell
 
@@ -34,7 +36,8 @@ def group_title(set_name: str, task: str, lang: str) -> str:
 
 
 def evaluation_context(summary_csv: Path, differences_csv: Path, coverage_csv: Path, generations: list[Path],
-                       examples: int, confidence: float, min_items: int) -> dict:
+                       examples: int, confidence: float, min_items: int, equivalence: dict | None = None) -> dict:
+    """`equivalence` (the config's margins) is shown by the report's opening summary (claims.py)."""
     summary = pd.read_csv(summary_csv)
     differences = pd.read_csv(differences_csv)
     coverage = pd.read_csv(coverage_csv)
@@ -43,15 +46,17 @@ def evaluation_context(summary_csv: Path, differences_csv: Path, coverage_csv: P
 
     tables = []
     for (set_name, task, lang), part in summary.groupby(["set", "task", "lang"], sort=True):
-        metrics = list(dict.fromkeys(part["metric"]))
         rows = []
-        for metric in metrics:
-            cells = []
-            for model, adapter in runs:
-                hit = part[(part["model"] == model) & (part["adapter"] == adapter) & (part["metric"] == metric)]
-                cells.append(f"{interval_cell(*hit[['value', 'ci_low', 'ci_high']].iloc[0])}, n={int(hit['n'].iloc[0])}"
-                             if len(hit) else "–")
-            rows.append((metric, cells))
+        # each run on its own items; then, labelled, on the items every run evaluated (summary.COMMON)
+        for label, items in ((None, OWN), ("on the items common to all runs", COMMON)):
+            on = part[part["items"] == items] if "items" in part else part
+            for metric in dict.fromkeys(on["metric"]):
+                cells = []
+                for model, adapter in runs:
+                    hit = on[(on["model"] == model) & (on["adapter"] == adapter) & (on["metric"] == metric)]
+                    cells.append(f"{interval_cell(*hit[['value', 'ci_low', 'ci_high']].iloc[0])}, n={int(hit['n'].iloc[0])}"
+                                 if len(hit) else "–")
+                rows.append((f"{metric} ({label})" if label else metric, cells))
         n = sorted(set(part["n"]))
         tables.append({"title": group_title(set_name, task, lang), "n": ", ".join(map(str, n)), "rows": rows,
                        "lang": lang})
@@ -71,12 +76,14 @@ def evaluation_context(summary_csv: Path, differences_csv: Path, coverage_csv: P
         info.update(n_items=m["items"], stop_reasons=m["stop_reasons"], skipped=m["skipped_prompt_too_long"],
                     tokens_per_second=m.get("generated_tokens_per_second"), device=m.get("device"),
                     seconds=m.get("generation_seconds"))
-    left_out = coverage[coverage["not_compared"] > 0]
+    left_out = coverage[(coverage["not_compared"] > 0) | (coverage["skipped_prompt_too_long"] > 0)
+                        | (coverage["compared_with"] == NOT_EVALUATED)]
     return {"run_labels": run_labels, "tables": tables, "differences": diff_rows, "side_by_side": side_by_side,
             "runs": runs_info, "coverage": [{"run": f"{r.model} / {r.adapter}",
                                              "group": group_title(r.set, r.task, r.lang), "evaluated": r.evaluated,
+                                             "compared_with": "" if r.compared_with != r.compared_with else r.compared_with,
                                              "compared": r.compared, "not_compared": r.not_compared,
-                                             "skipped": r.skipped_prompt_too_long} for r in left_out.itertuples()],
+                                             "common": r.common, "skipped": r.skipped_prompt_too_long} for r in left_out.itertuples()],
             "findings": evaluation_findings(summary, differences, coverage, confidence, min_items),
             "confidence": f"{100 * confidence:g} %", "alpha": f"{1 - confidence:.2g}", "min_items": min_items}
 
@@ -128,29 +135,52 @@ def run_index(label: str, runs) -> int:
 RANGES = {"chrf++": 100.0, "bleu_intl": 100.0}
 
 
+def selected_interval(row, m: int, confidence: float) -> tuple[float, float]:
+    """The interval of a difference picked as the largest of `m` (Bonferroni over the m it was picked
+    from: each at level 1 - alpha / m, so that all m, and so the picked one, hold together at 1 - alpha);
+    the row's own jackknife-t interval (symmetric, t with clusters - 1 degrees of freedom) widened."""
+    g, alpha = int(row["clusters"]), 1 - confidence
+    if g < 2 or row["ci_low"] != row["ci_low"]:
+        return math.nan, math.nan
+    se = (row["ci_high"] - row["ci_low"]) / 2 / t_quantile(1 - alpha / 2, g - 1)
+    half = t_quantile(1 - alpha / (2 * m), g - 1) * se
+    return row["diff"] - half, row["diff"] + half
+
+
 def evaluation_findings(summary, differences, coverage, confidence: float, min_items: int) -> list[str]:
     """Sentences generated from measured values only, each with its items and interval; nothing
-    is claimed from a group below `min_items` items, and changes are compared within a metric."""
+    is claimed from a group below `min_items` items, and changes are compared within a metric.
+    Verdicts are counted over each adapter's claim (its Benjamini-Hochberg family: the headline
+    metric and the degeneration measures), each comparison once."""
     out = []
     level = f"{100 * confidence:g} %"
     alpha = f"{1 - confidence:.2g}"
-    for (model, adapter), part in differences.groupby(["model", "adapter"], sort=True):
+    if "items" in summary:
+        summary = summary[summary["items"] == OWN]
+    has_family = differences["family"].fillna("").astype(str) != "" if "family" in differences else \
+        differences["verdict"].notna()
+    for (model, adapter), part in differences[has_family].groupby(["model", "adapter"], sort=True):
         eligible = part[part["verdict"] != "too few items"]
         counts = eligible["verdict"].value_counts()
         too_few = int((part["verdict"] == "too few items").sum())
-        out.append(f"{model} fine-tuned on {adapter}, against its base on the same items: of {len(eligible)} "
-                   f"comparisons with at least {min_items} items, {int(counts.get('better', 0))} are better and "
-                   f"{int(counts.get('worse', 0))} worse after the Benjamini-Hochberg correction (false-discovery "
-                   f"rate {alpha}); {int(counts.get('no difference', 0))} show no difference"
+        out.append(f"{model} fine-tuned on {adapter}, against its base on the items both evaluated: of {len(eligible)} "
+                   f"claimed comparisons (headline metric and degeneration measures, each counted once) with at least "
+                   f"{min_items} items, {int(counts.get('better', 0))} are better and {int(counts.get('worse', 0))} "
+                   f"worse after the Benjamini-Hochberg correction (false-discovery rate {alpha}), "
+                   f"{int(counts.get('equivalent', 0))} equivalent within their margin and "
+                   f"{int(counts.get('inconclusive', 0))} inconclusive"
                    + (f"; {too_few} comparisons over fewer items get no verdict." if too_few else "."))
         headline = eligible[eligible["metric"] == eligible["task"].map(HEADLINE)].dropna(subset=["diff"])  # empty-safe
         for metric, rows in headline.groupby("metric", sort=True):
             top = rows.loc[rows["diff"].abs().idxmax()]
+            low, high = selected_interval(top, len(rows), confidence)
+            if low != low:
+                continue  # no interval to widen: no largest change is quoted
             scale = RANGES.get(metric, 1.0)
             out.append(f"Largest {metric} change (on its 0–{scale:g} scale) for {model} / {adapter}: "
                        f"{group_title(top['set'], top['task'], top['lang'])}, {top['base']:.3g} → {top['tuned']:.3g} "
-                       f"({top['diff']:+.3g}, {level} interval [{top['ci_low']:+.3g}, {top['ci_high']:+.3g}], "
-                       f"{int(top['n'])} items, adjusted p {top['p_adjusted']:.2g}: {top['verdict']}).")
+                       f"({top['diff']:+.3g}, {level} interval [{low:+.3g}, {high:+.3g}] adjusted for picking the largest "
+                       f"of {len(rows)} groups, {int(top['n'])} items, adjusted p {top['p_adjusted']:.2g}: {top['verdict']}).")
     enough = summary[summary["n"] >= min_items]
     def at(row) -> str:  # a run on a group, with its items and interval
         return (f"{row['model']} / {row['adapter']} on {group_title(row['set'], row['task'], row['lang'])} "
@@ -187,12 +217,21 @@ def evaluation_findings(summary, differences, coverage, confidence: float, min_i
                    f"(model, adapter, language) answers are refusals"
                    + (f" ({', '.join(f'{r.model} / {r.adapter} in {r.lang}' for r in refused.itertuples())})." if len(refused) else "."))
     if len(coverage):
+        for (model, adapter), part in coverage.groupby(["model", "adapter"], sort=True):
+            if (part["compared_with"] == NOT_EVALUATED).any():
+                out.append(f"{model} / {adapter}: its base model is not evaluated, so its {int(part['evaluated'].sum())} "
+                           f"items are compared with nothing.")
+            elif part["not_compared"].sum() > 0:
+                out.append(f"{model} / {adapter}: {int(part['not_compared'].sum())} of its {int(part['evaluated'].sum())} "
+                           f"items are not in its comparison with its base, which did not evaluate them.")
         base_runs = coverage[coverage["adapter"] == "base"]  # every adapter of a model evaluates the same items
-        totals = base_runs.groupby("model")[["not_compared", "evaluated"]].sum()
-        for model, row in totals[totals["not_compared"] > 0].iterrows():
-            out.append(f"Comparisons across models use only the items every model evaluated: {int(row['not_compared'])} "
-                       f"of the {int(row['evaluated'])} items {model} evaluated are left out of the tables because "
-                       f"another model skipped them (a prompt longer than evaluation.max_prompt_tokens under its tokenizer).")
+        for model, part in base_runs.groupby("model", sort=True):
+            left = part[part["common"] < part["evaluated"]]
+            if len(left):
+                out.append(f"Rows labelled \"on the items common to all runs\" compare models on the items every run "
+                           f"evaluated: {int((left['evaluated'] - left['common']).sum())} of the {int(part['evaluated'].sum())} "
+                           f"items {model} evaluated are not among them (another model skipped them); {model}'s own "
+                           f"values and comparisons keep them.")
         skipped = base_runs.groupby("model")["skipped_prompt_too_long"].sum()
         for model, n in skipped.items():
             if n:

@@ -108,10 +108,16 @@ def training_curves_figure(curves: pd.DataFrame, column: str, ylabel: str, title
     plt.close(fig)
 
 
+def _own_items(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each run's values on its own items (summary.csv's `items`), not the rows repeated on the items common to all runs."""
+    return summary[summary["items"] == "own"] if "items" in summary else summary
+
+
 def evaluation_figure(summary: pd.DataFrame, out_png: Path, confidence: float) -> None:
-    """Each set's headline metric and its script fidelity, per model and adapter, with the bootstrap
-    interval as an error bar (one panel per set, task, language and metric)."""
+    """Each set's headline metric and its script fidelity, per model and adapter on its own items,
+    with the jackknife-t interval as an error bar (one panel per set, task, language and metric)."""
     sns.set_theme(style="whitegrid", context="notebook")
+    summary = _own_items(summary)
     rows = summary[((summary["metric"] == summary["task"].map(HEADLINE))
                     | ((summary["metric"] == "script_fidelity") & (summary["lang"] != "en")))
                    & ~summary["set"].str.startswith("study_probes")]
@@ -154,6 +160,7 @@ def training_size_figure(summary: pd.DataFrame, out_png: Path, confidence: float
     and seed with its interval, and each base model's value as a dashed line. With one size only,
     the figure says that there is no curve to draw."""
     sns.set_theme(style="whitegrid", context="notebook")
+    summary = _own_items(summary)
     headline = (summary["metric"] == summary["task"].map(HEADLINE)) & ~summary["set"].str.startswith("study_probes")
     sized = summary[headline & (summary["dataset"] == "samanantar")
                     & summary["subset"].astype(str).str.fullmatch(r"[0-9]+")].copy()

@@ -10,6 +10,7 @@ from pathlib import Path
 import jinja2
 
 from ..atomic import write_text
+from .claims import claims_context
 from .evaluation import evaluation_context
 from .runs import runs_context
 from .prompts import template_examples
@@ -42,8 +43,12 @@ def render_report(*, out_html: Path, data_summary: Path, figures: dict[str, Path
                   benchmark_root: Path | None = None) -> None:
     """Render every section whose inputs are given (a section without them is left out)."""
     data = json.loads(Path(data_summary).read_text(encoding="utf-8"))
+    claims = claims_context(differences_csv=evaluation["differences_csv"], contrasts_csv=(runs or {}).get("contrasts_csv"),
+                            seeds_csv=(runs or {}).get("seeds_csv"), confidence=evaluation["confidence"],
+                            equivalence=evaluation.get("equivalence")) if evaluation else None
     html = environment().get_template("report.html.j2").render(
         data=data,
+        claims=claims,
         training=training_context(training_summary, config["intervals"]["confidence"]) if training_summary else None,
         evaluation=evaluation_context(**evaluation) if evaluation else None,
         runs=runs_context(**runs) if runs else None,

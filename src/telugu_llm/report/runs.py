@@ -1,7 +1,7 @@
 """The report's section on the dimensions of the runs: recipes side by side (does the study's recipe
 reproduce its failures, does the corrected one fix them), the training-set size, and the seeds.
-Every row is a paired comparison on the same items with its interval, or an aggregate across seeds
-that says whether a change holds on every seed; every sentence carries its numbers."""
+Every row is a paired comparison on the items both runs evaluated with its interval, or a change
+combined across seeds with an interval over items and seeds; every sentence carries its numbers."""
 
 from __future__ import annotations
 
@@ -60,17 +60,20 @@ def budget_limited(row: dict, seen: dict) -> str:
 
 
 def runs_context(contrasts_csv: Path, seeds_csv: Path, confidence: float, min_items: int,
-                 training_summary_csv: Path | None = None) -> dict:
+                 training_summary_csv: Path | None = None, equivalence: dict | None = None) -> dict:
+    """`equivalence` (the config's margins) is shown by the report's opening summary (claims.py)."""
     contrasts = pd.read_csv(contrasts_csv, dtype={"from": str, "to": str})
     seen = budgets(training_summary_csv)
     contrasts["budget"] = [budget_limited(r, seen) if r["dimension"] == "subset" else ""
                            for r in contrasts.to_dict("records")]
     seeds = pd.read_csv(seeds_csv, dtype={"subset": str})
     several = seeds[seeds["seeds"] > 1]
-    seed_rows = [{"run": f"{r.model} / {r.dataset} / {r.recipe} / {r.subset}", "group": group_title(r.set, r.task, r.lang),
-                  "metric": r.metric, "seeds": int(r.seeds), "value": f"{r.value_mean:.3g} ± {r.value_sd:.2g}",
-                  "diff": f"{r.diff_mean:+.3g} (from {r.diff_min:+.3g} to {r.diff_max:+.3g})",
-                  "verdicts": r.verdicts, "holds": r.verdict_across_seeds} for r in _shown(several).itertuples()]
+    seed_rows = [{"run": f"{r.model} / {r.dataset} / {r.recipe} / {r.subset}", "against": r.against,
+                  "group": group_title(r.set, r.task, r.lang), "metric": r.metric, "seeds": int(r.seeds),
+                  "value": f"{r.value_mean:.3g} ± {r.value_sd:.2g}",
+                  "diff": f"{interval_cell(r.diff_mean, r.diff_ci_low, r.diff_ci_high)} (seeds {r.diff_min:+.3g} to "
+                          f"{r.diff_max:+.3g})", "verdict": "" if r.verdict != r.verdict else r.verdict}
+                 for r in _shown(several).itertuples()]
     return {"recipes": contrast_rows(contrasts, "recipe"), "subsets": contrast_rows(contrasts, "subset"),
             "seeds": seed_rows, "findings": runs_findings(contrasts, seeds, confidence, min_items)}
 
@@ -88,12 +91,13 @@ def runs_findings(contrasts: pd.DataFrame, seeds: pd.DataFrame, confidence: floa
             rows = part[(part["metric"] == metric) & ~part["set"].str.startswith("study_probes") & (part["n"] >= min_items)]
             if rows.empty:
                 continue
-            counts = rows["verdict"].value_counts()
+            counts = rows["verdict"].value_counts()  # degeneration measures: each has a verdict in the pair's family
             out.append(f"{model}, {metric.replace('_', ' ')}, recipe {b.split('/')[1]} against {a.split('/')[1]} "
                        f"({a.split('/')[0]}, subset {a.split('/')[2]}, {a.split('/')[3]}): mean over {len(rows)} groups "
                        f"{rows['from_value'].mean():.2f} → {rows['to_value'].mean():.2f}; per group, "
                        f"{int(counts.get('better', 0))} better, {int(counts.get('worse', 0))} worse, "
-                       f"{int(counts.get('no difference', 0))} no difference ({level} intervals, Benjamini-Hochberg).")
+                       f"{int(counts.get('equivalent', 0))} equivalent, {int(counts.get('inconclusive', 0))} inconclusive "
+                       f"({level} intervals, Benjamini-Hochberg).")
     sizes = contrasts[contrasts["dimension"] == "subset"]
     if sizes.empty:
         out.append("One Samanantar training-set size per run (train.subsets): the study's claim that output relevance "
@@ -117,8 +121,13 @@ def runs_findings(contrasts: pd.DataFrame, seeds: pd.DataFrame, confidence: floa
     if several.empty:
         out.append("One seed per run (train.seeds): no result here says whether a difference is larger than seed noise.")
     else:
-        counts = several["verdict_across_seeds"].value_counts()
-        out.append(f"Across seeds ({int(several['seeds'].max())} at most): of {len(several)} headline changes against the "
-                   f"base model, {int(counts.get('better', 0))} are better and {int(counts.get('worse', 0))} worse on every "
-                   f"seed; {int(counts.get('not the same on every seed', 0))} differ between seeds and are not called.")
+        for against, part in several.groupby(several["against"] == "base", sort=False):
+            counts = part["verdict"].value_counts()
+            what = "against the base model" if against else "between the runs of a recipe or size contrast, paired by seed"
+            out.append(f"Across seeds ({int(part['seeds'].max())} at most), the change {what} averaged over seeds, with a "
+                       f"{level} interval that holds the item sample and the seed-to-seed variance: of {len(part)} headline "
+                       f"changes, {int(counts.get('better', 0))} better and {int(counts.get('worse', 0))} worse (the "
+                       f"interval excludes 0), {int(counts.get('equivalent', 0))} equivalent, "
+                       f"{int(counts.get('inconclusive', 0))} inconclusive, {int(counts.get('too few items', 0))} with too "
+                       f"few items.")
     return out

@@ -67,7 +67,8 @@ def vocab_findings(comparison: pd.DataFrame, contrasts: pd.DataFrame, min_items:
             counts = headline["verdict"].value_counts()
             out.append(f"{twin} against {model} ({run}), quality on the same items: of {len(headline)} headline "
                        f"comparisons with at least {min_items} items, {int(counts.get('better', 0))} better, "
-                       f"{int(counts.get('worse', 0))} worse, {int(counts.get('no difference', 0))} no difference "
+                       f"{int(counts.get('worse', 0))} worse, {int(counts.get('equivalent', 0))} equivalent, "
+                       f"{int(counts.get('inconclusive', 0))} inconclusive "
                        f"({level} paired jackknife-t intervals, Benjamini-Hochberg).")
         stops = quality[(quality["metric"] == "stop_rate") & ~quality["set"].str.startswith("study_probes")]
         if len(stops):
@@ -77,7 +78,8 @@ def vocab_findings(comparison: pd.DataFrame, contrasts: pd.DataFrame, min_items:
 
 
 def vocab_context(*, comparison_csv: Path, curve_csv: Path, contrasts_csv: Path | None, tokenizer_dirs: list[Path],
-                  examples: list[Path], confidence: float, min_items: int) -> dict:
+                  examples: list[Path], confidence: float, min_items: int, equivalence: dict | None = None) -> dict:
+    """`equivalence` (the config's margins) is shown by the report's opening summary (claims.py)."""
     comparison = pd.read_csv(comparison_csv)
     curve = pd.read_csv(curve_csv)
     contrasts = (pd.read_csv(contrasts_csv, dtype={"from": str, "to": str}) if contrasts_csv is not None
