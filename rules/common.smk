@@ -315,6 +315,16 @@ def tokenize_settings(wildcards):
                       "max_eval_examples": spec["training"]["max_eval_examples"], "seed": config["prompts"]["seed"]})
 
 
+def tokenize_partners(wildcards):
+    """The tokenizer of the other side of a model's vocabulary pair (its extended twin, or the model a
+    twin extends): every run of either keeps only the examples both tokenizers keep (train/tokenized.py),
+    so that a twin and its base train on the same examples and a model's own runs stay alike; none for
+    a model without a twin, whose examples are as before."""
+    m = wildcards.model
+    others = [TWINS[m]] if m in TWINS else [twin for twin, base in sorted(TWINS.items()) if base == m]
+    return [f"{TOKENIZER_DIR}/{config['models'][other]['tokenizer']}" for other in others]
+
+
 def model_resource(key):
     """A resource of the model's job, from models.<model>.resources."""
     return lambda wildcards: config["models"][wildcards.model]["resources"][key]

@@ -30,6 +30,7 @@ rule tokenize_run:
     input:
         tokenizer=lambda wildcards: f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}",
         prompts=lambda wildcards: prompt_dir(model_template_key(wildcards.model), wildcards.dataset, wildcards.subset),
+        partners=tokenize_partners,  # a model and its extended twin keep the examples both keep
         code=code("tokenize_run.py"),
     output:
         directory(f"{TOKENIZED_DIR}/{RUN_DATA}"),

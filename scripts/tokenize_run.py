@@ -11,5 +11,6 @@ with logged(snakemake.log[0]) as log:
     record = tokenize_run(load_tokenizer(i.tokenizer), prompts_dir=Path(i.prompts), out_dir=Path(snakemake.output[0]),
                           template=s["template"], max_length=s["max_length"],
                           recipe=LengthRecipe(name=w.recipe, **s["recipe"]), max_train_examples=s["max_train_examples"],
-                          max_eval_examples=s["max_eval_examples"], seed=s["seed"])
+                          max_eval_examples=s["max_eval_examples"], seed=s["seed"],
+                          partners=[load_tokenizer(p) for p in i.partners])
     log.info("tokenized %s on %s (recipe %s, subset %s): %s", w.model, w.dataset, w.recipe, w.subset, record["splits"])

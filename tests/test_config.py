@@ -54,6 +54,30 @@ def test_config_readme_documents_every_key():
     walk(schema["$defs"]["model"], "models.<name>.")
 
 
+def test_config_readme_states_the_embedded_default_where_it_differs_from_the_schema():
+    """Issue 21, point 8: where config/config.yaml (the embedded default) sets a plain value other
+    than the schema's default, the key's row in config/README.md gives config.yaml's value too."""
+    import re
+
+    readme = (REPO / "config" / "README.md").read_text()
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([\w.<>]+)` \| (.*?) \|", readme, re.M)}
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    wrong = []
+
+    def walk(node, values, path):
+        for name, sub in node.get("properties", {}).items():
+            if name not in values:
+                continue
+            if "properties" in sub and isinstance(values[name], dict):
+                walk(sub, values[name], f"{path}{name}.")
+            elif isinstance(values[name], (bool, int, float, str)) and "default" in sub and values[name] != sub["default"]:
+                shown = yaml.safe_dump(values[name], default_flow_style=True).strip().removesuffix("...").strip()
+                if f"`{shown}`" not in rows.get(f"{path}{name}", ""):
+                    wrong.append(f"{path}{name}: config.yaml has {shown}, README says {rows.get(path + name)}")
+    walk(yaml.safe_load(SCHEMA.read_text()), config, "")
+    assert not wrong, wrong
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("samanantar.rows_per_shard", "many", "config key samanantar.rows_per_shard: 'many' is not of type 'integer'"),
     ("samanantar.source", "ftp", "config key samanantar.source: 'ftp' is not one of"),

@@ -56,6 +56,26 @@ def test_the_embedded_sets_are_complete_and_clean(tmp_path):
     assert te_translation["instruction"].startswith("కింది వాక్యాన్ని ఆంగ్లం నుండి తెలుగులోకి")
 
 
+def test_items_that_share_a_source_share_a_cluster(tmp_path):
+    """Issue 21: the jackknife leaves out a cluster, not an item: a translation pair's two directions
+    are one cluster, as are the questions of one QA context; any other item is a cluster of its own."""
+    root = tmp_path / "eval"
+    context = "The river Godavari rises at Trimbak and flows east to the Bay of Bengal."
+    write(root / "en" / "qa.jsonl", [{"id": f"q{k}", "context": context if k < 2 else context + " It is long.",
+                                      "question": f"Question {k}?", "answers": ["Trimbak"]} for k in range(3)])
+    write(root / "en" / "completion.jsonl", [{"id": "c1", "text": "It rained", "reference": "all day."}])
+    write(root / "translation.jsonl", [{"id": "p1", "en": "It is raining.", "te": "వర్షం కురుస్తోంది."},
+                                       {"id": "p2", "en": "Good morning.", "te": "శుభోదయం."}])
+    build(tmp_path, root)
+    table = read_sets(tmp_path / "sets")
+    assert table.schema.field("cluster").nullable is False
+    cluster = {item["id"]: item["cluster"] for item in table.to_pylist()}
+    assert cluster["p1-en-te"] == cluster["p1-te-en"] != cluster["p2-en-te"] == cluster["p2-te-en"]
+    assert cluster["q0"] == cluster["q1"] != cluster["q2"]
+    assert cluster["c1"] == "c1"
+    assert len(set(cluster.values())) == 5
+
+
 def test_the_study_probes_are_verbatim(tmp_path):
     build(tmp_path, None, probes=REPO / "data" / "eval" / "study_probes.jsonl")
     probes = {r["id"]: r for r in pq.read_table(tmp_path / "sets" / "study_probes.parquet").to_pylist()}
@@ -172,6 +192,7 @@ def test_a_hub_set_is_sampled_across_its_split_by_context(tmp_path, hub):
         row = rows[int(item["id"].removeprefix("squad-"))]
         assert row["question"] in item["instruction"] and item["references"] == row["answers"]["text"]
     passage = [int(i["id"].removeprefix("squad-")) // 5 for i in items]
+    assert len({i["cluster"] for i in items}) == len(set(passage))  # a context's questions: one cluster
     assert len(set(passage[:6])) == 6  # one question of every context first
     assert max(passage) >= 10  # not the head of the split
     again = build(tmp_path / "again", None, hub=[spec], hub_max_rows=32)

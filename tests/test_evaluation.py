@@ -207,6 +207,38 @@ def test_reference_likelihood_is_of_the_sequence_trained_on(default_tokenizer_di
         assert n == len(completion) and nll / n == pytest.approx(loss, rel=1e-4)
 
 
+@pytest.mark.parametrize("name, reference, space_piece", [("llama2", "వర్షం కురుస్తోంది.", 1),
+                                                         ("smollm2", "వర్షం కురుస్తోంది.", 1),
+                                                         ("smollm2", "It rained.", 0)])
+def test_bits_per_character_count_neither_eos_nor_the_leading_space(default_tokenizer_dirs, tmp_path, name, reference,
+                                                                    space_piece):
+    """Issue 21, point 8: the likelihood per character (and per token) sums the reference's own
+    tokens only: not the final EOS, and not a piece that is the template's leading space alone
+    (both write one before Telugu; SmolLM2's byte-level BPE merges it into an English first word)."""
+    from transformers import AutoModelForCausalLM
+
+    from telugu_llm.evaluation.run import own_span
+
+    tok = open_tokenizer(default_tokenizer_dirs[name])
+    set_pad_token(tok)
+    tok.padding_side = "left"
+    build_model("tiny", with_defaults({"source": "random", "architecture": "llama"}, "$defs/weights"), tmp_path / "m",
+                tokenizer=tok)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "m", dtype=torch.float32).eval()
+    prompt, completion = trained_sequence(tok, "llama2_study", "Translate into Telugu: It is raining.", reference)
+    start, end = own_span(tok, completion)
+    assert end == len(completion) - 1 and completion[end] == tok.eos_token_id
+    assert tok.decode(completion[start:end]).strip() == reference
+    assert start == space_piece
+    labels = [IGNORE_INDEX] * (len(prompt) + start) + completion[start:end] + [IGNORE_INDEX]
+    with torch.no_grad():
+        loss = model(input_ids=torch.tensor([prompt + completion]), labels=torch.tensor([labels])).loss.item()
+    other = (prompt[:3], completion)  # a shorter row in the same batch: the slice must follow the padding
+    [(nll, n), _] = reference_nll(model, tok, [(prompt, completion), other], batch_size=2, batch_tokens=10**6,
+                                  own=[(start, end), (0, len(completion))])
+    assert n == end - start and nll / n == pytest.approx(loss, rel=1e-4)
+
+
 def test_long_prompts_are_passed_over_and_the_next_in_the_order_taken(tokenizer_dirs, tmp_path):
     """max_items is reached where enough prompts fit: drawing the items first and dropping the long
     ones afterwards left most XL-Sum and IndicQA groups with a few items."""
@@ -310,9 +342,17 @@ def test_a_whole_evaluation_and_its_summary(llama, tmp_path):
             assert c["evaluated"] == c["wanted"] or c["evaluated"] + c["skipped_prompt_too_long"] == c["candidates"], key
             assert c["wanted"] == (c["candidates"] if key.startswith("study_probes") else 2), key
         assert saved["probe_template"] == "mistral_study"
+        # answers budgeted in characters (the default), each group's token limit capped at 4 here
+        assert all(b["unit"] == "chars" and b["max_new_tokens"] <= 4 for b in saved["answer_budget"].values())
+        assert set(saved["answer_budget"]) == {k for k, c in coverage.items() if c["evaluated"]}
+        assert saved["cut_at_budget"]["cut"] == saved["stop_reasons"].get("length", 0)
+        assert saved["cut_at_budget"]["share"] == pytest.approx(saved["cut_at_budget"]["cut"] / saved["items"])
     table = pq.read_table(runs[("tiny", "base")])
-    for column in ("set", "task", "lang", "prompt", "reference", "output", "stop_reason"):
+    for column in ("set", "task", "lang", "prompt", "reference", "output", "stop_reason", "cluster"):
         assert column in table.column_names
+    sets_cluster = {(i["set"], i["id"]): i["cluster"] for i in read_sets(sets).to_pylist()}
+    for row in table.select(["set", "id", "cluster"]).to_pylist():  # each item's cluster, as the sets wrote it
+        assert row["cluster"] == sets_cluster[(row["set"].replace("_mistral_study", ""), row["id"])]
     assert table.column("prompt").to_pylist()[0].startswith("[INST] ")
     probes = table.filter(pc.equal(table.column("set"), "study_probes_mistral_study")).column("prompt").to_pylist()
     assert probes and all(p.startswith("###Human:") or p.startswith("### Human:") for p in probes), probes[:1]
@@ -513,3 +553,69 @@ def test_a_probe_template_set_is_compared_among_the_runs_that_have_it(tmp_path):
     coverage = pd.read_csv(tmp_path / "c.csv")
     assert (coverage["not_compared"] >= 0).all()
     assert set(coverage[coverage["set"] == "study_probes_llama2_study"]["model"]) == {"mistral"}
+
+
+def test_the_vocabulary_contrast_compares_bits_per_character_never_perplexity(tmp_path):
+    """Issue 21, point 3: the twin's tokenizer spends fewer tokens on the same reference, so equal
+    bits per character read as a higher perplexity; no per-token metric enters a contrast (or its
+    Benjamini-Hochberg family) between tokenizers. Within one tokenizer (base against tuned) it stays."""
+    import pyarrow as pa
+
+    from telugu_llm.evaluation.run import GENERATION_SCHEMA
+
+    def run(model, adapter, tokens):
+        rows = [{**row, "nll": 3.0 + 0.1 * k, "ref_tokens": tokens, "ref_chars": 10}
+                for k, row in enumerate(generation_rows({f"i{k}": 0.5 for k in range(8)}))]
+        out = tmp_path / model / adapter
+        out.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=GENERATION_SCHEMA), out / "generations.parquet")
+        (out / "metrics.json").write_text(json.dumps({"model": model, "adapter": adapter, "items": 8}))
+        return out / "generations.parquet"
+
+    runs = {("m", "base"): run("m", "base", 9), ("m_te", "base"): run("m_te", "base", 3),
+            ("m", RUN): run("m", RUN, 9)}
+    out = {name: tmp_path / f"{name}.csv" for name in ("s", "d", "c", "contrasts")}
+    summarize(runs, settings=Intervals(0.95, 6, {}), summary_csv=out["s"], differences_csv=out["d"], coverage_csv=out["c"],
+              contrasts_csv=out["contrasts"], twins={"m_te": "m"})
+    vocabulary = pd.read_csv(out["contrasts"]).query("dimension == 'vocabulary'").set_index("metric")
+    assert "perplexity" not in vocabulary.index
+    assert vocabulary.loc["bits_per_char", "diff"] == pytest.approx(0.0, abs=1e-9)  # the same likelihood per character
+    assert "perplexity" in set(pd.read_csv(out["d"])["metric"])  # one tokenizer: base against tuned
+
+
+class CharTokenizer:
+    """A tokenizer of `width` characters per token (a leading space joins the first): the base's and
+    its extended twin's fertility, without loading either."""
+
+    def __init__(self, width: int):
+        self.width = width
+
+    def __call__(self, texts, add_special_tokens=False):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(input_ids=[list(range(math.ceil(len(t.lstrip()) / self.width))) for t in texts])
+
+
+def test_answer_budgets_hold_the_same_characters_under_every_tokenizer():
+    """Issue 21, point 4: a budget in tokens holds three times the text under a tokenizer with three
+    characters per token; a budget in characters gives each tokenizer the tokens that text takes
+    (its measured tokens per character), up to the ceiling, and says where the ceiling cut it."""
+    from telugu_llm.evaluation.budget import answer_limits, cut_at_budget
+
+    items = [{"set": "embedded", "task": "translation", "lang": "te", "instruction": "x", "references": ["ab" * 30]},
+             {"set": "embedded", "task": "qa", "lang": "te", "instruction": "x", "references": ["abcde" * 6]},
+             {"set": "study_probes", "task": "safety", "lang": "te", "instruction": "q" * 60, "references": []}]
+    chars = {"translation": 60, "qa": 30, "safety": 90}
+    ceiling = {"translation": 100, "qa": 100, "safety": 40}
+    base, _ = answer_limits(CharTokenizer(1), items, answer_budget="chars", max_new_chars=chars, max_new_tokens=ceiling)
+    twin, budgets = answer_limits(CharTokenizer(3), items, answer_budget="chars", max_new_chars=chars,
+                                  max_new_tokens=ceiling)
+    assert base == [60, 30, 40] and twin == [20, 10, 30]  # the instructions measure a group without references
+    assert budgets["embedded/translation/te"] == {"unit": "chars", "chars": 60, "tokens_per_char": pytest.approx(1 / 3),
+                                                  "max_new_tokens": 20, "capped": False}
+    assert answer_limits(CharTokenizer(1), items, answer_budget="chars", max_new_chars=chars,
+                         max_new_tokens=ceiling)[1]["study_probes/safety/te"]["capped"] is True
+    tokens, _ = answer_limits(CharTokenizer(3), items, answer_budget="tokens", max_new_chars=chars, max_new_tokens=ceiling)
+    assert tokens == [100, 100, 40]
+    cut = cut_at_budget(["a", "a", "b", "b"], ["length", "eos", "length", "length"])
+    assert cut == {"answers": 4, "cut": 3, "share": 0.75, "groups": {"a": 0.5, "b": 1.0}}

@@ -1,6 +1,7 @@
 """Each metric on hand-made cases, and its interval on known ones."""
 
 import math
+import unicodedata
 
 import numpy as np
 import pytest
@@ -146,6 +147,17 @@ def test_zero_width_joiners_are_spelling_not_content():
     # vowel signs and viramas stay inside their words
     assert M.words("కర్తవ్యం క్షేత్రం") == ["కర్తవ్యం", "క్షేత్రం"]
     assert M.normalize_answer("మీటర్\u200cలో", "te") == ["మీటర్లో"]
+
+
+def test_chrf_pp_and_bleu_score_the_text_the_other_metrics_normalise():
+    """Issue 21, point 8: a ZWNJ/ZWJ spelling variant, an unnormalised (NFD) vowel sign or a capital
+    letter is no error to chrF++ and BLEU either, as to exact match, F1 and ROUGE-L."""
+    plain, variant = "ఒక మీటర్లో నీరు ఉంది", "ఒక మీటర్\u200cలో నీరు ఉంది"
+    assert M.chrf_pp([variant], [[plain]]).score() == pytest.approx(100.0)
+    assert M.bleu([variant], [[plain]]).score() == pytest.approx(100.0)
+    assert M.chrf_pp(["The Rain Fell today"], [["the rain fell today"]]).score() == pytest.approx(100.0)
+    nfd = unicodedata.normalize("NFD", "café au lait ce matin")
+    assert M.bleu([nfd], [["café au lait ce matin"]]).score() == pytest.approx(100.0)
 
 
 def test_telugu_danda_and_double_danda_are_punctuation():

@@ -2,6 +2,7 @@
 correctness list of pitfalls.md, resuming, and the bad inputs."""
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -21,7 +22,7 @@ from telugu_llm.loading import disable_avx512bf16_repacking, load_quantized, loa
 from telugu_llm.prompts.formats import IGNORE_INDEX, render, tokenize_example
 from telugu_llm.settings import from_dict
 from telugu_llm.train.run import add_lora, prepare, recipe_example, run_quantization, train
-from telugu_llm.train.tokenized import sampled_rows, tokenize_split
+from telugu_llm.train.tokenized import load_split, sampled_rows, tokenize_split
 from telugu_llm.train.settings import Recipe, RunSettings, run_settings
 from telugu_llm.train.weights import build_model
 from test_vocab import extended_llama  # noqa: F401 (a fixture: a tiny Llama and Llama-2's tokenizer extended)
@@ -531,3 +532,74 @@ def test_grouping_by_length_reads_the_length_column_not_every_example(tiny, tmp_
     sampler = trainer._get_train_sampler(trainer._remove_unused_columns(trainer.train_dataset))
     monkeypatch.undo()
     assert list(sampler.lengths) == [len(ids) for ids in trainer.train_dataset["input_ids"]]
+
+
+def test_examples_seen_are_counted_from_the_sampler_packed_or_not():
+    """Issue 21, point 5: with packing the sampler hands out packed rows (here 50 examples in 10
+    rows); three epochs over them see every example three times, not 36 "examples" (9 steps x 4
+    rows), which read as a run cut short. An epoch's last short batch is not counted as full."""
+    from telugu_llm.train.seen import covered, examples_seen
+
+    packed = examples_seen(steps=9, rows=10, examples=50, batch_size=4, accumulation=1, processes=1)
+    assert packed == 150 and covered(packed, 50)
+    assert examples_seen(steps=21, rows=50, examples=50, batch_size=8, accumulation=1, processes=1) == 150  # not 168
+    # max_steps before the end of the first epoch: its share of the rows, so of the examples
+    assert examples_seen(steps=1, rows=10, examples=50, batch_size=4, accumulation=1, processes=1) == 20
+    # accumulation and processes: 2 processes x 2 rows x 2 accumulated = 8 rows a step; 13 rows are 2 steps an epoch
+    assert examples_seen(steps=3, rows=13, examples=13, batch_size=2, accumulation=2, processes=2) == 13 + 8
+    assert not covered(examples_seen(steps=1, rows=13, examples=13, batch_size=2, accumulation=2, processes=2), 13)
+
+
+def test_a_size_contrast_is_budget_limited_only_when_both_runs_stopped_short():
+    """Issue 21, point 5: 10k pairs seen twice against 100k with 20k seen is no budget limit on the
+    10k run; only where both stopped before covering their own subset is the contrast about which
+    examples, not how many."""
+    from telugu_llm.report.runs import budget_limited
+
+    row = {"model": "m", "from": "small", "to": "large"}
+    assert budget_limited(row, {("m", "small"): (20000, 10000), ("m", "large"): (20000, 100000)}) == ""
+    assert budget_limited(row, {("m", "small"): (5000, 10000), ("m", "large"): (100000, 100000)}) == ""
+    assert budget_limited(row, {("m", "small"): (5000, 10000), ("m", "large"): (5000, 100000)}) == \
+        "budget-limited: 5000 and 5000 examples seen, of 10000 and 100000"
+
+
+def test_a_model_and_its_twin_keep_the_examples_both_keep(tokenizer_dirs, tmp_path):
+    """Issue 21, point 6: one tokenizer spends more tokens on Telugu and drops more examples as too
+    long; each side, tokenized with the other as its partner, keeps exactly the examples both keep,
+    counts those only its partner dropped (`dropped_by_partner`), and records which (the checkpoint
+    fingerprint reads tokenized.json); without a partner nothing changes."""
+    from telugu_llm.train.tokenized import tokenize_run
+
+    llama, mistral = (load_tokenizer(tokenizer_dirs[name]) for name in ("llama2", "mistral"))
+    prompts = write_prompts(tmp_path / "prompts", "llama2_study", repeat=1)
+    table = pq.read_table(prompts / "train.parquet")
+    pairs = list(zip(table.column("prompt").to_pylist(), table.column("completion").to_pylist()))
+    lengths = {name: [len(tokenize_example(tok, p, c)[0]) for p, c in pairs] for name, tok in (("llama", llama),
+                                                                                               ("mistral", mistral))}
+    # the largest length that one tokenizer's examples exceed where the other's do not (the premise)
+    limit = max(n for n in set(lengths["llama"] + lengths["mistral"])
+                if any((a > n) != (b > n) for a, b in zip(lengths["llama"], lengths["mistral"])))
+    alone, paired = {}, {}
+    for name, tok, other in (("llama", llama, mistral), ("mistral", mistral, llama)):
+        for out, partners in ((alone, []), (paired, [other])):
+            out[name] = tokenize_run(tok, prompts_dir=prompts, out_dir=tmp_path / f"{name}{len(partners)}",
+                                     template="llama2_study", max_length=limit, recipe=recipe(), max_train_examples=None,
+                                     max_eval_examples=None, seed=0, partners=partners)
+    drops = {name: [recipe_example(*tokenize_example(tok, p, c), recipe=recipe(), eos_id=tok.eos_token_id,
+                                   max_length=limit)[2] == "dropped" for p, c in pairs]
+             for name, tok in (("llama", llama), ("mistral", mistral))}
+    assert drops["llama"] != drops["mistral"]
+    both = [not a and not b for a, b in zip(drops["llama"], drops["mistral"])]
+    assert sum(both) > 0
+    train = {name: paired[name]["splits"]["train"] for name in paired}
+    assert train["llama"]["kept"] + train["llama"]["cut"] == train["mistral"]["kept"] + train["mistral"]["cut"] == sum(both)
+    for name, other in (("llama", "mistral"), ("mistral", "llama")):
+        own = alone[name]["splits"]["train"]
+        lost = [k for k, (mine, theirs) in enumerate(zip(drops[name], drops[other])) if theirs and not mine]
+        assert train[name]["dropped_by_partner"] == len(lost) == own["kept"] + own["cut"] - sum(both)
+        assert train[name]["dropped_too_long"] == own["dropped_too_long"] == sum(drops[name])
+        assert train[name]["partner_drops_sha256"] == hashlib.sha256("".join(f"{k}," for k in lost).encode()).hexdigest()
+        assert own["dropped_by_partner"] == 0 and alone[name]["partners"] == [] and "partner_drops_sha256" not in own
+        assert paired[name]["partners"] == [Path(tokenizer_dirs["mistral" if name == "llama" else "llama2"]).name]
+    kept = load_split(tmp_path / "llama1", "train")
+    assert [len(row) for row in kept["input_ids"]] == [n for n, b in zip(lengths["llama"], both) if b]

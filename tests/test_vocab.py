@@ -397,6 +397,36 @@ def test_the_findings_carry_their_numbers_and_say_when_speeds_cover_different_it
                                 "0 inconclusive (95 % paired jackknife-t intervals, Benjamini-Hochberg).")
 
 
+def test_the_comparison_counts_the_examples_each_side_trained_on_and_dropped():
+    # issue 21, point 6: a twin and its base train on the examples both keep; the comparison says how
+    # many, and how many each tokenizer alone dropped as too long (the other side dropped them too)
+    from telugu_llm.vocab.compare import trained_examples
+
+    base = {"train_examples": {"kept": 150, "cut": 0, "dropped_too_long": 40, "dropped_by_partner": 0}}
+    twin = {"train_examples": {"kept": 150, "cut": 0, "dropped_too_long": 6, "dropped_by_partner": 34}}
+    rows = {r["measure"]: r for r in trained_examples(base, twin)}
+    assert (rows["training examples trained on"]["base"], rows["training examples trained on"]["extended"]) == (150, 150)
+    dropped = rows["training examples dropped as too long"]
+    assert (dropped["base"], dropped["extended"], dropped["diff"]) == (40, 6, -34)
+    assert dropped["method"].startswith("count under each side's own tokenizer")
+
+
+def test_the_comparison_reports_the_share_of_answers_cut_at_the_budget(tmp_path):
+    # issue 21, point 6: the share of answers cut at the budget, per run, beside the twin's
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from telugu_llm.vocab.compare import generation_speed
+
+    pq.write_table(pa.table({"output": ["అవును", "కాదు"]}), tmp_path / "generations.parquet")
+    (tmp_path / "metrics.json").write_text(json.dumps({
+        "generation_seconds": 2.0, "generated_tokens_per_second": 3.0, "items": 2,
+        "skipped_prompt_too_long": {"embedded/translation/te": 1},
+        "cut_at_budget": {"answers": 2, "cut": 1, "share": 0.5, "groups": {"embedded/translation/te": 0.5}}}))
+    speed = generation_speed(tmp_path / "generations.parquet", tmp_path / "metrics.json")
+    assert speed == {"chars_per_second": 4.5, "tokens_per_second": 3.0, "items": 2, "skipped": 1, "cut_at_budget": 0.5}
+
+
 def test_a_killed_run_with_new_rows_resumes_from_its_checkpoint(extended_llama, tmp_path):
     import os
     import signal

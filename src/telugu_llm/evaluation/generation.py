@@ -161,11 +161,14 @@ def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: list
 
 
 def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]], *, batch_size: int,
-                  batch_tokens: int) -> list[tuple[float, int]]:
+                  batch_tokens: int, own: list[tuple[int, int]] | None = None) -> list[tuple[float, int]]:
     """(summed negative log-likelihood, tokens) of each reference given its prompt, teacher-forced.
 
     `examples` are (prompt ids, reference ids), the reference ids as training tokenizes them
-    (`run.trained_sequence`: with the template's leading space and the final EOS). Rows are left-padded so that every reference ends
+    (`run.trained_sequence`: with the template's leading space and the final EOS), every one of
+    them predicted in context; `own` (per example, a [start, end) slice of its reference ids,
+    `run.own_span`) limits the sum and the count to those tokens (the reference's own: neither EOS
+    nor a token of the leading space alone). Rows are left-padded so that every reference ends
     the row, and only the last positions' logits are computed (`logits_to_keep`): a 262k-word
     vocabulary times every prompt position would not fit in memory. Batches are sized by tokens as in
     generation (rows x padded width within `batch_tokens`)."""
@@ -188,5 +191,8 @@ def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]],
         # logits at position t predict token t + 1: the kept window's last `keep - 1` labels
         nll = token_nll(logits[:, :-1], labels[:, 1:].to(device))
         for row, i in enumerate(batch):
-            out[i] = (float(nll[row].sum()), len(examples[i][1]))
+            n = len(examples[i][1])
+            start, end = own[i] if own is not None else (0, n)
+            # the reference's token j is the window's label keep - n + j, nll's column keep - n + j - 1
+            out[i] = (float(nll[row, keep - n + start - 1:keep - n + end - 1].sum()), end - start)
     return out

@@ -7,7 +7,8 @@ and its corpus formula. One interval method (`intervals`, the jackknife over ite
 metric, and a paired comparison of a fine-tuned model against its base leaves the same item out of
 both.
 
-Text metrics (exact match, F1, ROUGE-L) share one normalisation, `normalize_text`: NFC, the
+Text metrics (exact match, F1, ROUGE-L, and chrF++ and BLEU, whose sacrebleu statistics are taken
+of the normalised texts) share one normalisation, `normalize_text`: NFC, the
 zero-width (non-)joiners U+200C/U+200D removed (in Telugu they choose between spellings of the same
 word, "మీటర్లో" / "మీటర్‌లో": pitfall 21), case-folded. They then work on Unicode words (letters,
 marks and digits), so Telugu, whose vowel signs and viramas are combining marks that Python's `\\w`
@@ -182,8 +183,12 @@ def bits_per_char_metric(nll, chars) -> Metric:
 
 
 def _sacrebleu_metric(name: str, scorer, hypotheses: list[str], references: list[list[str]]) -> Metric:
+    """sacrebleu's statistics of the normalised texts (`normalize_text`, as exact match, F1 and
+    ROUGE-L see them: a ZWNJ spelling variant is not a character error)."""
     width = max(len(r) for r in references)
-    streams = [[r[j] if j < len(r) else None for r in references] for j in range(width)]  # sacrebleu skips None
+    streams = [[normalize_text(r[j]) if j < len(r) else None for r in references]
+               for j in range(width)]  # sacrebleu skips None
+    hypotheses = [normalize_text(h) for h in hypotheses]
     stats = np.asarray(scorer._extract_corpus_statistics(hypotheses, streams), dtype=float)
     return Metric(name, stats, lambda t: float(scorer._compute_score_from_stats(t.tolist()).score))
 

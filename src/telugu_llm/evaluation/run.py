@@ -14,6 +14,9 @@ Which items: of each (set, task, lang), written by the sets rule in a seeded ord
 its longest head that does (`order.head_that_fits`), marked `truncated` in generations.parquet; the
 likelihood of its reference is then given the cut prompt.
 Runs on one tokenizer (a base model and its adapters) evaluate the same items.
+An answer's token limit is its group's budget (`budget`: characters by default, the same text
+under every tokenizer); `metrics.json` holds each group's budget (`answer_budget`) and the share
+of answers cut at it (`cut_at_budget`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ..errors import InputError
 from ..loading import Quantization, compute_dtype, device_name, load_quantized, padded_tokenizer, resolve_device, versions
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
 from ..vocab.embeddings import check_adapter_rows, extend_model, merge_new_rows, read_extension
+from .budget import answer_limits, cut_at_budget
 from .generation import encode_prompt, generate, reference_nll
 from .order import first_that_fit, head_that_fits
 from .scoring import metric_values, score_item
@@ -50,6 +54,7 @@ GENERATION_SCHEMA = pa.schema([
     ("ref_chars", pa.int64()), ("repetition_rate", pa.float64()), ("stopped", pa.float64()), ("marker", pa.float64()),
     ("script_fidelity", pa.float64()), ("exact_match", pa.float64()), ("f1", pa.float64()), ("rouge_l", pa.float64()),
     ("refusal", pa.float64()), ("truncated", pa.bool_()),
+    ("cluster", pa.string()),  # items that share a source (sets.py): one unit of the summary's jackknife
 ])
 
 
@@ -62,6 +67,19 @@ def trained_sequence(tokenizer, template: str, instruction: str, reference: str)
     ids, labels = tokenize_example(tokenizer, rendered.prompt, rendered.completion)
     n_prompt = labels.count(IGNORE_INDEX)
     return ids[:n_prompt], ids[n_prompt:]
+
+
+def own_span(tokenizer, completion: list[int]) -> tuple[int, int]:
+    """The [start, end) slice of a reference's ids (`trained_sequence`'s completion) that are the
+    reference's own, for its likelihood per character and per token: without the final EOS and
+    without leading tokens that are whitespace alone (the template's leading space, where the
+    tokenizer writes it as a piece of its own, as Llama-2's does before Telugu). Where a tokenizer
+    merges that space into the first word's piece, its cost cannot be split off and stays counted."""
+    end = len(completion) - (1 if completion and completion[-1] == tokenizer.eos_token_id else 0)
+    start = 0
+    while start < end and not tokenizer.decode(completion[start:start + 1]).strip():
+        start += 1
+    return start, end
 
 
 def load_for_eval(model_name: str, quantization: Quantization, model_dir: Path, adapter_dir: Path | None, device: str,
@@ -177,7 +195,8 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
     start = time.perf_counter()
     model = load_for_eval(model_name, quantization, model_dir, adapter_dir, device, tokenizer_dir, len(tokenizer))
     load_seconds = time.perf_counter() - start
-    limits = [settings.max_new_tokens[item["task"]] for item, _, _ in kept]
+    limits, budgets = answer_limits(tokenizer, [item for item, _, _ in kept], answer_budget=settings.answer_budget,
+                                    max_new_chars=settings.max_new_chars, max_new_tokens=settings.max_new_tokens)
     outputs, speed = generate(model, tokenizer, prompts, max_new_tokens=limits, batch_size=settings.batch_size,
                               batch_tokens=settings.batch_tokens,
                               do_sample=settings.decoding.do_sample, temperature=settings.decoding.temperature,
@@ -189,7 +208,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
         examples = [trained_sequence(tokenizer, kept[i][2], kept[i][0]["instruction"], kept[i][0]["reference"])
                     for i in with_ref]
         values = reference_nll(model, tokenizer, examples, batch_size=settings.batch_size,
-                               batch_tokens=settings.batch_tokens)
+                               batch_tokens=settings.batch_tokens, own=[own_span(tokenizer, c) for _, c in examples])
         for i, v in zip(with_ref, values):
             nll[i] = v
         speed["perplexity_seconds"] = time.perf_counter() - start_ppl
@@ -201,6 +220,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
                      "references": item["references"], "output": gen.text, "stop_reason": gen.stop_reason,
                      "prompt_tokens": len(ids), "new_tokens": gen.new_tokens, "nll": item_nll if n_ref else math.nan,
                      "ref_tokens": n_ref, "ref_chars": len(item["reference"] or ""), "truncated": item.get("truncated", False),
+                     "cluster": item.get("cluster") or item["id"],
                      **score_item(item["task"], item["lang"], gen.text, item["references"], gen.stop_reason)})
     table = pa.Table.from_pylist(rows, schema=GENERATION_SCHEMA)
     stop_reasons: dict[str, int] = {}
@@ -210,6 +230,9 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
         "model": model_name, "adapter": adapter, "template": template, "probe_template": probe_template,
         "items": len(rows),
         "skipped_prompt_too_long": skipped, "coverage": coverage, "stop_reasons": stop_reasons,
+        "answer_budget": budgets,
+        "cut_at_budget": cut_at_budget([f"{r['set']}/{r['task']}/{r['lang']}" for r in rows],
+                                       [r["stop_reason"] for r in rows]),
         "metrics": metric_values(table),
         "load_seconds": load_seconds, **speed, "batch_size": settings.batch_size,
         "batch_tokens": settings.batch_tokens,

@@ -12,10 +12,16 @@ No model is known here, so no prompt length: each (set, task, lang) is written w
 `evaluation.max_items` that fit its tokenizer (`order`). A hub split is sampled across the whole
 split, by context for extractive QA (`order.UnitSample`); what was read and kept is in
 `sets.json` (`hub_sources`).
+
+Every item has a `cluster`: the items that share a source, which an interval must leave out
+together (they are not independent): a translation pair's two directions (`<set>:<pair id>`), the
+questions of one QA context (`context:<hash of the passage>`); any other item is a cluster of its own
+(its id).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -51,8 +57,9 @@ SCHEMA = pa.schema(
         pa.field("origin", pa.string(), nullable=False),
         pa.field("rank", pa.int32(), nullable=False),  # the seeded order within (set, task, lang)
         pa.field("long_text", pa.string()),  # a set that may be truncated: the document (passage) as in the instruction
+        pa.field("cluster", pa.string(), nullable=False),  # items that share a source (`cluster_of`)
     ],
-    metadata={"schema": "telugu_llm.evalsets/2"},
+    metadata={"schema": "telugu_llm.evalsets/3"},
 )
 
 
@@ -88,9 +95,11 @@ def instruction_for(instructions: dict, task: str, lang: str) -> str:
 
 
 def make_item(record: dict, *, set_name: str, task: str, lang: str, instructions: dict, where: str,
-              out: Collector, source_lang: str | None = None, item_id: str | None = None, cut: bool | None = None) -> None:
+              out: Collector, source_lang: str | None = None, item_id: str | None = None, cut: bool | None = None,
+              cluster: str | None = None) -> None:
     """Check one record of a task's format and turn it into an item (or count why not); `cut`: the
-    set's `truncate` (a hub set's), which keeps the document (passage) as `long_text`."""
+    set's `truncate` (a hub set's), which keeps the document (passage) as `long_text`; `cluster`:
+    the source it shares with other items (a translation pair), else `cluster_of`'s."""
     need = FIELDS[task]
     missing = [f for f in need if f not in record or record[f] is None]
     if missing:
@@ -137,11 +146,20 @@ def make_item(record: dict, *, set_name: str, task: str, lang: str, instructions
         text = phrasing.format(context=values["context"].strip(), question=values["question"].strip())
     else:
         text = phrasing.format(document=values["document"].strip())
-    out.items.append({"id": item_id or str(record.get("id")), "set": set_name, "task": task, "lang": lang,
+    item_id = item_id or str(record.get("id"))
+    out.items.append({"id": item_id, "set": set_name, "task": task, "lang": lang,
                       "source_lang": source_lang, "instruction": text, "reference": references[0].strip(),
                       "references": [r.strip() for r in references], "origin": where,
                       "unit": context_unit(values["context"]) if task == "qa" else None,
-                      "long_text": long_text(task, values) if cut else None})
+                      "long_text": long_text(task, values) if cut else None,
+                      "cluster": cluster or cluster_of(task, values.get("context"), item_id)})
+
+
+def cluster_of(task: str, context: str | None, item_id: str) -> str:
+    """The cluster of an item without a pair: its QA context's (whitespace-normalised) hash, else its id."""
+    if task == "qa" and context:
+        return "context:" + hashlib.sha1(" ".join(context.split()).encode("utf-8")).hexdigest()[:16]
+    return item_id
 
 
 def long_text(task: str, values: dict) -> str | None:
@@ -202,7 +220,8 @@ def embedded_items(root: Path, langs: list[str], instructions: dict, out: Collec
                     make_item({"source": record.get(source_lang), "reference": record.get(target_lang)},
                               set_name="embedded", task="translation", lang=target_lang, source_lang=source_lang,
                               instructions=instructions, where=where, out=out,
-                              item_id=f"{record.get('id', where)}-{source_lang}-{target_lang}")
+                              item_id=f"{record.get('id', where)}-{source_lang}-{target_lang}",
+                              cluster=f"embedded:{record.get('id', where)}")
 
 
 def samanantar_items(shards_dir: Path, lang: str, instructions: dict, out: Collector) -> None:
@@ -211,7 +230,8 @@ def samanantar_items(shards_dir: Path, lang: str, instructions: dict, out: Colle
             for source_lang, target_lang, source, reference in (("en", lang, src, tgt), (lang, "en", tgt, src)):
                 make_item({"source": source, "reference": reference}, set_name="samanantar_test", task="translation",
                           lang=target_lang, source_lang=source_lang, instructions=instructions,
-                          where=f"samanantar test idx {idx}", out=out, item_id=f"{idx}-{source_lang}-{target_lang}")
+                          where=f"samanantar test idx {idx}", out=out, item_id=f"{idx}-{source_lang}-{target_lang}",
+                          cluster=f"samanantar_test:{idx}")
 
 
 def probe_items(path: Path, out: Collector) -> None:
@@ -224,7 +244,7 @@ def probe_items(path: Path, out: Collector) -> None:
         refs = [_nfc(r) for r in record.get("references") or []]
         out.items.append({"id": record["id"], "set": "study_probes", "task": record["task"], "lang": record["lang"],
                           "source_lang": None, "instruction": _nfc(record["prompt"]), "reference": refs[0] if refs else None,
-                          "references": refs, "origin": f"{where} ({record.get('study', '')})"})
+                          "references": refs, "origin": f"{where} ({record.get('study', '')})", "cluster": record["id"]})
 
 
 def _field(row: dict, path: str):
@@ -285,7 +305,8 @@ def hub_items(spec: dict, index: int, instructions: dict, out: Collector, max_ro
         record = {f: _field(row, column) for f, column in spec["fields"].items()}
         make_item(record, set_name=spec["name"], task=task, lang=spec["lang"], source_lang=spec.get("source_lang"),
                   instructions=instructions, where=f"{spec['repo']} {spec['split']} row {number}", out=out,
-                  item_id=f"{spec['name']}-{row[spec['key']] if paired else number}", cut=spec["truncate"])
+                  item_id=f"{spec['name']}-{row[spec['key']] if paired else number}", cut=spec["truncate"],
+                  cluster=f"{spec['repo']}:{row[spec['key']]}" if paired else None)
 
 
 def in_order(items: list[dict], max_candidates: int | None, seed: int) -> list[dict]:

@@ -22,7 +22,9 @@ class GenerationSettings:
     """What generation and scoring of one (model, adapter) run depend on."""
 
     max_items: int | None  # per (set, task, lang): the first that fit, in the sets' seeded order
-    max_new_tokens: dict[str, int]  # per task
+    answer_budget: str  # chars | tokens (budget.py)
+    max_new_chars: dict[str, int]  # per task: the answer budget in characters (answer_budget: chars)
+    max_new_tokens: dict[str, int]  # per task: the token limit (answer_budget: tokens) or ceiling (chars)
     max_prompt_tokens: int
     batch_size: int  # rows per batch, at most
     batch_tokens: int  # rows x (padded width + token limit) per batch, at most

@@ -36,7 +36,7 @@ from ..errors import InputError
 from ..intervals import (METHOD, Intervals, across_seeds, benjamini_hochberg, informative, jackknife_t,
                          paired_jackknife_t, seed_verdict, verdict)
 from ..tasks import HEADLINE
-from .scoring import DEGENERATION, HIGHER_IS_BETTER, group_metrics, groups
+from .scoring import DEGENERATION, HIGHER_IS_BETTER, across_tokenizers, group_metrics, groups
 
 # `adapter`: base, or the training run's path under the model; its dimensions follow (RUN_COLUMNS).
 COLUMNS = ["model", "adapter", "set", "task", "lang", "metric", "value", "ci_low", "ci_high", "n", "items"]
@@ -219,10 +219,10 @@ def summarize(runs: dict[tuple[str, str], Path], *, settings: Intervals, summary
             contrasts += [[a[0], dimension, a[1], b[1], *row] for row in compare(scored, a, b, settings, family)]
     for twin, model in sorted((twins or {}).items()):  # each run of an extended model against the same run of its base
         for run in sorted(r for r in scored.full if r[0] == twin):
-            if (model, run[1]) in scored.full:
+            if (model, run[1]) in scored.full:  # no per-token metric between tokenizers (scoring.PER_TOKEN)
                 family = f"twin vs base: {twin} vs {model} {run[1]}"
-                contrasts += [[model, "vocabulary", run[1], twin, *row]
-                              for row in compare(scored, (model, run[1]), run, settings, family)]
+                contrasts += [[model, "vocabulary", run[1], twin, *row] for row in
+                              compare(scored, (model, run[1]), run, settings, family, select=across_tokenizers)]
     tables = {summary_csv: with_run_columns(pd.DataFrame(summary, columns=COLUMNS)),
               differences_csv: with_run_columns(pd.DataFrame(differences, columns=DIFFERENCE_COLUMNS)),
               coverage_csv: with_run_columns(pd.DataFrame(coverage, columns=COVERAGE_COLUMNS))}

@@ -13,6 +13,7 @@ import pandas as pd
 from ..evaluation.scoring import DEGENERATION
 from ..evaluation.summary import adapter_of
 from ..tasks import HEADLINE
+from ..train.seen import budget_limited as stopped_short
 from .evaluation import group_title
 from .format import interval_cell
 
@@ -49,10 +50,11 @@ def budgets(training_summary_csv: Path | None) -> dict[tuple[str, str], tuple[in
 
 
 def budget_limited(row: dict, seen: dict) -> str:
-    """Why a size contrast says nothing about size: the runs saw fewer examples than the larger
-    subset holds (max_steps), so the sizes differ in which examples, not in how many; else ""."""
+    """Why a size contrast says nothing about size: both runs stopped (max_steps) before covering
+    their own subset (`train.seen.budget_limited`), so the sizes differ in which examples, not in
+    how many; else ""."""
     a, b = seen.get((row["model"], row["from"])), seen.get((row["model"], row["to"]))
-    if a is None or b is None or b[0] >= b[1]:
+    if a is None or b is None or not stopped_short(a, b):
         return ""
     return f"budget-limited: {a[0]} and {b[0]} examples seen, of {a[1]} and {b[1]}"
 

@@ -26,6 +26,7 @@ from ..resources import SOURCE_JSON, sha256_file
 from ..vocab.embeddings import extend_model, read_extension
 from .callbacks import SaveEvery, StopOnNonFiniteLoss
 from .outputs import VALIDATION_LOSSES, validation_losses, write_log_history, write_validation_losses
+from .seen import examples_seen as seen_by_sampler
 from .settings import RunSettings
 from .tokenized import SPLITS, TOKENIZED_JSON, load_split, recipe_example, tokenize_run  # noqa: F401 (recipe_example: the run's API)
 
@@ -197,7 +198,8 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, chec
         c = counts["train"]
         raise InputError(f"models.{settings.model}.max_length: no {settings.dataset} training example is left "
                          f"after truncation ({c['dropped_too_long']} of {c['examples']} are longer "
-                         f"than {settings.max_length} tokens)")
+                         f"than {settings.max_length} tokens, {c.get('dropped_by_partner', 0)} more under the "
+                         "tokenizer of its vocabulary pair)")
     quantization = run_quantization(settings, device)
     model = load_quantized(Path(model_dir), quantization, device, settings.model)
     new_rows = extend_model(model, read_extension(tokenizer_dir), len(tokenizer), model_name=settings.model,
@@ -317,8 +319,11 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, out_di
     write_validation_losses(validation_losses(trainer.model, trainer.eval_dataset, tokenizer.pad_token_id,
                                               settings.training.eval_batch_size), out_dir / VALIDATION_LOSSES)
     evals = [h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h]
-    examples_seen = (trainer.state.global_step * settings.training.batch_size
-                     * settings.training.gradient_accumulation_steps * world_size())
+    examples_seen = seen_by_sampler(steps=trainer.state.global_step, rows=len(trainer.train_dataset),
+                                    examples=info["train_examples"]["kept"] + info["train_examples"]["cut"],
+                                    batch_size=settings.training.batch_size,
+                                    accumulation=settings.training.gradient_accumulation_steps,
+                                    processes=world_size())
     metrics = {
         "model": settings.model,
         "dataset": settings.dataset,
@@ -341,8 +346,8 @@ def train(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, out_di
         "fp16": info["fp16"],
         "adapter_dtype": info["adapter_dtype"],
         "compute_dtype": info["compute_dtype"],
-        # examples the optimizer saw (steps x batch x accumulation x processes): below the training
-        # set's size, a run is budget-limited and its subset size says which examples, not how many
+        # examples the optimizer saw, from the sampler's rows (packed or not: seen.py): below the
+        # training set's size, a run stopped short and its subset size says which examples, not how many
         "examples_seen": examples_seen,
         # examples per second of this run's own steps (a resumed run's earlier steps took other time)
         "examples_per_second": (examples_seen * (1 - steps_before / trainer.state.global_step) / wall

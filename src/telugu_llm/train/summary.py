@@ -20,8 +20,8 @@ SUMMARY_COLUMNS = [
     "non_padding_tokens", "peak_memory_gib", "wall_time_s", "device", "optimizer", "compute_dtype", "lora_r",
     "lora_alpha", "lora_dropout", "target_modules", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size",
     "gradient_accumulation_steps", "max_length", "gradient_checkpointing", "group_by_length", "packing",
-    "max_grad_norm", "weight_decay", "train_examples", "dropped_too_long", "cut_too_long", "examples_seen",
-    "adapter_dtype", "trainable_parameters",
+    "max_grad_norm", "weight_decay", "train_examples", "dropped_too_long", "dropped_by_partner", "cut_too_long",
+    "examples_seen", "adapter_dtype", "trainable_parameters",
     "loss", "pad_token", "long_examples", "mixed_precision", "append_eos",
     "validation_examples", "validation_loss_base", "validation_loss_tuned", "validation_change", "validation_change_low",
     "validation_change_high", "validation_verdict",
@@ -72,7 +72,9 @@ def gather_runs(metrics_files: list[Path], history_files: list[Path], validation
             "gradient_accumulation_steps": t["gradient_accumulation_steps"], "max_length": s["max_length"],
             "gradient_checkpointing": t["gradient_checkpointing"], "group_by_length": t["group_by_length"],
             "packing": s["recipe"]["packing"], "max_grad_norm": t["max_grad_norm"], "weight_decay": t["weight_decay"],
-            "train_examples": m["train_examples"]["kept"], "dropped_too_long": m["train_examples"]["dropped_too_long"],
+            "train_examples": m["train_examples"]["kept"] + m["train_examples"]["cut"],  # trained on, cut or not
+            "dropped_too_long": m["train_examples"]["dropped_too_long"],
+            "dropped_by_partner": m["train_examples"].get("dropped_by_partner", 0),  # by the twin's pair (tokenized.py)
             "cut_too_long": m["train_examples"]["cut"], "examples_seen": m["examples_seen"],
             "adapter_dtype": m["adapter_dtype"], "trainable_parameters": m["trainable_parameters"],
             **{key: s["recipe"][key] for key in ("loss", "pad_token", "long_examples", "mixed_precision", "append_eos")},

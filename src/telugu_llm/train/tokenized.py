@@ -10,10 +10,18 @@ A cap on examples (`max_train_examples`, `max_eval_examples`) is a seeded sample
 (both directions of a Samanantar pair, every example of a conversation), never a head slice: a prompt
 file holds a shard's en->te rows before its te->en ones (pitfall 25). Validation is that sample,
 both during training and for `validation_losses.csv`.
+
+A model and its extended twin train on the same examples (issue 21): every run of either is
+tokenized with the other's tokenizer too (`partners`), and an example that one of them drops as too
+long is dropped by both, counted as `dropped_by_partner` (the base tokenizer spends more tokens on
+Telugu, so it drops more; without this the twin would also train on the longest pairs). Which
+examples a partner dropped is recorded as a sha256 of their positions (`partner_drops_sha256`), so
+that the checkpoint fingerprint, which reads `tokenized.json`, changes with them.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,18 +103,29 @@ def sampled_rows(parquet: Path, limit: int | None, seed: int) -> np.ndarray | No
     return np.flatnonzero(np.isin(groups, order[:taken]))
 
 
+def partner_drops(partners: list, prompts: list[str], completions: list[str], *, recipe: LengthRecipe,
+                  max_length: int) -> set[int]:
+    """The examples (positions) that some partner tokenizer drops under the same recipe and length."""
+    dropped = set()
+    for partner in partners:
+        for k, (ids, labels) in enumerate(tokenize_examples(partner, prompts, completions)):
+            if recipe_example(ids, labels, recipe=recipe, eos_id=partner.eos_token_id, max_length=max_length)[2] == "dropped":
+                dropped.add(k)
+    return dropped
+
+
 def tokenize_split(tokenizer, parquet: Path, out_path: Path, *, template: str, max_length: int, recipe: LengthRecipe,
-                   limit: int | None, seed: int) -> dict:
+                   limit: int | None, seed: int, partners: list = ()) -> dict:
     """Tokenize one prompt file into an Arrow stream at `out_path`, batch by batch; what was kept,
-    dropped or cut for length, and what a cap left out."""
+    dropped or cut for length (here, or by a partner: module docstring), and what a cap left out."""
     source = pq.ParquetFile(parquet)
     rows = sampled_rows(parquet, limit, seed)
     single_bos, eos_id = template in STUDY_TEMPLATES, tokenizer.eos_token_id
     counts = {"examples": source.metadata.num_rows if rows is None else len(rows),
               "not_sampled": 0 if rows is None else source.metadata.num_rows - len(rows),
-              "kept": 0, "dropped_too_long": 0, "cut": 0, "tokens": 0}
+              "kept": 0, "dropped_too_long": 0, "dropped_by_partner": 0, "cut": 0, "tokens": 0}
     status_key = {"kept": "kept", "cut": "cut", "dropped": "dropped_too_long"}
-    offset = 0
+    offset, position, by_partner = 0, 0, hashlib.sha256()
     with pa.OSFile(str(out_path), "wb") as sink, pa.ipc.new_stream(sink, SCHEMA) as writer:
         for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=["prompt", "completion"]):
             if rows is not None:
@@ -116,37 +135,45 @@ def tokenize_split(tokenizer, parquet: Path, out_path: Path, *, template: str, m
             if not batch.num_rows:
                 continue
             ids_out, labels_out = [], []
-            for ids, labels in tokenize_examples(tokenizer, batch.column("prompt").to_pylist(),
-                                                 batch.column("completion").to_pylist()):
+            prompts, completions = batch.column("prompt").to_pylist(), batch.column("completion").to_pylist()
+            elsewhere = partner_drops(partners, prompts, completions, recipe=recipe, max_length=max_length)
+            for k, (ids, labels) in enumerate(tokenize_examples(tokenizer, prompts, completions)):
                 check_example(tokenizer, ids, labels, single_bos=single_bos)
                 ids, labels, status = recipe_example(ids, labels, recipe=recipe, eos_id=eos_id, max_length=max_length)
-                counts[status_key[status]] += 1
+                if status != "dropped" and k in elsewhere:
+                    ids, labels, status = [], [], "dropped"
+                    counts["dropped_by_partner"] += 1
+                    by_partner.update(f"{position + k},".encode())
+                else:
+                    counts[status_key[status]] += 1
                 if status != "dropped":
                     ids_out.append(ids)
                     labels_out.append(labels)
+            position += batch.num_rows
             if ids_out:
                 lengths = [len(ids) for ids in ids_out]
                 counts["tokens"] += sum(lengths)
                 writer.write_batch(pa.record_batch([pa.array(ids_out, pa.list_(pa.int32())),
                                                     pa.array(labels_out, pa.list_(pa.int32())),
                                                     pa.array(lengths, pa.int32())], schema=SCHEMA))
-    return counts
+    return {**counts, "partner_drops_sha256": by_partner.hexdigest()} if partners else counts
 
 
 def tokenize_run(tokenizer, *, prompts_dir: Path, out_dir: Path, template: str, max_length: int, recipe: LengthRecipe,
-                 max_train_examples: int | None, max_eval_examples: int | None, seed: int) -> dict:
+                 max_train_examples: int | None, max_eval_examples: int | None, seed: int, partners: list = ()) -> dict:
     """A run's training and validation examples, tokenized (`tokenize_split`) into `out_dir`
     (written whole or not at all), with `tokenized.json`: the counts, the settings and the sha256 of
-    each prompt file, which a run's checkpoint fingerprint reads instead of hashing the data again."""
+    each prompt file, which a run's checkpoint fingerprint reads instead of hashing the data again.
+    `partners`: the tokenizers of the run's vocabulary pair (module docstring)."""
     prompts_dir = Path(prompts_dir)
     limits = {"train": max_train_examples, "validation": max_eval_examples}
     record = {"template": template, "max_length": max_length, "recipe": recipe.name, "sample_seed": seed,
-              "limits": limits, "splits": {}}
+              "limits": limits, "partners": [Path(p.name_or_path).name for p in partners], "splits": {}}
     with atomic_directory(Path(out_dir)) as tmp:
         for split in SPLITS:
             parquet = prompts_dir / f"{split}.parquet"
             counts = tokenize_split(tokenizer, parquet, tmp / f"{split}.arrow", template=template, max_length=max_length,
-                                    recipe=recipe, limit=limits[split], seed=seed)
+                                    recipe=recipe, limit=limits[split], seed=seed, partners=partners)
             record["splits"][split] = {**counts, "prompts_sha256": sha256_file(parquet)}
         write_json(tmp / TOKENIZED_JSON, record)
     return record

@@ -7,8 +7,15 @@ The comparison, per run (the same data and items for both):
 - training non-padding tokens/s and examples/s (metrics.json of each run) and generated characters
   and tokens per second (each evaluation): one timing each, no interval (one run is one sample of a
   shared machine's speed: a ratio, not a finding);
+- the training examples each trained on and each dropped as too long under its own tokenizer: the
+  same examples on both sides (the examples both tokenizers keep, `train.tokenized`), so the counts
+  differ only in what each tokenizer alone would have dropped;
+- the share of each side's answers cut at the answer budget (a budget in characters is the same
+  text for both; a tokenizer whose budget met max_new_tokens is cut sooner);
 - stop rate and the quality metrics: paired over the evaluation items, in contrasts.csv (dimension
-  `vocabulary`), as every other contrast.
+  `vocabulary`), as every other contrast, without any per-token metric (`scoring.PER_TOKEN`:
+  perplexity's token is not the same unit under the two tokenizers); the likelihood is compared as
+  bits per character of the reference's own characters and tokens.
 """
 
 from __future__ import annotations
@@ -98,15 +105,27 @@ def _timing(measure: str, base: float | None, extended: float | None) -> dict:
             "ci_low": None, "ci_high": None, "n": 1, "method": TIMING}
 
 
+def trained_examples(base: dict, extended: dict) -> list[dict]:
+    """The training examples of each side (metrics.json's `train_examples`): trained on (kept or cut),
+    and dropped as too long under the side's own tokenizer (the other side drops them too)."""
+    sides = [m["train_examples"] for m in (base, extended)]
+    return [{**_timing("training examples trained on", *(c["kept"] + c["cut"] for c in sides)),
+             "method": "count (the examples both tokenizers keep)"},
+            {**_timing("training examples dropped as too long", *(c["dropped_too_long"] for c in sides)),
+             "method": "count under each side's own tokenizer (the other side drops them too: dropped_by_partner)"}]
+
+
 def generation_speed(generations: Path, metrics: Path) -> dict:
-    """Generated characters and tokens per second of an evaluation run, and its items (those whose
-    prompt fits evaluation.max_prompt_tokens under the tokenizer) and skipped items."""
+    """Generated characters and tokens per second of an evaluation run, its items (those whose
+    prompt fits evaluation.max_prompt_tokens under the tokenizer), skipped items, and the share of its
+    answers cut at their budget (`evaluation.budget`)."""
     summary = json.loads(Path(metrics).read_text())
     seconds = summary["generation_seconds"]
     chars = sum(len(text) for text in pq.read_table(generations, columns=["output"]).column("output").to_pylist())
     return {"chars_per_second": chars / seconds if seconds else None,
             "tokens_per_second": summary["generated_tokens_per_second"], "items": summary["items"],
-            "skipped": sum(summary["skipped_prompt_too_long"].values())}
+            "skipped": sum(summary["skipped_prompt_too_long"].values()),
+            "cut_at_budget": summary["cut_at_budget"]["share"]}
 
 
 def compare_run(*, model: str, twin: str, run: str, tokenizers: tuple[str, str], prompts: Path, max_length: int,
@@ -118,7 +137,7 @@ def compare_run(*, model: str, twin: str, run: str, tokenizers: tuple[str, str],
                     *(np.asarray(n > max_length, dtype=float) for n in lengths), confidence)]
     metrics = [json.loads(Path(m).read_text()) for m in train_metrics]
     rows += [_timing("training non-padding tokens/s", *(m["tokens_per_second"] for m in metrics)),
-             _timing("training examples/s", *(m["examples_per_second"] for m in metrics))]
+             _timing("training examples/s", *(m["examples_per_second"] for m in metrics)), *trained_examples(*metrics)]
     if evaluations is not None:
         items = [e["items"] for e in evaluations]
         over = "" if items[0] == items[1] else f" over {items[0]} and {items[1]} items (not the same items)"
@@ -127,7 +146,9 @@ def compare_run(*, model: str, twin: str, run: str, tokenizers: tuple[str, str],
                  {**_timing("generated characters/s", *(e["chars_per_second"] for e in evaluations)),
                   "method": TIMING + over},
                  {**_timing("generated tokens/s", *(e["tokens_per_second"] for e in evaluations)),
-                  "method": TIMING + over}]
+                  "method": TIMING + over},
+                 {**_timing("share of answers cut at the answer budget", *(e["cut_at_budget"] for e in evaluations)),
+                  "method": "share of each run's answers that reached their token limit (evaluation.answer_budget)" + over}]
     return [{"model": model, "twin": twin, "run": run, **row} for row in rows]
 
 
