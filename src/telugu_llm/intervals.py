@@ -201,7 +201,6 @@ def permutation_p(base_rows: np.ndarray, tuned_rows: np.ndarray, difference: Cal
     """(p, floor): the two-sided permutation p-value of `observed` (difference of the summed [base,
     tuned] statistics) over cluster swaps, and the smallest p-value this many clusters can give."""
     g = len(base_rows)
-    exact = g <= kwargs.get("exact_up_to", EXACT_UP_TO)
     delta = tuned_rows - base_rows
     tolerance = 1e-9 * max(1.0, abs(observed))
     hits = total = 0
