@@ -177,6 +177,23 @@ def test_reference_nll_equals_the_loss_of_one_row(llama):
         assert nll / n == pytest.approx(loss, rel=1e-4)
 
 
+def test_a_reference_longer_than_a_batch_is_not_scored_and_the_others_are(llama):
+    """A 100k-character reference with perplexity on asked the allocator for 64 GB (issue 22,
+    defect 4): a reference that with its prompt exceeds batch_tokens is now (NaN, 0), counted by the
+    caller (metrics.json: reference_too_long_for_perplexity), and the rest are scored as before."""
+    tok = llama["tokenizer"]
+    model = llama_model(llama)
+    prompt = [tok.bos_token_id] + tok("[INST] Summarise [/INST]", add_special_tokens=False).input_ids
+    long_ref = tok("వర్షం కురిసింది. " * 60, add_special_tokens=False).input_ids
+    short = tok("వర్షం కురిసింది", add_special_tokens=False).input_ids
+    assert len(prompt) + len(long_ref) > 512 > len(prompt) + len(short)
+    (nll_long, n_long), (nll_short, n_short) = reference_nll(model, tok, [(prompt, long_ref), (prompt, short)],
+                                                             batch_size=2, batch_tokens=512)
+    assert math.isnan(nll_long) and n_long == 0
+    [(alone, n_alone)] = reference_nll(model, tok, [(prompt, short)], batch_size=1, batch_tokens=512)
+    assert n_short == n_alone == len(short) and nll_short == pytest.approx(alone, rel=1e-5)
+
+
 @pytest.mark.parametrize("name", ["llama2", "mistral", "gemma3", "smollm2"])
 def test_reference_likelihood_is_of_the_sequence_trained_on(default_tokenizer_dirs, tmp_path, name):
     """Pitfall 22: the reference is scored as training tokenizes it (prompt and completion of the

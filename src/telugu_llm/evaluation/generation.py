@@ -15,6 +15,7 @@ writes when it runs into a new turn (the study's Figure 5); its stop reason is r
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -160,6 +161,11 @@ def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: list
                      "largest_batches": sorted(shapes, key=lambda s: (-s[0] * (s[1] + s[2]), s))[:5]}
 
 
+def too_long_to_score(examples: list[tuple[list[int], list[int]]], batch_tokens: int) -> list[bool]:
+    """Whether each (prompt ids, reference ids) is longer than one likelihood batch may be."""
+    return [len(prompt) + len(reference) > batch_tokens for prompt, reference in examples]
+
+
 def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]], *, batch_size: int,
                   batch_tokens: int, own: list[tuple[int, int]] | None = None) -> list[tuple[float, int]]:
     """(summed negative log-likelihood, tokens) of each reference given its prompt, teacher-forced.
@@ -171,13 +177,22 @@ def reference_nll(model, tokenizer, examples: list[tuple[list[int], list[int]]],
     nor a token of the leading space alone). Rows are left-padded so that every reference ends
     the row, and only the last positions' logits are computed (`logits_to_keep`): a 262k-word
     vocabulary times every prompt position would not fit in memory. Batches are sized by tokens as in
-    generation (rows x padded width within `batch_tokens`)."""
+    generation (rows x padded width within `batch_tokens`). A reference that with its prompt is
+    longer than a whole batch may be (`too_long_to_score`) is not scored: (NaN, 0); the caller
+    counts it. Unbounded, a 100k-character reference asked the allocator for 64 GB."""
     import torch
 
     pad = tokenizer.pad_token_id
     device = next(model.parameters()).device
     out: list[tuple[float, int] | None] = [None] * len(examples)
-    for batch in token_batches([len(p) + len(r) for p, r in examples], batch_tokens, batch_size):
+    skip = too_long_to_score(examples, batch_tokens)
+    scored = [i for i in range(len(examples)) if not skip[i]]
+    for i in range(len(examples)):
+        if skip[i]:
+            out[i] = (math.nan, 0)
+    for positions_in_scored in token_batches([len(examples[i][0]) + len(examples[i][1]) for i in scored], batch_tokens,
+                                             batch_size):
+        batch = [scored[j] for j in positions_in_scored]
         keep = max(len(examples[i][1]) for i in batch) + 1
         input_ids, attention = left_padded([examples[i][0] + examples[i][1] for i in batch], pad)
         labels = torch.full((len(batch), keep), -100, dtype=torch.long)

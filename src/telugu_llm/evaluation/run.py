@@ -37,7 +37,7 @@ from ..loading import Quantization, compute_dtype, device_name, load_quantized, 
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
 from ..vocab.embeddings import check_adapter_rows, extend_model, merge_new_rows, read_extension
 from .budget import answer_limits, cut_at_budget
-from .generation import encode_prompt, generate, reference_nll
+from .generation import encode_prompt, generate, reference_nll, too_long_to_score
 from .order import first_that_fit, head_that_fits
 from .scoring import metric_values, score_item
 from .sets import read_sets
@@ -202,6 +202,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
                               do_sample=settings.decoding.do_sample, temperature=settings.decoding.temperature,
                               top_p=settings.decoding.top_p, seed=settings.seed, markers=settings.markers)
     nll = [(math.nan, 0)] * len(kept)
+    reference_too_long: dict[str, int] = {}  # per group: references longer than a likelihood batch (batch_tokens)
     if settings.perplexity:
         with_ref = [i for i, (item, _, _) in enumerate(kept) if item["reference"]]
         start_ppl = time.perf_counter()
@@ -211,6 +212,10 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
                                batch_tokens=settings.batch_tokens, own=[own_span(tokenizer, c) for _, c in examples])
         for i, v in zip(with_ref, values):
             nll[i] = v
+        for i, skip in zip(with_ref, too_long_to_score(examples, settings.batch_tokens)):
+            if skip:  # no likelihood: counted, its answer still scored
+                group = f"{kept[i][0]['set']}/{kept[i][0]['task']}/{kept[i][0]['lang']}"
+                reference_too_long[group] = reference_too_long.get(group, 0) + 1
         speed["perplexity_seconds"] = time.perf_counter() - start_ppl
 
     rows = []
@@ -230,6 +235,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
         "model": model_name, "adapter": adapter, "template": template, "probe_template": probe_template,
         "items": len(rows),
         "skipped_prompt_too_long": skipped, "coverage": coverage, "stop_reasons": stop_reasons,
+        "reference_too_long_for_perplexity": reference_too_long,
         "answer_budget": budgets,
         "cut_at_budget": cut_at_budget([f"{r['set']}/{r['task']}/{r['lang']}" for r in rows],
                                        [r["stop_reason"] for r in rows]),
