@@ -4,6 +4,7 @@ prompts, the evaluation's token budget, its sets and its phrasings (one message 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .errors import InputError
@@ -38,6 +39,21 @@ def check_budget(max_prompt_tokens: int, max_new_tokens: dict[str, int], batch_t
         raise InputError(f"config key evaluation.batch_tokens: {batch_tokens} is less than one row at the limits, "
                          f"evaluation.max_prompt_tokens ({max_prompt_tokens}) + evaluation.max_new_tokens.{task} "
                          f"({longest}) = {max_prompt_tokens + longest}")
+
+
+def check_positions(max_prompt_tokens: int, max_new_tokens: dict[str, int], model_dir: Path, model_name: str) -> None:
+    """The longest prompt with the longest answer must fit the model's positions (its config.json's
+    max_position_embeddings, where it states one): past them a model generates nonsense or fails."""
+    config = Path(model_dir) / "config.json"
+    if not config.is_file():
+        return
+    settings = json.loads(config.read_text(encoding="utf-8"))
+    positions = settings.get("max_position_embeddings") or settings.get("text_config", {}).get("max_position_embeddings")
+    task, longest = max(max_new_tokens.items(), key=lambda kv: kv[1])
+    if positions and max_prompt_tokens + longest > positions:
+        raise InputError(f"config key evaluation.max_new_tokens.{task}: evaluation.max_prompt_tokens ({max_prompt_tokens}) + "
+                         f"{longest} = {max_prompt_tokens + longest} tokens, more than the {positions} positions of "
+                         f"{model_name}")
 
 
 RESERVED_SETS = ("embedded", "samanantar_test", "study_probes")

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..atomic import atomic_directory, json_text
-from ..phrasing import check_budget
+from ..phrasing import check_budget, check_positions
 from ..errors import InputError
 from ..loading import Quantization, compute_dtype, device_name, load_quantized, padded_tokenizer, resolve_device, versions
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
@@ -184,6 +184,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
     import torch
 
     check_budget(settings.max_prompt_tokens, settings.max_new_tokens, settings.batch_tokens)
+    check_positions(settings.max_prompt_tokens, settings.max_new_tokens, model_dir, model_name)
     device = resolve_device(device)
     tokenizer = padded_tokenizer(tokenizer_dir, "left")
     items = read_sets(sets_dir).to_pylist()

@@ -1,7 +1,8 @@
 """Names that become paths or wildcards (issue 22, defects 1, 2 and 8): one pattern for models,
 tokenizers, fertility corpora, vocabulary extensions, recipes and evaluation sets, checked with the
 config before any job and naming the key; the atomic writers refuse a target outside its parent;
-the wildcard constraints built from names match the names only."""
+the wildcard constraints built from names match the names only. And the sizes a config can ask for,
+bounded (defects 5 and 7)."""
 
 import copy
 import re
@@ -118,3 +119,26 @@ def test_absurd_vocabulary_sizes_are_refused_before_any_job_naming_the_key(dotte
     with pytest.raises(InputError) as err:
         check_config(config)
     assert str(err.value).startswith(f"config key {dotted}") and "greater than the maximum of 262144" in str(err.value), err.value
+
+
+def test_an_unbounded_answer_limit_is_refused_before_any_job_naming_the_key():
+    """max_new_tokens 100,000,000 (with a batch to match) generated far past the model's positions
+    until it was killed (issue 22, defect 5)."""
+    config = copy.deepcopy(DEFAULT)
+    config["evaluation"]["max_new_tokens"] = {"qa": 100_000_000}
+    config["evaluation"]["batch_tokens"] = 4_000_000
+    with pytest.raises(InputError, match=r"^config key evaluation.max_new_tokens.qa: 100000000 is greater than the maximum of 32768"):
+        check_config(config)
+
+
+def test_a_prompt_and_answer_past_the_models_positions_is_refused_naming_the_key(tmp_path):
+    from telugu_llm.phrasing import check_positions
+
+    (tmp_path / "config.json").write_text('{"max_position_embeddings": 4096}')
+    check_positions(2048, {"qa": 32, "open_qa": 2048}, tmp_path, "llama2_7b_chat")  # exactly the positions
+    with pytest.raises(InputError, match=r"^config key evaluation.max_new_tokens.open_qa: evaluation.max_prompt_tokens "
+                                         r"\(2048\) \+ 2049 = 4097 tokens, more than the 4096 positions of llama2_7b_chat"):
+        check_positions(2048, {"qa": 32, "open_qa": 2049}, tmp_path, "llama2_7b_chat")
+    (tmp_path / "config.json").write_text('{"text_config": {"max_position_embeddings": 512}}')  # a multimodal config
+    with pytest.raises(InputError, match="more than the 512 positions"):
+        check_positions(500, {"qa": 13}, tmp_path, "gemma")
