@@ -215,3 +215,10 @@ def pytest_collection_modifyitems(config, items):
         group = xdist_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+            # pytest-xdist 3.8 groups by renaming the node id to <id>@<group> (item._nodeid), which
+            # pytest 9.2 no longer reads (a node's id is `_id`): without this the groups were split
+            # across the workers and each worker built the default end to end again
+            if getattr(config.option, "loadgroup", False) and hasattr(item, "_id"):
+                from _pytest.nodeid import NodeId
+
+                item._id = NodeId.parse(f"{item.nodeid}@{group}")
