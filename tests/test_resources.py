@@ -176,6 +176,16 @@ def test_every_job_of_the_study_declares_its_memory_and_time(study):
     assert not missing, f"rules that fall back on the profile's default memory or time: {missing}"
 
 
+def test_no_job_of_the_study_asks_for_more_than_16_gib(study):
+    """Issue 20: no job of the study above 16 GiB of host memory. model_weights asked 16,800 and
+    18,000 MB (a slope of 2.2 bytes a parameter; 2.0 measured at 7B, bench/host_memory_7b.py), and
+    training and evaluation 48,000 (about 5.6 GiB anonymous measured at 7B)."""
+    limit = 16 * 2**30 / 1e6  # MB, as Snakemake's mem_mb
+    over = sorted({(rule, job["resources"]["mem_mb"]) for rule, jobs in study.items() for job in jobs
+                   if job["resources"].get("mem_mb", 0) > limit})
+    assert not over, over
+
+
 def test_the_weights_job_of_a_7b_model_asks_for_its_measured_memory(study):
     """model_weights loads a model in fp16 (2 bytes a parameter) and copies each shard it writes:
     bench/weights_memory.py measured BYTES_PER_PARAMETER; 4,000 MB was the profile's default."""
