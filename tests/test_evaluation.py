@@ -194,19 +194,24 @@ def test_a_reference_longer_than_a_batch_is_not_scored_and_the_others_are(llama)
     assert n_short == n_alone == len(short) and nll_short == pytest.approx(alone, rel=1e-5)
 
 
+def tiny_llama_with(tokenizer_dir, model_dir):
+    """A left-padding tokenizer with its pad token, and a tiny random Llama (float32) sized to it."""
+    from transformers import AutoModelForCausalLM
+
+    tok = open_tokenizer(tokenizer_dir)
+    set_pad_token(tok)
+    tok.padding_side = "left"
+    build_model("tiny", with_defaults({"source": "random", "architecture": "llama"}, "$defs/weights"), model_dir,
+                tokenizer=tok)
+    return tok, AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+
+
 @pytest.mark.parametrize("name", ["llama2", "mistral", "gemma3", "smollm2"])
 def test_reference_likelihood_is_of_the_sequence_trained_on(default_tokenizer_dirs, tmp_path, name):
     """Pitfall 22: the reference is scored as training tokenizes it (prompt and completion of the
     template, the completion's leading space, EOS last), and its likelihood equals the training loss
     of that example, under SentencePiece (llama2, mistral, gemma3) and byte-level BPE (smollm2)."""
-    from transformers import AutoModelForCausalLM
-
-    tok = open_tokenizer(default_tokenizer_dirs[name])
-    set_pad_token(tok)
-    tok.padding_side = "left"
-    build_model("tiny", with_defaults({"source": "random", "architecture": "llama"}, "$defs/weights"), tmp_path / "m",
-                tokenizer=tok)
-    model = AutoModelForCausalLM.from_pretrained(tmp_path / "m", dtype=torch.float32).eval()
+    tok, model = tiny_llama_with(default_tokenizer_dirs[name], tmp_path / "m")
     cases = [("llama2_study", "Translate into Telugu: It is raining.", "వర్షం కురుస్తోంది."),
              ("mistral_study", "Complete the sentence: The farmer", "sold his paddy at the market.")]
     for template, instruction, reference in cases:
@@ -232,16 +237,9 @@ def test_bits_per_character_count_neither_eos_nor_the_leading_space(default_toke
     """Issue 21, point 8: the likelihood per character (and per token) sums the reference's own
     tokens only: not the final EOS, and not a piece that is the template's leading space alone
     (both write one before Telugu; SmolLM2's byte-level BPE merges it into an English first word)."""
-    from transformers import AutoModelForCausalLM
-
     from telugu_llm.evaluation.run import own_span
 
-    tok = open_tokenizer(default_tokenizer_dirs[name])
-    set_pad_token(tok)
-    tok.padding_side = "left"
-    build_model("tiny", with_defaults({"source": "random", "architecture": "llama"}, "$defs/weights"), tmp_path / "m",
-                tokenizer=tok)
-    model = AutoModelForCausalLM.from_pretrained(tmp_path / "m", dtype=torch.float32).eval()
+    tok, model = tiny_llama_with(default_tokenizer_dirs[name], tmp_path / "m")
     prompt, completion = trained_sequence(tok, "llama2_study", "Translate into Telugu: It is raining.", reference)
     start, end = own_span(tok, completion)
     assert end == len(completion) - 1 and completion[end] == tok.eos_token_id
