@@ -65,6 +65,10 @@ rule train_run:
         device=config["train"]["device"],
         checkpoints=lambda wildcards: f"results/checkpoints/{RUN.format(**wildcards)}",
     threads: model_threads
+    # Training before evaluation when both are ready: a training job takes every process's cores and
+    # an evaluation one process's, so an evaluation started first leaves the rest idle until it ends;
+    # the evaluations, run later, fill the cores side by side.
+    priority: 1
     resources:
         gpu=train_gpus,
         mem_mb=model_resource("mem_mb"),

@@ -24,7 +24,7 @@ STAGES = ("data", "tokens", "prompts", "vocab", "train", "plan", "evaluation", "
 MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
 
 # Run a script until it first touches `snakemake` beyond its script folder (right after its
-# imports), then list the package modules that are loaded.
+# imports), import the modules it starts as processes, then list the package modules that are loaded.
 IMPORTS_OF = """
 import json, sys
 class Stop(Exception):
@@ -37,6 +37,17 @@ try:
     exec(compile(open({script!r}).read(), {script!r}, "exec"), {{"snakemake": Snakemake(), "__name__": "__main__"}})
 except Stop:
     pass
+# and what the processes the job starts import (imports.py: STARTED_MODULES)
+import importlib
+started = set()
+while True:
+    todo = {{name for n, m in list(sys.modules.items()) if n.split(".")[0] == "telugu_llm"
+             for name in getattr(m, "STARTED_MODULES", ())}} - started
+    if not todo:
+        break
+    for name in todo:
+        importlib.import_module(name)
+    started |= todo
 print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() if n.split(".")[0] == "telugu_llm")))
 """
 
@@ -225,6 +236,9 @@ def ast_imports(path: Path, current: str | None, is_package: bool) -> set[str]:
             else:
                 base = node.module or ""
             names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+        elif (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["STARTED_MODULES"]
+              and isinstance(node.value, ast.Tuple)):
+            names |= {element.value for element in node.value.elts}
     return {n for n in names if n.split(".")[0] == "telugu_llm"}
 
 

@@ -415,6 +415,36 @@ def test_two_processes_on_the_cpu(tiny, tmp_path):
     assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").iterdir())
 
 
+def test_the_launcher_imports_no_training_library():
+    """A training job's launcher starts its processes at once: before, it imported torch,
+    transformers and peft first (7 s a job, the other core idle) only to hand the run to torchrun."""
+    code = ("import sys; import telugu_llm.train.launch; "
+            "print(sorted(m for m in ('torch', 'transformers', 'peft', 'trl') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
+
+
+def test_bad_input_in_a_training_process_is_the_jobs_one_line_error(tiny, tmp_path):
+    """One process, started by the launcher: its InputError reaches the job as the same InputError
+    (not as a traceback of a failed process), and no output is left behind."""
+    from telugu_llm.train.launch import launch
+    from telugu_llm.train.tokenized import tokenize_run
+
+    run = settings("llama")
+    tokenize_run(load_tokenizer(str(tiny["llama"]["tokenizer"])), prompts_dir=tiny["llama"]["prompts"],
+                 out_dir=tmp_path / "tokenized", template=run.template, max_length=run.max_length, recipe=run.recipe,
+                 max_train_examples=None, max_eval_examples=None, seed=0)
+    run.lora.target_modules = ["q_proj", "query_key_value"]
+    with pytest.raises(InputError) as error:
+        launch(settings=run, model_dir=tiny["llama"]["model"], tokenizer_dir=tiny["llama"]["tokenizer"],
+               tokenized_dir=tmp_path / "tokenized", out_dir=tmp_path / "out", checkpoint_root=tmp_path / "ckpt")
+    assert str(error.value).startswith("models.tiny_llama.lora.target_modules: ['query_key_value'] not in the model")
+    assert "Traceback" not in str(error.value) and "\n" not in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_auto_compute_dtype_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     import torch
 

@@ -3,7 +3,9 @@ that editing any module a job runs re-runs the job (pitfall 13) and the list can
 code (pitfall 18). Computed from the import statements, not from a hand-written list.
 
 The package keeps every import of its own modules at module level (a test checks it), so the
-modules imported when a script starts are all the package code the job will ever run."""
+modules imported when a script starts are all the package code the job will ever run in its own
+process. A module that starts package modules as processes (`python -m`) names them in a
+module-level `STARTED_MODULES = ("telugu_llm....",)`, and their imports count as the job's code too."""
 
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ def module_name(path: Path) -> str:
 
 _FROM = re.compile(r"^from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]*(\([^)]*\)|[^\n]*)", re.M)
 _IMPORT = re.compile(r"^import[ \t]+([^\n]+)", re.M)
+_STARTED = re.compile(r"^STARTED_MODULES[ \t]*=[ \t]*\(([^)]*)\)", re.M)
 
 
 def imported_names(source: str, current: str | None, is_package: bool) -> list[str]:
@@ -60,6 +63,8 @@ def imported_names(source: str, current: str | None, is_package: bool) -> list[s
                 names.append(f"{base}.{item[0]}")
     for what in _IMPORT.findall(source):
         names += [item.split()[0] for item in what.split("#")[0].split(",") if item.strip()]
+    for started in _STARTED.findall(source):
+        names += re.findall(r"[\"']([\w.]+)[\"']", started)
     return names
 
 

@@ -1,4 +1,4 @@
-"""One process of a data-parallel training run, started by torchrun (see `launch.launch`)."""
+"""One process of a training run, started by `launch.launch` (through torchrun for several)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import InputError
 from ..settings import from_dict
+from .launch import INPUT_ERROR, INPUT_ERROR_STATUS
 from .run import train
 from .settings import RunSettings
 
@@ -25,4 +27,8 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    try:
+        main(sys.argv[1])
+    except InputError as error:  # bad input: its message on one line for the launcher, no traceback
+        print(INPUT_ERROR + " ".join(str(error).split()), file=sys.stderr, flush=True)
+        sys.exit(INPUT_ERROR_STATUS)
