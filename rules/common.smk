@@ -9,7 +9,8 @@ from snakemake.exceptions import WorkflowError
 WORKFLOW_DIR = Path(workflow.basedir)
 sys.path.insert(0, str(WORKFLOW_DIR / "src"))
 
-from telugu_llm.config import EXTRA_RUN_RECIPE, active_models, check_config, names_pattern  # noqa: E402
+from telugu_llm.config import (  # noqa: E402
+    EXTRA_RUN_RECIPE, active_models, check_config, check_given_entries, names_pattern, read_config_file)
 from telugu_llm.extended import extended_tokenizers  # noqa: E402
 from telugu_llm.errors import InputError  # noqa: E402
 from telugu_llm.evaluation.settings import GenerationSettings  # noqa: E402
@@ -25,7 +26,11 @@ SCHEMA = WORKFLOW_DIR / "config" / "schema.yaml"
 try:
     # the schema (a message naming the key, before any job; fills in its defaults), then the rules
     # across keys and the files the config names
+    # what the user gave: each --configfile (read again, refusing octal-looking numbers) and --config
+    GIVEN = [(f"config file {path}", read_config_file(path)) for path in workflow.overwrite_configfiles or []]
+    GIVEN += [("--config", workflow.config_settings.overwrite_config or {})]
     check_config(config, SCHEMA)
+    check_given_entries(config, GIVEN)
 except InputError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 

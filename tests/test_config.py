@@ -287,3 +287,51 @@ def test_every_source_of_the_study_and_of_the_default_has_its_licence_and_revisi
     default["train"]["models"] = ["gemma3_270m"]
     assert ("model", "smollm2_135m") not in {(r["kind"], r["name"]) for r in sources(default)}  # not trained
     assert all(r["licence"] != NOT_STATED for r in rows.values())
+
+
+def test_a_number_with_leading_zeros_is_refused_naming_file_and_line(tmp_path):
+    """YAML 1.1 reads `0042` as the octal 34: seeds [42, 0042] were two runs of seeds 42 and 34."""
+    from telugu_llm.config import read_config_file
+
+    path = tmp_path / "seeds.yaml"
+    path.write_text("train:\n  seeds: [42, 0042]\n")
+    with pytest.raises(InputError, match=rf"^{path}, line 2: 0042 is read by YAML as the octal number 34, not 42"):
+        read_config_file(path)
+    path.write_text("train:\n  seeds: [42, 0, 1_000]\nnote: '0042'\n")
+    assert read_config_file(path) == {"train": {"seeds": [42, 0, 1000]}, "note": "0042"}
+    for shipped in sorted((REPO / "config").glob("*.yaml")):
+        read_config_file(shipped)
+
+
+def test_an_extension_of_a_model_that_is_not_trained_is_refused():
+    """A vocab.extend entry the user gave for a model train.models does not select did nothing,
+    silently; entries the embedded default gives are inherited by every layered config and are not
+    the user's."""
+    from telugu_llm.config import check_given_entries
+
+    config = copy.deepcopy(DEFAULT)
+    check_config(config, SCHEMA)
+    config["train"]["models"] = selected = ["smollm2_135m"]
+    other = "gemma3_270m"
+    given = [("config file mine.yaml", {"vocab": {"extend": {other: {"pieces": 100}}}})]
+    with pytest.raises(InputError, match=rf"^config key vocab.extend.{other} \(config file mine.yaml\): {other} is not "
+                                         rf"among train.models .*, so the entry does nothing"):
+        check_given_entries(config, given)
+    check_given_entries(config, [("config file mine.yaml", {"vocab": {"extend": {selected[0]: {"pieces": 100}}}})])
+    check_given_entries(config, [("--config", {})])
+    config["train"]["models"] = None  # every model is trained
+    check_given_entries(config, given)
+
+
+def test_the_workflow_refuses_octal_seeds_and_idle_extensions_before_any_job(workflow):
+    from conftest import snakemake
+
+    (workflow / "octal.yaml").write_text("train:\n  seeds: [42, 0042]\n")
+    proc = snakemake(workflow, "-n", "results/report.html", "--configfile", "octal.yaml", check=False)
+    assert proc.returncode != 0 and "octal.yaml, line 2: 0042 is read by YAML as the octal number 34" in proc.stdout + proc.stderr
+    (workflow / "idle.yaml").write_text("train:\n  models: [smollm2_135m]\nvocab:\n  extend:\n    gemma3_270m: {pieces: 100}\n")
+    proc = snakemake(workflow, "-n", "results/report.html", "--configfile", "idle.yaml", check=False)
+    assert proc.returncode != 0
+    assert f"config key vocab.extend.gemma3_270m (config file {workflow / 'idle.yaml'}): gemma3_270m is not among " \
+           "train.models ['smollm2_135m']" in proc.stdout + proc.stderr
+    assert not (workflow / "results").exists()

@@ -117,6 +117,46 @@ def test_the_validation_loss_fell_only_where_the_interval_says_so(tmp_path, verd
     assert "[-0.300, +0.100]" in finding
 
 
+def test_a_run_without_a_validation_interval_says_so_not_nan(tmp_path):
+    """Too few validation examples for an interval: the prose says there is none; before, it printed
+    "95 % interval [+nan, +nan]"."""
+    import pandas as pd
+
+    from telugu_llm.report.training import training_context
+    from telugu_llm.train.summary import SUMMARY_COLUMNS
+
+    row = dict.fromkeys(SUMMARY_COLUMNS, 1)
+    row.update(model="m", dataset="samanantar", eval_loss_before=3.2, eval_loss=3.1, device="cpu", validation_examples=1,
+               validation_loss_base=3.25, validation_loss_tuned=3.15, validation_change=-0.1,
+               validation_change_low=float("nan"), validation_change_high=float("nan"), validation_verdict="too few examples")
+    pd.DataFrame([row]).to_csv(tmp_path / "t.csv", index=False)
+    [finding] = training_context(tmp_path / "t.csv", 0.95)["findings"]
+    assert "+nan" not in finding and "[nan" not in finding
+    assert "a change of -0.100, no interval (too few to compute one)" in finding
+
+
+def test_evaluation_texts_shown_in_the_report_are_cut(tmp_path):
+    """A summarization document, its reference and an answer can be thousands of characters: the
+    report shows each cut at SHOWN_CHARS, marked; the generations file keeps them whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from telugu_llm.report.evaluation import SHOWN_CHARS, generations_side_by_side
+
+    run = tmp_path / "m" / "base"
+    run.mkdir(parents=True)
+    long = "తెలుగు " * 2000
+    pq.write_table(pa.Table.from_pylist([{"set": "embedded", "task": "summarization", "lang": "te", "id": "s1",
+                                          "instruction": long, "reference": long, "output": long,
+                                          "stop_reason": "length"}]), run / "generations.parquet")
+    (run / "metrics.json").write_text(json.dumps({"model": "m", "adapter": "base"}))
+    [group], _ = generations_side_by_side([run / "generations.parquet"], [("m", "base")], examples=3)
+    [item] = group["items"]
+    for text in (item["instruction"], item["reference"], item["outputs"][0]["output"]):
+        assert len(text) == SHOWN_CHARS + 1 and text.endswith("…") and long.startswith(text[:-1])
+    assert pq.read_table(run / "generations.parquet")["reference"][0].as_py() == long
+
+
 def test_findings_when_every_comparison_has_too_few_items():
     """The tiny configuration evaluates 2 items a group: no comparison gets a verdict, and the
     findings say so instead of failing."""

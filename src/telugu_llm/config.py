@@ -37,6 +37,48 @@ def read_yaml(path: Path):
     return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+class _ConfigLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML as Snakemake reads a config file, refusing what YAML 1.1 reads other than it looks: an
+    integer written with leading zeros (`0042`) is octal there (34)."""
+
+
+def _strict_int(loader, node):
+    text = node.value.replace("_", "")
+    if re.fullmatch(r"[-+]?0[0-9]+", text):
+        raise InputError(f"{node.start_mark.name}, line {node.start_mark.line + 1}: {node.value} is read by YAML "
+                         f"as the octal number {yaml.safe_load(node.value)}, not {int(text)}; write it without the "
+                         "leading zeros (or quote it, if it is text)")
+    return loader.construct_yaml_int(node)
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:int", _strict_int)
+
+
+def read_config_file(path: Path) -> dict:
+    """A user's config file (--configfile), read as Snakemake reads it, with the checks of _ConfigLoader."""
+    with open(path, encoding="utf-8") as handle:
+        try:
+            loaded = yaml.load(handle, Loader=_ConfigLoader)
+        except yaml.YAMLError as exc:
+            raise InputError(f"config file {path}: not valid YAML: {exc}") from None
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def check_given_entries(config: dict, given: list[tuple[str, dict]]) -> None:
+    """Entries a user wrote that would do nothing, named with the file (or --config) that sets them:
+    a vocab.extend entry for a model that train.models does not select. Only what the user gave is
+    checked: the embedded default's entries are inherited by every layered config."""
+    selected = config["train"]["models"]
+    if selected is None:
+        return
+    for where, values in given:
+        extend = (values.get("vocab") or {}).get("extend") or {}
+        for model in extend if isinstance(extend, dict) else ():
+            if model not in selected:
+                raise InputError(f"config key vocab.extend.{model} ({where}): {model} is not among train.models "
+                                 f"{selected}, so the entry does nothing; add the model to train.models or remove it")
+
+
 def _filling_validator(schema: dict):
     """A validator that also sets each missing property to its schema default (deep-copied) before
     checking it, through $ref, items and additionalProperties alike."""

@@ -10,11 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..data.text import clip
 from ..evaluation.scoring import DEGENERATION
 from ..evaluation.summary import COMMON, NOT_EVALUATED, OWN
 from ..intervals import t_quantile
 from ..tasks import HEADLINE
-from .format import interval_cell
+from .format import interval_cell, interval_text
 
 SET_TITLES = {"embedded": "project sets", "samanantar_test": "Samanantar test split", "study_probes": "the study's prompts"}
 DIRECTIONS = {"en": "into English", "te": "into Telugu"}
@@ -88,9 +89,13 @@ def evaluation_context(summary_csv: Path, differences_csv: Path, coverage_csv: P
             "confidence": f"{100 * confidence:g} %", "alpha": f"{1 - confidence:.2g}", "min_items": min_items}
 
 
+SHOWN_CHARS = 400  # a prompt, reference or output shown in the report, cut there (an ellipsis marks the cut)
+
+
 def generations_side_by_side(paths: list[Path], runs, examples: int):
     """The first `examples` items of each (set, task, lang) (all of the study's prompts), with every
-    run's output next to the others."""
+    run's output next to the others; each text cut at SHOWN_CHARS (a summarization document or a
+    reference can be thousands of characters; the files hold them whole)."""
     by_run = {}
     info = []
     for path in paths:
@@ -117,12 +122,16 @@ def generations_side_by_side(paths: list[Path], runs, examples: int):
             outputs = []
             for run in runs:
                 r = by_run.get(run, {}).get(key)
-                outputs.append({"run": f"{run[0]} / {run[1]}", "output": r["output"] if r else None,
+                outputs.append({"run": f"{run[0]} / {run[1]}", "output": shown(r["output"]) if r else None,
                                 "stop": r["stop_reason"] if r else "not evaluated"})
-            items.append({"id": row["id"], "instruction": row["instruction"], "reference": row["reference"],
+            items.append({"id": row["id"], "instruction": shown(row["instruction"]), "reference": shown(row["reference"]),
                           "outputs": outputs})
         out.append({"title": group_title(*group), "lang": group[2], "items": items})
     return out, info
+
+
+def shown(text):
+    return clip(text, SHOWN_CHARS) if isinstance(text, str) else text
 
 
 def run_index(label: str, runs) -> int:
@@ -184,7 +193,8 @@ def evaluation_findings(summary, differences, coverage, confidence: float, min_i
     enough = summary[summary["n"] >= min_items]
     def at(row) -> str:  # a run on a group, with its items and interval
         return (f"{row['model']} / {row['adapter']} on {group_title(row['set'], row['task'], row['lang'])} "
-                f"({row['n']} items, {level} interval {100 * row['ci_low']:.1f}–{100 * row['ci_high']:.1f} %)")
+                f"({row['n']} items, " + (f"{level} interval {100 * row['ci_low']:.1f}–{100 * row['ci_high']:.1f} %)"
+                                          if row['ci_low'] == row['ci_low'] else interval_text(level, math.nan, math.nan) + ")"))
 
     def rows_of(metric):
         return enough[(enough["metric"] == metric) & enough["value"].notna()]

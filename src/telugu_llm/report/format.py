@@ -13,6 +13,14 @@ def interval_cell(value, low, high) -> str:
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def interval_text(level: str, low, high, spec: str = ".3f") -> str:
+    """"95 % interval [low, high]" in the prose, or where there is none (NaN: too few items or
+    examples to have one), "no interval (too few to compute one)", never "[nan, nan]"."""
+    if low != low or high != high:
+        return "no interval (too few to compute one)"
+    return f"{level} interval [{low:{spec}}, {high:{spec}}]"
+
+
 def number(value):
     """A table cell: floats to three decimals (one from 100 on), ints with thousands, NaN as a dash."""
     if isinstance(value, float):

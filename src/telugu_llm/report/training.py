@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..train.summary import run_label
-from .format import number
+from .format import interval_text, number
 
 
 def training_context(summary_csv: Path, confidence: float) -> dict:
@@ -30,8 +30,8 @@ def training_context(summary_csv: Path, confidence: float) -> dict:
             said = "too few validation examples to say whether the validation loss changed"
         findings.append(f"{run_label(r.model, r.dataset, r.recipe, r.subset, r.seed)}: {said} (mean loss per token over {r.validation_examples} validation "
                         f"examples, paired: {r.validation_loss_base:.3f} under the base model, {r.validation_loss_tuned:.3f} "
-                        f"after {r.steps} steps, a change of {r.validation_change:+.3f}, {level} interval "
-                        f"[{r.validation_change_low:+.3f}, {r.validation_change_high:+.3f}]), at "
+                        f"after {r.steps} steps, a change of {r.validation_change:+.3f}, "
+                        f"{interval_text(level, r.validation_change_low, r.validation_change_high, '+.3f')}), at "
                         f"{r.tokens_per_second:.0f} non-padding tokens/s on {r.device} with {r.peak_memory_gib:.2f} GiB "
                         f"peak memory.")
     return {"runs": runs, "rows": rows, "findings": findings}

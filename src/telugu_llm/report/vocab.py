@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..resources import SOURCE_JSON
 from ..tasks import HEADLINE
-from .format import interval_cell, number
+from .format import interval_cell, interval_text, number
 from .runs import contrast_rows
 
 
@@ -48,8 +48,8 @@ def vocab_findings(comparison: pd.DataFrame, contrasts: pd.DataFrame, min_items:
         parts = []
         if tokens is not None:
             parts.append(f"tokens per training example {tokens['base']:.1f} → {tokens['extended']:.1f} "
-                         f"(difference {tokens['diff']:+.1f}, {level} interval [{tokens['ci_low']:.1f}, "
-                         f"{tokens['ci_high']:.1f}], {int(tokens['n'])} examples)")
+                         f"(difference {tokens['diff']:+.1f}, {interval_text(level, tokens['ci_low'], tokens['ci_high'], '.1f')}, "
+                         f"{int(tokens['n'])} examples)")
         for measure in ("training examples/s", "training non-padding tokens/s", "generated characters/s"):
             r = by.get(measure)
             if r is not None and r["ratio"] == r["ratio"]:
