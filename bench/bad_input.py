@@ -1,6 +1,10 @@
-"""What a careless or hostile user meets (issue 12): each case runs the workflow as a user would (the
-Snakemake command line, on a fresh copy of the workflow) and records the message, the files left
+"""What a careless or hostile user meets (issues 12 and 22): each case runs the workflow as a user would
+(the Snakemake command line, on a fresh copy of the workflow) and records the message, the files left
 under results/ and a verdict: one clear message naming the file, line or key, and nothing partial.
+The cases of issue 22 also list every file of the project's resources/ and beside the project before
+and after (a name of `..` removed resources/; a tokenizer name wrote outside the project), grep every
+file for the token (a hub error echoing it), or run where the input is now counted and left out
+(a literal U+2581, a 100,000-character reference) and check the count.
 
     .venv/bin/python bench/bad_input.py        # prints a Markdown table, writes bench/out/bad_input.json
 """
@@ -8,16 +12,21 @@ under results/ and a verdict: one clear message naming the file, line or key, an
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
 sys.path.insert(0, str(REPO / "tests"))
 from conftest import copy_workflow, write_release  # noqa: E402
+from hubserver import HubServer, add_file  # noqa: E402
+from test_names_and_bounds import renamed  # noqa: E402
 
 EN = [f"Sentence {i} about the rain in the villages." for i in range(200)]
 TE = [f"గ్రామాల్లో వర్షం గురించి వాక్యం {i}." for i in range(200)]
@@ -58,6 +67,86 @@ def cases():
     yield "--directory elsewhere", "snakemake -s wf/Snakefile --directory other", lambda wf: (
         "", "data", ["-n", "--directory", str(wf.parent / "other")])
     yield "unknown key", "samanantar: {subsetz: [10]}", lambda wf: ("samanantar: {subsetz: [10]}\n", "data", [])
+    # issue 22
+    for kind, name, target in (("fertility.corpora", "..", "fertility"), ("tokenizers", "../../../tmp/pwn_tok", "fertility"),
+                               ("models", ".", "data"), ("vocab.extend", "..", "data"), ("models", "my model é", "data"),
+                               ("models", "x" * 300, "data")):
+        yield (f"name {name[:20]!r} ({kind})", f"a {kind} entry named {name[:40]!r}",
+               lambda wf, kind=kind, name=name, target=target: (yaml.safe_dump(renamed(kind, name), allow_unicode=True),
+                                                              target, []))
+    yield "max_new_tokens 10^8", "evaluation: {max_new_tokens: 100000000}", lambda wf: (
+        "evaluation: {max_new_tokens: 100000000}\n", "evaluate", [])
+    yield "pieces 10^12", "vocab: {extend: {smollm2_135m: {pieces: 1000000000000}}}", lambda wf: (
+        "vocab: {extend: {smollm2_135m: {pieces: 1000000000000}}}\n", "results/report.html", [])
+    yield "curve 10^23", "vocab: {curve: [1.0e23]}", lambda wf: ("vocab: {curve: [100000000000000000000000]}\n",
+                                                             "results/report.html", [])
+    yield "octal seed", "train: {seeds: [42, 0042]}", lambda wf: ("train:\n  seeds: [42, 0042]\n", "results/report.html", [])
+    yield "extension of a model not trained", "train.models [smollm2_135m], vocab.extend.gemma3_270m", lambda wf: (
+        "train: {models: [smollm2_135m]}\nvocab: {extend: {gemma3_270m: {pieces: 100}}}\n", "results/report.html", [])
+    yield "/etc/passwd as Telugu text", "vocab: {sources: [file], text_path: /etc/passwd}", lambda wf: (
+        "vocab: {sources: [file], text_path: /etc/passwd}\n", "results/vocab/curve.csv", [])
+    yield "a 50 MB line", "vocab.text_path: a file whose line 3 is 50 MB of Telugu", lambda wf: (
+        big_line_file(wf), "results/vocab/curve.csv", [])
+    yield "U+2581 in Telugu", "a literal U+2581 in 5 Telugu lines of the corpus", lambda wf: (
+        corpus(wf, EN, [t.replace("వర్షం", "వర్షం \u2581") if i % 40 == 0 else t for i, t in enumerate(TE)]) +
+        "vocab: {samanantar_subset: null, extend: {smollm2_135m: {pieces: 20}}}\n", "resources/tokenizers/smollm2_te20", [])
+    yield "hub echoes the token", "a hub answering 401 with the request's Authorization header", echoing_hub
+    yield "100,000-character reference", "evaluation.sets_path: a reference of 100,000 characters, perplexity on", lambda wf: (
+        long_reference(wf), "results/eval/gemma3_270m/base/metrics.json", [])
+
+
+SECRET = "hf_" + "Zq8vW" * 7
+
+
+def big_line_file(wf: Path) -> str:
+    line = "తెలుగు వాక్యం " * (50_000_000 // len("తెలుగు వాక్యం ".encode()))
+    (wf / "big.txt").write_text("తెలుగు వాక్యం ఒకటి\nమరొక వాక్యం\n" + line + "\n" + "\n".join(TE) + "\n")
+    return "vocab: {sources: [file], text_path: big.txt}\n"
+
+
+def long_reference(wf: Path) -> str:
+    sets = wf / "longsets"
+    import shutil
+    shutil.copytree(wf / "data" / "eval", sets)
+    path = sets / "te" / "summarization.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows[0]["reference"] = ("వార్త " * 20_000)[:100_000]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return "evaluation: {sets_path: longsets, perplexity: true}\n"
+
+
+def echoing_hub(wf: Path):
+    repo = "meta-llama/Llama-2-7b-chat-hf"
+    root = wf.parent / "hub"
+    add_file(root, repo, "tokenizer.model", b"never read", repo_type="model")
+    server = HubServer(root, tokens={"hf_" + "a" * 34}).start()
+    server.echo_authorization = True
+    config = yaml.safe_dump({"tokenizers": {"hubtok": {"source": "hub", "repo": repo, "file": "tokenizer.model",
+                                                       "revision": "main", "sha256": "0" * 64,
+                                                       "format": "sentencepiece", "class": "LlamaTokenizer"}}})
+    env = {"HF_ENDPOINT": server.url, "HF_HOME": str(wf.parent / "hf-home"), "HF_TOKEN": SECRET,
+           "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1,localhost"}
+    return config, "resources/tokenizers/hubtok", [], env, server
+
+
+def files_holding(root: Path, secret: str) -> list[str]:
+    return [str(p) for p in root.rglob("*") if p.is_file() and not p.is_symlink() and secret.encode() in p.read_bytes()]
+
+
+def listing(root: Path) -> dict[str, int]:
+    """Every file under `root` (the project and what lies beside it) with its size, but Snakemake's
+    own bookkeeping and what the run writes under results/."""
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")
+            if p.is_file() and ".snakemake" not in p.parts and "results" not in p.parts}
+
+
+def count_in(wf: Path, pattern: str, key: str) -> int | None:
+    """The count `key` in the JSON files under results/ matching `pattern` (the first that has it)."""
+    for path in sorted(wf.glob(pattern)):
+        found = re.search(rf'"{key}":\s*(\d+)', path.read_text(encoding="utf-8"))
+        if found:
+            return int(found.group(1))
+    return None
 
 
 def left_behind(wf: Path, name: str) -> list[str]:
@@ -75,32 +164,69 @@ def main() -> None:
     rows = []
     for name, how, make in cases():
         with tempfile.TemporaryDirectory() as tmp:
-            wf = copy_workflow(Path(tmp) / "wf")
-            config, target, extra = make(wf)
+            wf = copy_workflow(Path(tmp) / "projects" / "wf")
+            for kept in ("resources/tokenizers/llama2/tokenizer.json", "resources/corpora/flores/pairs.parquet"):
+                (wf / kept).parent.mkdir(parents=True, exist_ok=True)  # what an earlier run retrieved
+                (wf / kept).write_text("retrieved earlier")
+            made = make(wf)
+            config, target, extra = made[:3]
+            env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(made[3] if len(made) > 3 else {})}
+            server = made[4] if len(made) > 4 else None
+            if server is not None:
+                env.pop("HF_HUB_OFFLINE")
             args = [sys.executable, "-m", "snakemake", "--cores", "1", target]
             if config:
                 (wf / "case.yaml").write_text(config)
                 args += ["--configfile", "case.yaml"]
-            if "--directory" in extra:
-                (wf.parent / "other").mkdir()
-                args = [sys.executable, "-m", "snakemake", "-s", str(wf / "Snakefile"), *extra, target]
-                proc = subprocess.run(args, cwd=wf.parent, capture_output=True, text=True)
-            else:
-                proc = subprocess.run(args + extra, cwd=wf, capture_output=True, text=True)
+            before = listing(Path(tmp))
+            try:
+                if "--directory" in extra:
+                    (wf.parent / "other").mkdir()
+                    args = [sys.executable, "-m", "snakemake", "-s", str(wf / "Snakefile"), *extra, target]
+                    proc = subprocess.run(args, cwd=wf.parent, capture_output=True, text=True, env=env)
+                else:
+                    proc = subprocess.run(args + extra, cwd=wf, capture_output=True, text=True, env=env)
+            finally:
+                if server is not None:
+                    server.stop()
             output = proc.stdout + proc.stderr
-            errors = [line.strip() for line in output.splitlines() if re.search(r"\berror: |invalid configuration", line)]
+            errors = [line.strip() for line in output.splitlines() if re.search(r"\berror: |invalid configuration|InputError", line)]
             message = errors[0] if errors else ("(ran: exit 0)" if proc.returncode == 0 else output.strip().splitlines()[-1])
             left = left_behind(wf, name)
-            ok = (proc.returncode != 0 and bool(errors) and "Traceback" not in output and not left) or \
-                 (name == "--directory elsewhere" and proc.returncode == 0)
+            changed = sorted(set(before.items()) ^ set(listing(Path(tmp)).items()))
+            problem = None
+            if name.startswith("U+2581"):  # left out of the round trip and counted; the stage goes on
+                n = count_in(wf, "resources/tokenizers/**/source.json", "round_trip_left_out_base_cannot_give_back")
+                message = f"(ran: exit {proc.returncode}) round_trip_left_out_base_cannot_give_back: {n}"
+                problem = None if proc.returncode == 0 and n else "not counted"
+            elif name == "a 50 MB line":  # counted as too long, named in the log; the stage goes on without it
+                n = count_in(wf, "results/**/*.json", "too_long")
+                message = f"(ran: exit {proc.returncode}) too_long: {n}"
+                problem = None if proc.returncode == 0 and n else "not counted"
+            elif name.startswith("100,000"):  # scored without it, counted in metrics.json
+                n = count_in(wf, "results/eval/gemma3_270m/base/metrics.json", "reference_too_long_for_perplexity")
+                message = f"(ran: exit {proc.returncode}) reference_too_long_for_perplexity: {n}"
+                problem = None if proc.returncode == 0 and n else "not counted"
+            elif name == "hub echoes the token":
+                held = files_holding(Path(tmp), SECRET) + files_holding(Path(tmp), SECRET[3:])
+                problem = f"the token is in {held}" if held else ("the token is in the output" if SECRET in output else None)
+                problem = problem or (None if proc.returncode != 0 and "bad credentials" in output else "no hub message")
+            else:
+                ok = (proc.returncode != 0 and bool(errors) and "Traceback" not in output and not left) or \
+                     (name == "--directory elsewhere" and proc.returncode == 0)
+                problem = None if ok else "no clear message, a traceback, or files left"
+                if changed and "--directory" not in extra:
+                    problem = f"files changed in or beside the project: {changed[:5]}"
             rows.append({"case": name, "input": how, "exit": proc.returncode, "message": message[:300],
-                         "files_left": left, "verdict": "ok" if ok else "FAILS"})
+                         "files_left": left, "files_changed": [c[0] for c in changed][:20],
+                         "verdict": "ok" if problem is None else f"FAILS: {problem}"})
             print(f"{name}: {rows[-1]['verdict']}", file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bad_input.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
-    print("| case | input | message | files left | verdict |\n|---|---|---|---|---|")
+    print("| case | input | message | files left | files changed | verdict |\n|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['case']} | {r['input']} | {r['message'].replace('|', '/')} | {len(r['files_left'])} | {r['verdict']} |")
+        print(f"| {r['case']} | {r['input']} | {r['message'].replace('|', '/')} | {len(r['files_left'])} | "
+              f"{len(r['files_changed'])} | {r['verdict']} |")
 
 
 if __name__ == "__main__":

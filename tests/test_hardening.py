@@ -153,3 +153,39 @@ def test_a_full_disk_fails_the_workflow_with_its_message(small_disk, tmp_path):
     assert "no space left on the device" in output, output[-3000:]
     assert not (wf / "results" / "data" / "samanantar" / "en-te" / "shards").exists()
     assert not list((wf / "results").rglob("*.tmp-*"))
+
+
+def listing(root: Path) -> dict[str, int]:
+    """Every file under `root` with its size, but Snakemake's own bookkeeping (.snakemake)."""
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")
+            if p.is_file() and ".snakemake" not in p.parts}
+
+
+@pytest.mark.parametrize("kind, name, target", [
+    ("fertility.corpora", "..", "fertility"),                # resources/corpora/.. is resources/: was removed on failure
+    ("tokenizers", "../../../tmp/pwn_tok", "tokenizers"),    # was written beside the project, exit 0
+    ("models", ".", "results/report.html"),                  # resources/models/. is the folder of every model's weights
+    ("vocab.extend", "..", "results/report.html"),
+])
+def test_a_name_that_leaves_its_folder_changes_no_file_in_or_outside_the_project(tmp_path, kind, name, target):
+    """The data-loss and path-escape cases of issue 22 end to end, offline (a hub fetch fails, as
+    when Snakemake removed the failed job's output `resources/corpora/..`): one error naming the
+    key before any job, and every file under resources/ and beside the project as it was."""
+    import yaml
+    from test_names_and_bounds import renamed
+
+    wf = copy_workflow(tmp_path / "projects" / "wf")
+    for kept in ("resources/tokenizers/llama2/tokenizer.json", "resources/models/smollm2_135m/model.safetensors",
+                 "resources/corpora/flores/pairs.parquet"):
+        (wf / kept).parent.mkdir(parents=True, exist_ok=True)
+        (wf / kept).write_text("what an earlier run retrieved")
+    (tmp_path / "projects" / "notes.txt").write_text("a file beside the project")
+    (wf / "case.yaml").write_text(yaml.safe_dump(renamed(kind, name), allow_unicode=True))
+    before = listing(tmp_path)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", target, "--configfile", "case.yaml"],
+                          cwd=wf, capture_output=True, text=True, env=env)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and f"invalid configuration: config key {kind}" in output and repr(name) in output, output
+    assert "Traceback" not in output
+    assert listing(tmp_path) == before

@@ -73,7 +73,8 @@ def test_a_tuned_run_whose_base_is_not_evaluated_says_so(tmp_path):
 
 def test_verdicts_only_on_the_claims_one_family_each(tmp_path):
     """F1 is the headline of qa, stop rate a degeneration measure: they get verdicts in the run's
-    family; exact match is shown with its interval and p but no verdict, and is not in the family."""
+    family; exact match is shown with its interval but no verdict and no p-value (nothing rests on
+    it; BLEU's permutation test alone was 10,000 sacrebleu calls a comparison), and is not in the family."""
     runs = {("a", "base"): write_run(tmp_path, "a", "base", BASE), ("a", RUN): write_run(tmp_path, "a", RUN, BETTER)}
     d = run_summary(tmp_path, runs)["d"].set_index("metric")
     family = f"base vs tuned: a {RUN}"
@@ -81,7 +82,8 @@ def test_verdicts_only_on_the_claims_one_family_each(tmp_path):
     assert d.loc["stop_rate", "family"] == family and d.loc["stop_rate", "verdict"] == "equivalent"  # 0, inside 0.05
     em = d.loc["exact_match"]
     assert em["verdict"] != em["verdict"] and em["family"] != em["family"] and math.isnan(em["p_adjusted"])
-    assert em["p"] == em["p"]  # the p-value is still shown
+    assert math.isnan(em["p"]) and em["ci_low"] == em["ci_low"]  # its interval is shown
+    assert d.loc["f1", "p"] == d.loc["f1", "p"]
     assert set(d["verdict"].dropna()) <= {"better", "worse", "inconclusive", "equivalent", "too few items"}
 
 
@@ -132,8 +134,8 @@ def test_changes_are_combined_across_seeds(tmp_path):
 
 def test_mean_and_likelihood_metrics_are_evaluated_on_many_rows_at_once():
     """The permutation test evaluates a metric 2^(g-1) or 10,000 times: means, perplexity and bits per
-    character take all rows in one call, with the metric's own values; chrF++ keeps its own (one
-    sacrebleu call per row); a metric whose own value disagrees keeps its own."""
+    character take all rows in one call, with the metric's own values, and so does chrF++ (sacrebleu's
+    formula on arrays; before, one sacrebleu call per row); a metric whose own value disagrees keeps its own."""
     import numpy as np
 
     from telugu_llm.evaluation import metrics as M
@@ -146,7 +148,12 @@ def test_mean_and_likelihood_metrics_are_evaluated_on_many_rows_at_once():
         fast = vectorised(metric)
         assert fast is not metric.value, metric.name
         assert np.allclose(fast(rows.T), [metric.value(r) for r in rows], rtol=1e-12, atol=0)
-    chrf = M.chrf_pp(["a b c", "d e"], [["a b c"], ["d f"]])
-    assert vectorised(chrf) is chrf.value
+    hypotheses = ["a b c", "d e", "", "వర్షం పడింది.", "the rain in the village", "x"]
+    references = [["a b c"], ["d f"], ["empty answer"], ["వర్షం పడుతోంది."], ["rain in villages"], [""]]
+    chrf = M.chrf_pp(hypotheses, references)
+    fast = vectorised(chrf)
+    assert fast is not chrf.value
+    subsets = rng.integers(0, 2, size=(200, len(hypotheses))).astype(float) @ chrf.stats  # sums of any items
+    assert np.allclose(fast(subsets.T), [chrf.value(r) for r in subsets], rtol=1e-12, atol=1e-12)
     odd = M.Metric("f1", np.array([[1.0, 2.0], [2.0, 2.0]]), lambda s: float(s[0] / s[1] ** 2))
     assert vectorised(odd) is odd.value
