@@ -18,12 +18,20 @@ one tensor at a time) into a cache folder that is reused; about 14 GB of disk ea
 Each job runs in a fresh process, its memory sampled from /proc (the peak resident set, as /usr/bin/time
 reports it, and the peak of anonymous memory, which the mapped checkpoint's pages do not count in);
 results: bench/out/host_memory_7b.json.
+
+`--limit-gib 16` runs each job in a memory cgroup of its own limited to that (as Slurm's cgroup
+plugin limits a job to its `mem_mb`; cgroup v1 or v2, where this user may create one): the kernel
+then reclaims the mapped checkpoint's clean pages instead of letting the resident set grow past the
+limit, and the OOM killer ends the job if its memory cannot be reclaimed. The row records the
+limit, whether the OOM killer fired, and the cgroup's peak charge. `--timeout S` stops a job after
+S seconds (a 7B training step on 2 CPU cores takes longer than its load) and records how far it got.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import struct
@@ -71,6 +79,7 @@ start = time.perf_counter()
 trainer, _, _ = prepare(settings=settings, model_dir=Path(args["weights"]), tokenizer_dir=Path(args["tokenizer"]),
                         prompts_dir=Path(args["prompts"]), checkpoint_dir=Path(args["checkpoints"]))
 loaded = time.perf_counter()
+print("LOADED", round(loaded - start, 1), flush=True)
 trainer.args.eval_strategy = "no"
 trainer.args.eval_on_start = False
 trainer.args.save_strategy = "no"
@@ -137,29 +146,94 @@ def _status(pid: int) -> dict[str, int]:
             if v.strip().endswith("kB")}
 
 
-def measured(command: list[str], log: Path) -> dict:
+class MemoryCgroup:
+    """A memory cgroup of its own with a limit (v2 under the unified hierarchy, else v1), which a
+    child process joins before it starts; its OOM kills and peak charge read after the child exits."""
+
+    def __init__(self, limit_bytes: int):
+        name = f"telugu-llm-bench-{os.getpid()}-{time.monotonic_ns()}"
+        v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+        unified = Path("/sys/fs/cgroup/unified")
+        if v2.is_file() and "memory" in v2.read_text():
+            self.path, self.v2 = Path("/sys/fs/cgroup") / name, True
+        elif (unified / "cgroup.controllers").is_file() and "memory" in (unified / "cgroup.controllers").read_text():
+            self.path, self.v2 = unified / name, True
+        else:
+            self.path, self.v2 = Path("/sys/fs/cgroup/memory") / name, False
+        try:
+            self.path.mkdir()
+            (self.path / ("memory.max" if self.v2 else "memory.limit_in_bytes")).write_text(str(limit_bytes))
+            if self.v2:
+                (self.path / "memory.swap.max").write_text("0")
+        except OSError as exc:
+            raise SystemExit(f"--limit-gib: cannot make a memory cgroup at {self.path} ({exc}); run where this "
+                             "user may create one (root in a container, or a systemd user slice)") from None
+        self.limit = limit_bytes
+
+    def join(self) -> None:  # in the child, before exec
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def report(self) -> dict:
+        if self.v2:
+            events = dict(line.split() for line in (self.path / "memory.events").read_text().splitlines())
+            peak_file = self.path / "memory.peak"
+            peak = int(peak_file.read_text()) if peak_file.is_file() else None
+            oom = int(events.get("oom_kill", 0))
+        else:
+            control = dict(line.split() for line in (self.path / "memory.oom_control").read_text().splitlines())
+            peak = int((self.path / "memory.max_usage_in_bytes").read_text())
+            oom = int(control.get("oom_kill", 0))
+        return {"limit_gib": round(self.limit / GIB, 2), "oom_kills": oom,
+                "cgroup_peak_gib": None if peak is None else round(peak / GIB, 2)}
+
+    def remove(self) -> None:
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def measured(command: list[str], log: Path, limit_gib: float | None = None, timeout: float | None = None) -> dict:
     """Run `command`, sampling its memory every 0.2 s: the peak resident set (VmHWM, as /usr/bin/time
     reports it) counts the pages of the memory-mapped checkpoint, which the kernel can drop and reread
     (file-backed, clean); the peak of anonymous memory (RssAnon) is what the job cannot give back,
-    the part a cluster's memory limit must hold."""
+    the part a cluster's memory limit must hold. With `limit_gib`, in a memory cgroup of that limit;
+    with `timeout`, stopped after that many seconds (recorded, not a failure)."""
+    cgroup = MemoryCgroup(int(limit_gib * GIB)) if limit_gib else None
     start = time.perf_counter()
-    with open(log, "w") as out:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=out, text=True)
-        peak = {"RssAnon": 0, "VmHWM": 0, "RssFile": 0}
-        while proc.poll() is None:
-            status = _status(proc.pid)
-            for key in peak:
-                peak[key] = max(peak[key], status.get(key, 0))
-            time.sleep(0.2)
-        stdout = proc.stdout.read()
-        out.write(stdout)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{command[:3]} failed (log {log}):\n{log.read_text()[-3000:]}")
+    stopped = False
+    try:
+        with open(log, "w") as out:
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=out, text=True,
+                                    preexec_fn=cgroup.join if cgroup else None)
+            peak = {"RssAnon": 0, "VmHWM": 0, "RssFile": 0}
+            while proc.poll() is None:
+                status = _status(proc.pid)
+                for key in peak:
+                    peak[key] = max(peak[key], status.get(key, 0))
+                if timeout and time.perf_counter() - start > timeout:
+                    proc.terminate()
+                    proc.wait()
+                    stopped = True
+                    break
+                time.sleep(0.2)
+            stdout = proc.stdout.read()
+            out.write(stdout)
+        wall = time.perf_counter() - start
+        limited = cgroup.report() if cgroup else {}
+    finally:
+        if cgroup:
+            cgroup.remove()
+    if proc.returncode != 0 and not stopped:
+        raise SystemExit(f"{command[:3]} failed (exit {proc.returncode}, {limited}; log {log}):\n{log.read_text()[-3000:]}")
     times = re.search(r"TIMES (\{.*\})", stdout)
+    loaded = re.search(r"LOADED ([0-9.]+)", stdout)
     return {"peak_rss_gib": round(peak["VmHWM"] / 2**20, 2), "peak_anon_gib": round(peak["RssAnon"] / 2**20, 2),
             "peak_file_gib": round(peak["RssFile"] / 2**20, 2), "wall_s": round(wall, 1),
-            **(json.loads(times.group(1)) if times else {})}
+            **({"stopped_after_s": timeout, "loaded_s": float(loaded.group(1)) if loaded else None} if stopped else {}),
+            **limited, **(json.loads(times.group(1)) if times else {})}
 
 
 def main() -> None:
@@ -171,6 +245,8 @@ def main() -> None:
     ap.add_argument("--prompts", type=Path, help="a prompts folder of the model's template (results/prompts/<template>/samanantar/<subset>)")
     ap.add_argument("--recipe", default="study")
     ap.add_argument("--max-length", type=int, default=64, help="tokens per example (one step at 7B on 2 cores takes minutes)")
+    ap.add_argument("--limit-gib", type=float, help="run each job in a memory cgroup of this limit (Slurm's, for mem_mb)")
+    ap.add_argument("--timeout", type=float, help="stop a job after this many seconds, recording how far it got")
     ap.add_argument("--out", type=Path, default=OUT / "host_memory_7b.json")
     args = ap.parse_args()
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -188,23 +264,25 @@ def main() -> None:
             out = args.cache / f"{arch}-resaved"
             if out.exists():
                 shutil.rmtree(out)
-            row["model_weights"] = measured([sys.executable, "-c", WEIGHTS, str(folder), str(out), arch, str(REPO / "src")],
-                                            args.cache / f"{arch}-weights.log")
+            key = "model_weights" + (f"_limit_{args.limit_gib:g}gib" if args.limit_gib else "")
+            row[key] = measured([sys.executable, "-c", WEIGHTS, str(folder), str(out), arch, str(REPO / "src")],
+                                args.cache / f"{arch}-weights.log", args.limit_gib, args.timeout)
             shutil.rmtree(out)  # 14 GB of disk
-            print(f"{arch}: model_weights {row['model_weights']}", flush=True)
+            print(f"{arch}: {key} {row[key]}", flush=True)
         if "train" in args.jobs.split(","):
             settings = {"paper": str(REPO / "config" / "paper.yaml"), "model": PAPER_MODEL[arch], "recipe": args.recipe,
                         "max_length": args.max_length, "weights": str(folder), "tokenizer": str(args.tokenizer),
                         "prompts": str(args.prompts), "checkpoints": str(args.cache / f"{arch}-ckpt")}
-            row["train_run"] = {**measured([sys.executable, "-c", TRAIN, str(REPO / "src"), json.dumps(settings)],
-                                           args.cache / f"{arch}-train.log"),
-                                "recipe": args.recipe, "max_length": args.max_length, "device": "cpu"}
-            print(f"{arch}: train_run {row['train_run']}", flush=True)
+            key = "train_run" + (f"_limit_{args.limit_gib:g}gib" if args.limit_gib else "")
+            row[key] = {**measured([sys.executable, "-c", TRAIN, str(REPO / "src"), json.dumps(settings)],
+                                   args.cache / f"{arch}-train.log", args.limit_gib, args.timeout),
+                        "recipe": args.recipe, "max_length": args.max_length, "device": "cpu"}
+            print(f"{arch}: {key} {row[key]}", flush=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     print("| model | stored GB | job | peak RSS GiB | peak anonymous GiB | wall s |")
     print("|---|---|---|---|---|---|")
     for arch, row in results.items():
-        for job in ("model_weights", "train_run"):
+        for job in [k for k in row if k.startswith(("model_weights", "train_run"))]:
             if job in row:
                 print(f"| {arch} | {row.get('stored_gb')} | {job} | {row[job].get('peak_rss_gib')} | "
                       f"{row[job].get('peak_anon_gib', '')} | {row[job].get('wall_s')} |")
