@@ -100,7 +100,8 @@ SECRET = "hf_" + "Zq8vW" * 7
 
 def big_line_file(wf: Path) -> str:
     line = "తెలుగు వాక్యం " * (50_000_000 // len("తెలుగు వాక్యం ".encode()))
-    (wf / "big.txt").write_text("తెలుగు వాక్యం ఒకటి\nమరొక వాక్యం\n" + line + "\n" + "\n".join(TE) + "\n")
+    telugu = (wf / "data" / "samanantar" / "en-te" / "train.te").read_text(encoding="utf-8")  # varied text to learn from
+    (wf / "big.txt").write_text("తెలుగు వాక్యం ఒకటి\nమరొక వాక్యం\n" + line + "\n" + telugu)
     return "vocab: {sources: [file], text_path: big.txt}\n"
 
 
@@ -141,11 +142,25 @@ def listing(root: Path) -> dict[str, int]:
 
 
 def count_in(wf: Path, pattern: str, key: str) -> int | None:
-    """The count `key` in the JSON files under results/ matching `pattern` (the first that has it)."""
+    """The count `key` (a number, or a dict of counts per group, summed) anywhere in the JSON files
+    matching `pattern` (the first that has it)."""
+    def find(node):
+        if isinstance(node, dict):
+            if key in node:
+                value = node[key]
+                return sum(value.values()) if isinstance(value, dict) else value
+            node = list(node.values())
+        if isinstance(node, list):
+            for child in node:
+                got = find(child)
+                if got is not None:
+                    return got
+        return None
+
     for path in sorted(wf.glob(pattern)):
-        found = re.search(rf'"{key}":\s*(\d+)', path.read_text(encoding="utf-8"))
-        if found:
-            return int(found.group(1))
+        got = find(json.loads(path.read_text(encoding="utf-8")))
+        if got is not None:
+            return int(got)
     return None
 
 
@@ -161,8 +176,15 @@ def left_behind(wf: Path, name: str) -> list[str]:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", help="run the cases whose name contains one of these")
+    only = parser.parse_args().only
     rows = []
     for name, how, make in cases():
+        if only and not any(part in name for part in only):
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             wf = copy_workflow(Path(tmp) / "projects" / "wf")
             for kept in ("resources/tokenizers/llama2/tokenizer.json", "resources/corpora/flores/pairs.parquet"):
@@ -193,19 +215,26 @@ def main() -> None:
             errors = [line.strip() for line in output.splitlines() if re.search(r"\berror: |invalid configuration|InputError", line)]
             message = errors[0] if errors else ("(ran: exit 0)" if proc.returncode == 0 else output.strip().splitlines()[-1])
             left = left_behind(wf, name)
-            changed = sorted(set(before.items()) ^ set(listing(Path(tmp)).items()))
+            after = listing(Path(tmp))
+            # a file that was there and is gone or altered, or a new file outside the project (the
+            # whole outputs of upstream jobs that finished before the case's error are not changes)
+            project = str(wf.relative_to(Path(tmp)))
+            changed = sorted([(f, size) for f, size in before.items() if after.get(f) != size] +
+                             [(f, size) for f, size in after.items() if f not in before and not f.startswith(project + "/")])
             problem = None
             if name.startswith("U+2581"):  # left out of the round trip and counted; the stage goes on
                 n = count_in(wf, "resources/tokenizers/**/source.json", "round_trip_left_out_base_cannot_give_back")
-                message = f"(ran: exit {proc.returncode}) round_trip_left_out_base_cannot_give_back: {n}"
-                problem = None if proc.returncode == 0 and n else "not counted"
+                message = f"(ran: exit {proc.returncode}) round_trip_left_out_base_cannot_give_back: {n} {message}"
+                # SmolLM2's byte-level BPE gives a literal U+2581 back (0 left out); SentencePiece's
+                # (Llama-2, Mistral) does not, and those lines are counted (tests/test_vocab.py)
+                problem = None if proc.returncode == 0 and n is not None else "the stage stopped or did not count"
             elif name == "a 50 MB line":  # counted as too long, named in the log; the stage goes on without it
-                n = count_in(wf, "results/**/*.json", "too_long")
-                message = f"(ran: exit {proc.returncode}) too_long: {n}"
+                n = count_in(wf, "resources/vocab/learned/*.json", "too_long")
+                message = f"(ran: exit {proc.returncode}) too_long: {n} {message}"
                 problem = None if proc.returncode == 0 and n else "not counted"
             elif name.startswith("100,000"):  # scored without it, counted in metrics.json
                 n = count_in(wf, "results/eval/gemma3_270m/base/metrics.json", "reference_too_long_for_perplexity")
-                message = f"(ran: exit {proc.returncode}) reference_too_long_for_perplexity: {n}"
+                message = f"(ran: exit {proc.returncode}) reference_too_long_for_perplexity: {n} {message}"
                 problem = None if proc.returncode == 0 and n else "not counted"
             elif name == "hub echoes the token":
                 held = files_holding(Path(tmp), SECRET) + files_holding(Path(tmp), SECRET[3:])
@@ -222,6 +251,9 @@ def main() -> None:
                          "verdict": "ok" if problem is None else f"FAILS: {problem}"})
             print(f"{name}: {rows[-1]['verdict']}", file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
+    if only and (OUT / "bad_input.json").exists():  # the other cases' rows of the last full run are kept
+        ran = {r["case"] for r in rows}
+        rows = [r for r in json.loads((OUT / "bad_input.json").read_text()) if r["case"] not in ran] + rows
     (OUT / "bad_input.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
     print("| case | input | message | files left | files changed | verdict |\n|---|---|---|---|---|---|")
     for r in rows:
