@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import copy_workflow, write_release  # noqa: E402
 from hubserver import HubServer, add_file  # noqa: E402
 from test_names_and_bounds import renamed  # noqa: E402
+from test_secrets import SECRET, files_holding  # noqa: E402
 
 EN = [f"Sentence {i} about the rain in the villages." for i in range(200)]
 TE = [f"గ్రామాల్లో వర్షం గురించి వాక్యం {i}." for i in range(200)]
@@ -95,9 +97,6 @@ def cases():
         long_reference(wf), "results/eval/gemma3_270m/base/metrics.json", [])
 
 
-SECRET = "hf_" + "Zq8vW" * 7
-
-
 def big_line_file(wf: Path) -> str:
     line = "తెలుగు వాక్యం " * (50_000_000 // len("తెలుగు వాక్యం ".encode()))
     telugu = (wf / "data" / "samanantar" / "en-te" / "train.te").read_text(encoding="utf-8")  # varied text to learn from
@@ -107,7 +106,6 @@ def big_line_file(wf: Path) -> str:
 
 def long_reference(wf: Path) -> str:
     sets = wf / "longsets"
-    import shutil
     shutil.copytree(wf / "data" / "eval", sets)
     path = sets / "te" / "summarization.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -128,10 +126,6 @@ def echoing_hub(wf: Path):
     env = {"HF_ENDPOINT": server.url, "HF_HOME": str(wf.parent / "hf-home"), "HF_TOKEN": SECRET,
            "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1,localhost"}
     return config, "resources/tokenizers/hubtok", [], env, server
-
-
-def files_holding(root: Path, secret: str) -> list[str]:
-    return [str(p) for p in root.rglob("*") if p.is_file() and not p.is_symlink() and secret.encode() in p.read_bytes()]
 
 
 def listing(root: Path) -> dict[str, int]:
