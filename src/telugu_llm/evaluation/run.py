@@ -35,7 +35,7 @@ from ..phrasing import check_budget, check_positions
 from ..errors import InputError
 from ..loading import Quantization, compute_dtype, device_name, load_quantized, padded_tokenizer, resolve_device, versions
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
-from ..vocab.embeddings import check_adapter_rows, extend_model, merge_new_rows, read_extension
+from ..vocab.embeddings import check_adapter_rows, extend_model, is_adapted, merge_new_rows, read_extension
 from .budget import answer_limits, cut_at_budget
 from .generation import encode_prompt, generate, reference_nll, too_long_to_score
 from .order import first_that_fit, head_that_fits
@@ -88,7 +88,8 @@ def load_for_eval(model_name: str, quantization: Quantization, model_dir: Path, 
     vocab.embeddings), with the adapter (and its trained new rows) when one is given."""
     model = load_quantized(Path(model_dir), quantization, device, model_name)
     extension = read_extension(tokenizer_dir)
-    new_rows = extend_model(model, extension, tokenizer_size, model_name=model_name, tokenizer=Path(tokenizer_dir).name)
+    new_rows = extend_model(model, extension, tokenizer_size, model_name=model_name, tokenizer=Path(tokenizer_dir).name,
+                            rows_ready=is_adapted(model_dir))
     if adapter_dir is not None:
         check_adapter_rows(adapter_dir, new_rows, model=model_name)
         from peft import PeftModel

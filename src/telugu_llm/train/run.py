@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..loading import (Quantization, compute_dtype, device_name, load_quantized, native_bfloat16, padded_tokenizer,
                        peak_memory_bytes, resolve_device, versions, world_size)
 from ..resources import SOURCE_JSON, sha256_file
-from ..vocab.embeddings import extend_model, read_extension
+from ..vocab.embeddings import extend_model, is_adapted, read_extension
 from .callbacks import SaveEvery, StopOnNonFiniteLoss
 from .outputs import VALIDATION_LOSSES, validation_losses, write_log_history, write_validation_losses
 from .seen import examples_seen as seen_by_sampler
@@ -203,7 +203,7 @@ def prepare(*, settings: RunSettings, model_dir: Path, tokenizer_dir: Path, chec
     quantization = run_quantization(settings, device)
     model = load_quantized(Path(model_dir), quantization, device, settings.model)
     new_rows = extend_model(model, read_extension(tokenizer_dir), len(tokenizer), model_name=settings.model,
-                            tokenizer=Path(tokenizer_dir).name)
+                            tokenizer=Path(tokenizer_dir).name, rows_ready=is_adapted(model_dir))
     model = add_lora(model, settings, new_rows)
     model.config.pad_token_id = tokenizer.pad_token_id
 

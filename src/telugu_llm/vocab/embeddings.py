@@ -49,6 +49,13 @@ def check_rows(rows: int, size: int, extension: dict | None, *, model: str, toke
                          "tokenizer those weights were trained with")
 
 
+def is_adapted(model_dir: Path) -> bool:
+    """Whether a weights folder is the adaptation stage's (adapt.run): its new rows exist already,
+    trained, and are kept (`extend_model(rows_ready=True)`)."""
+    path = Path(model_dir) / SOURCE_JSON
+    return path.is_file() and "adaptation" in json.loads(path.read_text())
+
+
 def _module_name(model, module) -> str:
     return next(name for name, m in model.named_modules() if m is module).rsplit(".", 1)[-1]
 
@@ -58,14 +65,25 @@ def tied(model) -> bool:
     return output is not None and output.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
 
 
-def extend_model(model, extension: dict | None, size: int, *, model_name: str, tokenizer: str) -> dict | None:
+def mean_parts(extension: dict) -> list[list[tuple[int, float]]]:
+    """Each new row's base rows and weights under the mean initialisation (see the module): the base
+    spelling's rows, equally weighted (a row spelled twice counts twice)."""
+    return [[(i, 1 / len(split)) for i in split] for split in extension["base_splits"]]
+
+
+def extend_model(model, extension: dict | None, size: int, *, model_name: str, tokenizer: str,
+                 parts: list[list[tuple[int, float]]] | None = None, rows_ready: bool = False) -> dict | None:
     """Resize `model` to an extended tokenizer and initialise the new rows (see the module); return
     peft's `trainable_token_indices` for them (input rows, and output rows where untied), or None
-    for a tokenizer that was not extended (after checking the sizes agree)."""
+    for a tokenizer that was not extended (after checking the sizes agree). `parts`: each new row as
+    a weighted sum of base rows (default `mean_parts`; the adaptation stage's other initialisations,
+    adapt.init); `rows_ready`: weights whose new rows exist already (an adapted model,
+    adapt.run), which are kept as they are."""
     import torch
 
     rows = model.get_input_embeddings().weight.shape[0]
-    check_rows(rows, size, extension, model=model_name, tokenizer=tokenizer)
+    if not rows_ready:
+        check_rows(rows, size, extension, model=model_name, tokenizer=tokenizer)
     if extension is None:
         return None
     new_ids = list(range(extension["first_new_id"], extension["first_new_id"] + len(extension["base_splits"])))
@@ -73,15 +91,25 @@ def extend_model(model, extension: dict | None, size: int, *, model_name: str, t
         raise InputError(f"models.{model_name}.tokenizer: {tokenizer} has {size} ids but its extension ends at id "
                          f"{new_ids[-1]}: the resource is damaged; rebuild it")
     was_tied = tied(model)
-    # rows past the tokenizer's ids (a checkpoint's padding) are kept; the new pieces may take them
-    model.resize_token_embeddings(max(rows, size), mean_resizing=False)
-    matrices = [model.get_input_embeddings().weight]
-    if not was_tied:
-        matrices.append(model.get_output_embeddings().weight)
-    with torch.no_grad():
-        for weight in matrices:
-            for new_id, parts in zip(new_ids, extension["base_splits"]):
-                weight[new_id] = weight[parts].float().mean(dim=0).to(weight.dtype)
+    if rows_ready:
+        if rows < size:
+            raise InputError(f"models.{model_name}.tokenizer: the adapted weights have {rows} embedding rows but "
+                             f"{tokenizer} has {size} ids: adapt the model with the tokenizer it is used with")
+    else:
+        # rows past the tokenizer's ids (a checkpoint's padding) are kept; the new pieces may take them
+        model.resize_token_embeddings(max(rows, size), mean_resizing=False)
+        matrices = [model.get_input_embeddings().weight]
+        if not was_tied:
+            matrices.append(model.get_output_embeddings().weight)
+        parts = mean_parts(extension) if parts is None else parts
+        if len(parts) != len(new_ids):
+            raise ValueError(f"{len(parts)} initialisations for {len(new_ids)} new rows")
+        with torch.no_grad():
+            for weight in matrices:
+                for new_id, row_parts in zip(new_ids, parts):
+                    ids = [i for i, _ in row_parts]
+                    w = torch.tensor([w for _, w in row_parts], dtype=torch.float32)
+                    weight[new_id] = (w[:, None] * weight[ids].float()).sum(dim=0).to(weight.dtype)
     indices = {_module_name(model, model.get_input_embeddings()): new_ids}
     if not was_tied:
         indices[_module_name(model, model.get_output_embeddings())] = new_ids

@@ -77,7 +77,7 @@ def file_sentences(path: Path, key: str) -> list[str]:
 
 
 def learning_text(parts: dict[str, list[str]], held_out: list[str], max_sentences: int | None = None, *,
-                  lang: str | None = None, file_path: str | None = None) -> LearningText:
+                  lang: str | None = None, file_path: str | None = None, key: str = "vocab.text_path") -> LearningText:
     """The learning sentences of each source (in the order given), NFC, without empty lines and
     without any sentence that is also held out (validation or test), each left-out line counted;
     cut to the first `max_sentences` when given.
@@ -109,7 +109,7 @@ def learning_text(parts: dict[str, list[str]], held_out: list[str], max_sentence
                 sentences.append(text)
                 c["used"] += 1
         if other and c.get(other, 0) * 2 > c["read"] - c["empty"]:
-            raise InputError(f"vocab.text_path: {file_path or 'the file'}: {c[other]:,} of {c['read'] - c['empty']:,} lines "
+            raise InputError(f"{key}: {file_path or 'the file'}: {c[other]:,} of {c['read'] - c['empty']:,} lines "
                              f"have no {script_of_language(lang).name} letter; is it text in the language "
                              f"(samanantar.lang: {lang})?")
         counts[source] = c
@@ -120,8 +120,9 @@ def learning_text(parts: dict[str, list[str]], held_out: list[str], max_sentence
 
 
 def gather(*, sources: list[str], samanantar_dir: Path, subset_dir: Path | None, guanaco_dir: Path | None,
-           text_path: str | None, lang: str, max_sentences: int | None) -> LearningText:
-    """The learning text of vocab.sources (what vocab_learn learns from)."""
+           text_path: str | None, lang: str, max_sentences: int | None, key: str = "vocab.text_path") -> LearningText:
+    """The learning text of vocab.sources (what vocab_learn learns from; also the adaptation's text,
+    adapt.sources, `key` naming its file in errors)."""
     shards = Path(samanantar_dir)
     held_out = samanantar_sentences(shards / "validation") + samanantar_sentences(shards / "test")
     parts = {}
@@ -131,8 +132,8 @@ def gather(*, sources: list[str], samanantar_dir: Path, subset_dir: Path | None,
         elif source == "guanaco":
             parts[source] = guanaco_sentences(Path(guanaco_dir) / "train", lang)
         else:
-            parts[source] = file_sentences(Path(text_path), "vocab.text_path")
-    return learning_text(parts, held_out, max_sentences, lang=lang, file_path=text_path)
+            parts[source] = file_sentences(Path(text_path), key)
+    return learning_text(parts, held_out, max_sentences, lang=lang, file_path=text_path, key=key)
 
 
 def _file_lines(path: Path, key: str) -> Iterator[str]:
