@@ -26,11 +26,13 @@ wildcard_constraints:
     seed=r"[0-9]+",
     adapter=rf"base|(samanantar|guanaco)/{NAME}/(all|[1-9][0-9]*)/seed[0-9]+",
     corpus=NAME,
+    init=r"none|mean|overlap",
 
 
 include: "rules/data.smk"
 include: "rules/tokens.smk"
 include: "rules/vocab.smk"
+include: "rules/adapt.smk"
 include: "rules/prompts.smk"
 include: "rules/train.smk"
 include: "rules/plan.smk"

@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 WORKFLOW_DIR = Path(workflow.basedir)
 sys.path.insert(0, str(WORKFLOW_DIR / "src"))
 
+from telugu_llm.adapt.run import settings_of as adapt_settings_of, system_names  # noqa: E402
 from telugu_llm.config import (  # noqa: E402
     EXTRA_RUN_RECIPE, active_models, check_config, check_given_entries, names_pattern, read_config_file)
 from telugu_llm.extended import extended_tokenizers  # noqa: E402
@@ -181,14 +182,24 @@ def vocab_compare_inputs(wildcards):
                 inputs[f"eval_{n}_{side}"] = f"{EVAL_DIR}/{model}/{run['run']}/metrics.json"
                 inputs[f"generations_{n}_{side}"] = f"{EVAL_DIR}/{model}/{run['run']}/generations.parquet"
         inputs[f"prompts_{n}"] = prompt_dir(model_template_key(run["twin"]), run["dataset"], run["subset"])
+    for path in adapt_measures():
+        model = Path(path).parent.name
+        inputs[f"adapt_{model}"] = path
+        inputs[f"adapt_items_{model}"] = path.replace("measures.json", "measures.parquet")
     return inputs
+
+
+def vocab_compare_adaptations():
+    """Each adapted model with its extended twin (vocab_compare's params)."""
+    return [{"model": base, "twin": twin} for twin, base in sorted(TWINS.items())] if ADAPT["enabled"] else []
 
 
 def vocab_report_inputs(wildcards):
     """The vocabulary section's files; none without an extended model that is trained."""
     if not TWINS:
         return {}
-    return {"vocab_comparison": rules.vocab_compare.output.table, "vocab_curve": rules.vocab_curve.output.table,
+    return {"vocab_adaptation": adapt_measures(),
+            "vocab_comparison": rules.vocab_compare.output.table, "vocab_curve": rules.vocab_curve.output.table,
             "vocab_curve_figure": rules.vocab_curve.output.figure,
             "vocab_tokenizers": [f"{TOKENIZER_DIR}/{config['models'][t]['tokenizer']}" for t in sorted(TWINS)],
             "vocab_examples": [f"{FERTILITY_DIR}/tokenizers/{config['models'][m]['tokenizer']}.json"
@@ -284,8 +295,77 @@ TRAIN_DIR = "results/train"
 
 
 def weights_dir(model):
-    """The weights resource of a model: an extended model reads the weights of the model it extends."""
+    """The weights resource of a model: an extended model reads the weights of the model it extends,
+    or with adapt.instruction_tuning its adaptation with the first of adapt.inits (the model it
+    extends keeps its own weights: its runs are the study's)."""
+    if ADAPT["instruction_tuning"] and model in ADAPTED and model in TWINS:
+        return f"{adapt_dir(model, ADAPTED[model])}/model"
     return f"{MODEL_DIR}/{config['models'][model].get('extends') or model}"
+
+
+# --- adaptation (rules/adapt.smk) ------------------------------------------------------------------
+ADAPT = config["adapt"]
+ADAPT_DIR = "results/adapt"
+# each adapted model with its initialisation: each extended model that is trained with the first of
+# adapt.inits (the one its instruction tuning starts from), the model it extends with none
+ADAPTED = ({**{twin: ADAPT["inits"][0] for twin in TWINS}, **{base: "none" for base in TWINS.values()}}
+           if ADAPT["enabled"] else {})
+
+
+def adapt_dir(model, init):
+    return f"{ADAPT_DIR}/{model}/{init}"
+
+
+def adapt_settings():
+    """What an adaptation depends on in the config (adapt_run's params: an edit re-runs it)."""
+    return canonical(adapt_settings_of(ADAPT, seed=config["prompts"]["seed"], device=config["train"]["device"]))
+
+
+def adapt_text_inputs():
+    inputs = {"shards": f"{SAMANANTAR_DIR}/shards"}
+    if "guanaco" in ADAPT["sources"]:
+        inputs["guanaco"] = f"{GUANACO_DIR}/shards"
+    if "file" in ADAPT["sources"]:
+        inputs["text"] = ADAPT["text_path"]
+    return inputs
+
+
+def adapt_run_inputs(wildcards):
+    return {"model": f"{MODEL_DIR}/{config['models'][wildcards.model].get('extends') or wildcards.model}",
+            "tokenizer": f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}", **adapt_text_inputs()}
+
+
+def adapt_systems(model):
+    """The systems adapt_measure measures for a model with an extended twin (evaluation/adaptation.py)."""
+    twin = next(t for t, base in sorted(TWINS.items()) if base == model)
+    tokenizers = {"base_tokenizer": config["models"][model]["tokenizer"], "twin_tokenizer": config["models"][twin]["tokenizer"]}
+    names = system_names(model, twin, ADAPT["inits"])
+    systems = [{"name": names["untouched"], "model_input": "weights", "tokenizer_input": "base_tokenizer"},
+               {"name": names["adapted"], "model_input": "adapted_none", "tokenizer_input": "base_tokenizer",
+                "adaptation_input": "adaptation_none"}]
+    for init in ADAPT["inits"]:
+        systems += [{"name": names[f"twin_adapted_{init}"], "model_input": f"adapted_{init}",
+                     "tokenizer_input": "twin_tokenizer", "init": init, "adaptation_input": f"adaptation_{init}"},
+                    {"name": names[f"twin_initialised_{init}"], "model_input": "weights",
+                     "tokenizer_input": "twin_tokenizer", "init": init}]
+    return twin, tokenizers, systems
+
+
+def adapt_measure_inputs(wildcards):
+    twin, tokenizers, _ = adapt_systems(wildcards.model)
+    inputs = {"shards": f"{SAMANANTAR_DIR}/shards", "weights": f"{MODEL_DIR}/{wildcards.model}",
+              **{key: f"{TOKENIZER_DIR}/{name}" for key, name in tokenizers.items()},
+              "adapted_none": f"{adapt_dir(wildcards.model, 'none')}/model",
+              "adaptation_none": f"{adapt_dir(wildcards.model, 'none')}/adaptation.json"}
+    for init in ADAPT["inits"]:
+        inputs[f"adapted_{init}"] = f"{adapt_dir(twin, init)}/model"
+        inputs[f"adaptation_{init}"] = f"{adapt_dir(twin, init)}/adaptation.json"
+    return inputs
+
+
+def adapt_measures():
+    """Each model's adaptation measures (none unless adapt.enabled)."""
+    return [f"{ADAPT_DIR}/{base}/measures.json" for base in sorted(set(TWINS.values()))] if ADAPT["enabled"] else []
 
 
 def model_template_key(model):

@@ -91,6 +91,9 @@ rule vocab_compare:
         table="results/vocab/comparison.csv",
     params:
         runs=vocab_compare_runs,
+        adaptations=vocab_compare_adaptations(),
+        inits=ADAPT["inits"],
+        lang=LANG,
         intervals=canonical(config["intervals"]),
     log:
         "results/logs/vocab/comparison.log",

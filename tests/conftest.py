@@ -79,7 +79,8 @@ def workflow(tmp_path: Path) -> Path:
 LIGHT = {"training": {"max_steps": 2, "batch_size": 2, "eval_batch_size": 2, "logging_steps": 1, "eval_steps": 2,
                       "save_steps": 2, "max_train_examples": 8, "max_eval_examples": 2},
          "quantization": {"compute_dtype": "float32"},
-         "evaluation": {"max_items": 1, "max_new_tokens": 4}}
+         "evaluation": {"max_items": 1, "max_new_tokens": 4},
+         "adapt": {"max_sentences": 8, "measure": {"sentences": 4, "prompts": 2, "max_new_chars": 8}}}
 
 
 def lighten(config_path: Path) -> None:
@@ -92,6 +93,8 @@ def lighten(config_path: Path) -> None:
     config["evaluation"]["max_items"] = LIGHT["evaluation"]["max_items"]
     config["evaluation"]["max_new_tokens"] = {task: LIGHT["evaluation"]["max_new_tokens"]
                                               for task in config["evaluation"]["max_new_tokens"]}
+    if config.get("adapt", {}).get("enabled"):
+        config["adapt"] = {**config["adapt"], **LIGHT["adapt"]}
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 

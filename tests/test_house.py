@@ -20,7 +20,7 @@ from telugu_llm.imports import PACKAGE_DIR, module_name, package_modules
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((REPO / "scripts").glob("*.py"))
-STAGES = ("data", "tokens", "prompts", "vocab", "train", "plan", "evaluation", "report")  # the order of the workflow
+STAGES = ("data", "tokens", "prompts", "vocab", "adapt", "train", "plan", "evaluation", "report")  # the order of the workflow
 MODULES = sorted(PACKAGE_DIR.rglob("*.py"))
 
 # Run a script until it first touches `snakemake` beyond its script folder (right after its

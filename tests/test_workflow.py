@@ -32,7 +32,11 @@ def test_dry_run_plans_the_whole_default(workflow):
                                       "fertility_tokenizer": 5, "template_cost": 5, "fertility_summary": 1,
                                       "model_weights": 2, "tokenize_run": 4, "train_run": 4, "training_summary": 1, "eval_sets": 1,
                                       "evaluate_run": 5, "eval_summary": 1, "vocab_curve": 1, "vocab_compare": 1,
-                                      "report": 1, "all": 1}
+                                      "adapt_run": 3, "adapt_measure": 1, "report": 1, "all": 1}
+    # the adaptation (adapt): SmolLM2 with its own tokenizer, its twin with each of two initialisations
+    assert planned_jobs(workflow, "adapt") == {
+        "samanantar_shards": 1, "tokenizer": 1, "vocab_learn": 1, "vocab_extend": 1, "model_weights": 1, "adapt_run": 3,
+        "adapt_measure": 1, "adapt": 1}
     assert planned_jobs(workflow, "evaluate") == {
         "samanantar_shards": 1, "samanantar_subset": 1, "tokenizer": 2, "vocab_learn": 1, "vocab_extend": 1, "format_prompts": 2,
         "model_weights": 2, "tokenize_run": 4, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "eval_summary": 1, "evaluate": 1}

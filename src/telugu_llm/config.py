@@ -67,7 +67,13 @@ def read_config_file(path: Path) -> dict:
 def check_given_entries(config: dict, given: list[tuple[str, dict]]) -> None:
     """Entries a user wrote that would do nothing, named with the file (or --config) that sets them:
     a vocab.extend entry for a model that train.models does not select. Only what the user gave is
-    checked: the embedded default's entries are inherited by every layered config."""
+    checked: the embedded default's entries are inherited by every layered config. Also an
+    adapt.enabled: true with no extended model trained (the stage would adapt nothing)."""
+    for where, values in given:
+        adapt = values.get("adapt") or {}
+        if isinstance(adapt, dict) and adapt.get("enabled") is True and not extensions(config):
+            raise InputError(f"config key adapt.enabled ({where}): true, but no extended model is trained (vocab.extend "
+                             "of a model in train.models), so the stage adapts nothing; extend a model or remove it")
     selected = config["train"]["models"]
     if selected is None:
         return
@@ -194,6 +200,7 @@ def check_inputs(config: dict) -> None:
         check_instructions(config["prompts"]["instructions"], lang)
     check_evaluation(config["evaluation"], lang)
     check_vocab(config)
+    check_adapt(config)
     if config["guanaco"]["source"] == "local":
         path = local_path(config, "guanaco", "file")
         if path.suffix not in (".jsonl", ".json", ".parquet"):
@@ -341,6 +348,27 @@ def active_models(config: dict) -> list[str]:
     chosen = list(selected if selected is not None else config["models"])
     twins = [name for name, spec in config["models"].items() if spec.get("extends") in chosen]
     return sorted(set(chosen) | set(twins))
+
+
+def check_adapt(config: dict) -> None:
+    """adapt: something to adapt (an extended model that is trained), its text's inputs."""
+    adapt = config["adapt"]
+    if not adapt["enabled"]:
+        if adapt["instruction_tuning"]:
+            raise InputError("config key adapt.instruction_tuning: true, but adapt.enabled is false: enable the "
+                             "adaptation stage or remove it")
+        return
+    if not extensions(config):
+        return  # nothing to adapt: the default's adapt.enabled, inherited by a config without an extension
+    if "file" in adapt["sources"]:
+        if not adapt["text_path"]:
+            raise InputError("config key adapt.text_path: required when adapt.sources has file")
+        path = Path(adapt["text_path"])
+        if not path.is_file():
+            raise InputError(f"config key adapt.text_path: file {path} does not exist")
+        readable("adapt.text_path", path)
+    elif adapt["text_path"]:
+        raise InputError("config key adapt.text_path: set, but adapt.sources has no file: add file or remove it")
 
 
 def check_vocab(config: dict) -> None:
