@@ -21,6 +21,7 @@ if "vocab_comparison" in i.keys():
     vocab = {"comparison_csv": Path(i.vocab_comparison), "curve_csv": Path(i.vocab_curve),
              "contrasts_csv": Path(i.eval_contrasts) if evaluated else None,
              "tokenizer_dirs": [Path(d) for d in i.vocab_tokenizers], "examples": [Path(e) for e in i.vocab_examples],
+             "adaptation": [Path(m) for m in i.get("vocab_adaptation", [])], "lang": p.config["samanantar"]["lang"],
              **p.intervals}
 with logged(snakemake.log[0]):
     render_report(

@@ -11,10 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data.text import clip
 from ..resources import SOURCE_JSON
 from ..tasks import HEADLINE
+from .evaluation import SHOWN_CHARS
 from .format import interval_cell, interval_text, number
 from .runs import contrast_rows
+
+ADAPT_RUN = "adapt"  # comparison.csv's run of the adaptation stage's rows (evaluation/adaptation.py)
 
 
 def _extension_row(tokenizer_dir: Path) -> dict:
@@ -42,7 +46,7 @@ def _comparison_rows(table: pd.DataFrame) -> list[dict]:
 def vocab_findings(comparison: pd.DataFrame, contrasts: pd.DataFrame, min_items: int, confidence: float) -> list[str]:
     out = []
     level = f"{100 * confidence:g} %"
-    for (model, twin, run), part in comparison.groupby(["model", "twin", "run"], sort=True):
+    for (model, twin, run), part in comparison[comparison["run"] != ADAPT_RUN].groupby(["model", "twin", "run"], sort=True):
         by = {r["measure"]: r for r in part.to_dict("records")}
         tokens = by.get("tokens per training example")
         parts = []
@@ -77,8 +81,48 @@ def vocab_findings(comparison: pd.DataFrame, contrasts: pd.DataFrame, min_items:
     return out
 
 
+def adaptation_findings(comparison: pd.DataFrame, confidence: float) -> list[str]:
+    """Per comparison of the adaptation stage (run `adapt`): bits per character of each side with
+    the paired interval of the difference and the relative change, generated characters per second
+    with its interval, and training sentences per second (one timing each)."""
+    level = f"{100 * confidence:g} %"
+    out = []
+    for (model, twin), part in comparison[comparison["run"] == ADAPT_RUN].groupby(["model", "twin"], sort=False):
+        parts = []
+        for r in part.to_dict("records"):
+            if r["measure"].startswith("bits per character") or r["measure"] == "generated characters/s":
+                change = f"{100 * (r['ratio'] - 1):+.1f} %" if r["ratio"] == r["ratio"] else "–"
+                parts.append(f"{r['measure']} {r['base']:.3g} → {r['extended']:.3g} ({change}; difference "
+                             f"{r['diff']:+.3g}, {interval_text(level, r['ci_low'], r['ci_high'], '+.3g')}, {int(r['n'])} items)")
+            elif r["measure"] == "training sentences/s":
+                parts.append(f"training sentences/s {r['base']:.3g} → {r['extended']:.3g} ({r['ratio']:.2f}×, one timing each)")
+        out.append(f"{twin} against {model}: " + "; ".join(parts) + ".")
+    return out
+
+
+def adaptation_systems(measures: list[Path], lang: str) -> list[dict]:
+    """One row per system the adaptation stage measured (measures.json): its held-out measures,
+    its adaptation's steps and loss, and the continuation it generated for the first prompt."""
+    rows = []
+    for path in measures:
+        summary = json.loads(Path(path).read_text(encoding="utf-8"))
+        for name, system in summary["systems"].items():
+            adaptation = system["adaptation"] or {}
+            example = system.get("example") or {}
+            rows.append({"system": name, "bits_lang": number(float(system[f"bits_{lang}"])),
+                         "bits_en": number(float(system["bits_en"])),
+                         "chars_per_second": number(float(system["chars_per_second"])),
+                         "sentences_per_second": number(float(adaptation["sentences_per_second"])) if adaptation else "–",
+                         "steps": adaptation.get("steps", "–"),
+                         "loss": f"{adaptation['loss_first']:.3f} → {adaptation['loss_last']:.3f}" if adaptation else "–",
+                         "prompt": clip(example.get("prompt", ""), SHOWN_CHARS),
+                         "output": clip(example.get("output", ""), SHOWN_CHARS)})
+    return rows
+
+
 def vocab_context(*, comparison_csv: Path, curve_csv: Path, contrasts_csv: Path | None, tokenizer_dirs: list[Path],
-                  examples: list[Path], confidence: float, min_items: int, equivalence: dict | None = None) -> dict:
+                  examples: list[Path], confidence: float, min_items: int, equivalence: dict | None = None,
+                  adaptation: list[Path] = (), lang: str = "te") -> dict:
     """`equivalence` (the config's margins) is shown by the report's opening summary (claims.py)."""
     comparison = pd.read_csv(comparison_csv)
     curve = pd.read_csv(curve_csv)
@@ -97,4 +141,6 @@ def vocab_context(*, comparison_csv: Path, curve_csv: Path, contrasts_csv: Path 
     return {"extensions": extensions, "curve": curve_rows, "comparison": _comparison_rows(comparison),
             "quality": contrast_rows(quality, "vocabulary") if len(quality) else [], "pairs": pairs,
             "findings": vocab_findings(comparison, contrasts, min_items, confidence),
+            "adaptation": adaptation_systems(list(adaptation), lang), "adaptation_findings": adaptation_findings(
+                comparison, confidence), "lang": lang,
             "test_sentences": int(curve["sentences"].iloc[0]) if len(curve) else 0}
