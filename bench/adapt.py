@@ -1,0 +1,95 @@
+"""Adaptation benchmark (issue 23): SmolLM2 extended with Telugu pieces and adapted on a Telugu text,
+against the same adaptation of SmolLM2 with its own tokenizer (same sentences, settings and epochs:
+the baseline, in the same run), and both against the untouched model, on the held-out Samanantar
+sample (the embedded test split, never learned from or trained on).
+
+It runs the workflow itself, in a copy under --work, with the vocabulary and the adaptation learned
+from `--text` (default: bench/out/te_strings.txt, the 10,188 Telugu lines of three Debian packages
+that bench/telugu_strings.py writes), up to the `adapt` target; then prints and writes
+(bench/out/adapt.json) the comparison rows: bits per character (te, en) with paired intervals,
+generated characters per second on the same prompts, training sentences per second.
+
+    .venv/bin/python bench/adapt.py [--text FILE] [--pieces 400] [--sentences 10188] [--model smollm2_135m]
+        [--measure-sentences 35] [--prompts 8] [--chars 64] [--cores 2]
+
+On a 2-core CPU an adaptation costs about 3-6 s per 512 tokens under SmolLM2's own tokenizer
+(about 110 tokens a sentence): the whole text is hours, so `--sentences` takes its first N lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "bench" / "out"
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import copy_workflow  # noqa: E402
+from telugu_llm.evaluation.adaptation import adaptation_rows, read_items  # noqa: E402
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--text", default=str(OUT / "te_strings.txt"))
+    parser.add_argument("--model", default="smollm2_135m")
+    parser.add_argument("--pieces", type=int, default=400)
+    parser.add_argument("--sentences", type=int, default=None, help="adapt on the first N lines (default: all)")
+    parser.add_argument("--measure-sentences", type=int, default=None, help="test pairs measured (default: all)")
+    parser.add_argument("--prompts", type=int, default=8)
+    parser.add_argument("--chars", type=int, default=64)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--work", default="/tmp/telugu-llm-bench-adapt")
+    args = parser.parse_args()
+    text = Path(args.text).resolve()
+    if not text.is_file():
+        parser.error(f"{text} does not exist: run bench/telugu_strings.py first (or give --text)")
+    work = Path(args.work)
+    if not (work / "Snakefile").is_file():
+        copy_workflow(work)
+    overrides = {
+        "train": {"models": [args.model]},
+        "vocab": {"extend": {args.model: {"pieces": args.pieces}}, "sources": ["file"], "text_path": str(text),
+                  "curve": []},
+        "adapt": {"enabled": True, "sources": ["file"], "text_path": str(text), "max_sentences": args.sentences,
+                  "measure": {"sentences": args.measure_sentences, "prompts": args.prompts, "max_new_chars": args.chars}},
+    }
+    (work / "bench_adapt.yaml").write_text(yaml.safe_dump(overrides, allow_unicode=True))
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(args.cores), "adapt",
+                           "--configfile", "bench_adapt.yaml"], cwd=work, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"the workflow failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    twin = f"{args.model}_te{args.pieces}"
+    measures = work / "results" / "adapt" / args.model
+    summary = json.loads((measures / "measures.json").read_text())
+    rows = adaptation_rows(model=args.model, twin=twin, inits=["mean", "overlap"], lang="te",
+                           items=read_items(measures / "measures.parquet"), summary=summary, confidence=0.95)
+    print(f"adapted on {args.sentences or 'every'} line(s) of {text.name}; measured on {summary['sentences']} test "
+          f"pairs and {len(summary['prompts'])} prompts; workflow {seconds:.0f} s\n")
+    print(f"{'base side':32}{'other side':36}{'measure':26}{'base':>9}{'other':>9}{'ratio':>7}  difference [95 % interval]")
+    for r in rows:
+        interval = "" if r["ci_low"] != r["ci_low"] else f" [{r['ci_low']:+.3g}, {r['ci_high']:+.3g}]"
+        print(f"{r['model']:32}{r['twin']:36}{r['measure']:26}{r['base']:9.3g}{r['extended']:9.3g}"
+              f"{r['ratio']:7.2f}  {r['diff']:+.3g}{interval}")
+    for name, system in summary["systems"].items():
+        a = system["adaptation"]
+        if a:
+            print(f"\n{name}: {a['text']['sentences']} sentences, {a['text']['tokens']} tokens in {a['rows']} rows, "
+                  f"{a['steps']} steps, loss {a['loss_first']:.3f} -> {a['loss_last']:.3f}, {a['train_seconds']:.1f} s")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "adapt.json").write_text(json.dumps({"args": vars(args), "workflow_seconds": seconds, "rows": rows,
+                                                "systems": summary["systems"]}, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
