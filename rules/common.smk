@@ -318,7 +318,7 @@ def adapt_dir(model, init):
 
 def adapt_settings():
     """What an adaptation depends on in the config (adapt_run's params: an edit re-runs it)."""
-    return canonical(adapt_settings_of(ADAPT, seed=config["prompts"]["seed"], device=config["train"]["device"]))
+    return canonical(adapt_settings_of(ADAPT, device=config["train"]["device"]))
 
 
 def adapt_text_inputs():

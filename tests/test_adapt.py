@@ -124,7 +124,7 @@ def settings_of(**values) -> AdaptSettings:
     """The schema's defaults (adapt), changed by `values`."""
     from telugu_llm.config import with_defaults
 
-    return AdaptSettings(**{**adapt_settings_of(with_defaults({}, "adapt"), seed=1, device="cpu"), **values})
+    return AdaptSettings(**{**adapt_settings_of(with_defaults({}, "adapt"), device="cpu"), **values})
 
 
 @pytest.fixture(scope="module")

@@ -117,7 +117,8 @@ def test_a_data_key_edit_reruns_only_its_dependants(built_workflow):
     ratio = write_config(built_workflow, "r.yaml", {"samanantar": {"max_length_ratio": 2.5}})
     assert planned_jobs(built_workflow, "--configfile", ratio) == {  # the splits change: everything on Samanantar
         "samanantar_shards": 1, "samanantar_subset": 3, "data_summary": 1, "vocab_learn": 1, "vocab_extend": 1, "fertility_tokenizer": 5,
-        "format_prompts": 2, "tokenize_run": 4, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "vocab_curve": 1, **after_prompts}
+        "format_prompts": 2, "tokenize_run": 4, "train_run": 4, "eval_sets": 1, "evaluate_run": 5, "vocab_curve": 1,
+        "adapt_run": 3, "adapt_measure": 1, **after_prompts}
 
 
 def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
@@ -138,7 +139,7 @@ def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
     # the base's tokenize_run
     assert planned_jobs(built_workflow, "--configfile", pieces) == {
         "vocab_learn": 1, "vocab_extend": 1, "fertility_tokenizer": 1, "template_cost": 1, "fertility_summary": 1, "tokenize_run": 2,
-        "train_run": 2,
+        "train_run": 2, "adapt_run": 2, "adapt_measure": 1,  # the new twin adapted; SmolLM2's own adaptation kept
         "training_summary": 1, "evaluate_run": 2, "eval_summary": 1, "vocab_curve": 1, "vocab_compare": 1,
         "report": 1, "all": 1}
     curve = write_config(built_workflow, "c.yaml", {"vocab": {"curve": [100, 200]}})
@@ -382,8 +383,20 @@ def test_the_default_extends_smollm2s_vocabulary_and_measures_what_it_buys(built
     config = json.loads((run / "adapter" / "adapter_config.json").read_text())
     assert len(config["trainable_token_indices"]["embed_tokens"]) == ext["added"]
     comparison = pd.read_csv(results / "vocab" / "comparison.csv")
-    assert set(comparison["twin"]) == {TWIN[0]} and set(comparison["run"]) == {RUNS["smollm2_135m"]}
-    rows = comparison.set_index("measure")
+    runs, adapted = comparison[comparison["run"] != "adapt"], comparison[comparison["run"] == "adapt"]
+    assert set(runs["twin"]) == {TWIN[0]} and set(runs["run"]) == {RUNS["smollm2_135m"]}
+    # the adaptation (issue 23): each system against the untouched or adapted model, on the same items
+    assert all("adapt" in m or "adapt" in t for m, t in zip(adapted["model"], adapted["twin"]))
+    assert {"bits per character (te)", "bits per character (en)", "generated characters/s",
+            "training sentences/s"} == set(adapted["measure"])
+    claim = adapted[(adapted["model"] == "smollm2_135m adapted") & (adapted["twin"] == f"{TWIN[0]} adapted (mean)")]
+    bits = claim.set_index("measure").loc["bits per character (te)"]
+    assert bits["n"] == 4 and bits["base"] > 0 and bits["ci_low"] <= bits["diff"] <= bits["ci_high"]
+    assert "the same 4 test sentences" in bits["method"]
+    for init in ("none", "mean", "overlap"):
+        model = "smollm2_135m" if init == "none" else TWIN[0]
+        assert list((results / "adapt" / model / init / "model").glob("*.safetensors"))
+    rows = runs.set_index("measure")
     tokens = rows.loc["tokens per training example"]
     assert tokens["extended"] < tokens["base"] / 2 and tokens["ci_high"] < 0 and tokens["n"] == 400
     assert {"training examples/s", "training non-padding tokens/s", "generated characters/s",

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AdaptSettings:
-    """adapt's settings (config/schema.yaml: adapt), with the seed (prompts.seed) and train.device."""
+    """adapt's settings (config/schema.yaml: adapt), with train.device."""
     seq_len: int
     batch_size: int
     epochs: int
@@ -49,12 +49,13 @@ class AdaptSettings:
     device: str
 
 
-def settings_of(adapt: dict, *, seed: int, device: str) -> dict:
+def settings_of(adapt: dict, *, device: str) -> dict:
     """AdaptSettings' fields from the config's adapt section (what adapt_run depends on)."""
     lora = adapt["lora"]
     return {"seq_len": adapt["seq_len"], "batch_size": adapt["batch_size"], "epochs": adapt["epochs"],
             "learning_rate": adapt["learning_rate"], "lora_r": lora["r"], "lora_alpha": lora["alpha"],
-            "layers": lora["layers"], "target_modules": list(lora["target_modules"]), "seed": seed, "device": device}
+            "layers": lora["layers"], "target_modules": list(lora["target_modules"]), "seed": adapt["seed"],
+            "device": device}
 
 
 def system_names(model: str, twin: str, inits: list[str]) -> dict[str, str]:
