@@ -350,6 +350,20 @@ def active_models(config: dict) -> list[str]:
     return sorted(set(chosen) | set(twins))
 
 
+def check_text_source(section: dict, key: str) -> None:
+    """`<key>.text_path`: given exactly when `<key>.sources` has `file`, and a readable file
+    (vocab's and adapt's text)."""
+    if "file" in section["sources"]:
+        if not section["text_path"]:
+            raise InputError(f"config key {key}.text_path: required when {key}.sources has file")
+        path = Path(section["text_path"])
+        if not path.is_file():
+            raise InputError(f"config key {key}.text_path: file {path} does not exist")
+        readable(f"{key}.text_path", path)
+    elif section["text_path"]:
+        raise InputError(f"config key {key}.text_path: set, but {key}.sources has no file: add file or remove it")
+
+
 def check_adapt(config: dict) -> None:
     """adapt: something to adapt (an extended model that is trained), its text's inputs."""
     adapt = config["adapt"]
@@ -360,15 +374,7 @@ def check_adapt(config: dict) -> None:
         return
     if not extensions(config):
         return  # nothing to adapt: the default's adapt.enabled, inherited by a config without an extension
-    if "file" in adapt["sources"]:
-        if not adapt["text_path"]:
-            raise InputError("config key adapt.text_path: required when adapt.sources has file")
-        path = Path(adapt["text_path"])
-        if not path.is_file():
-            raise InputError(f"config key adapt.text_path: file {path} does not exist")
-        readable("adapt.text_path", path)
-    elif adapt["text_path"]:
-        raise InputError("config key adapt.text_path: set, but adapt.sources has no file: add file or remove it")
+    check_text_source(adapt, "adapt")
 
 
 def check_vocab(config: dict) -> None:
@@ -410,12 +416,4 @@ def check_vocab(config: dict) -> None:
     if subset is not None and subset not in config["samanantar"]["subsets"]:
         raise InputError(f"config key vocab.samanantar_subset: {subset} is not one of samanantar.subsets "
                          f"{config['samanantar']['subsets']}")
-    if "file" in vocab["sources"]:
-        if not vocab["text_path"]:
-            raise InputError("config key vocab.text_path: required when vocab.sources has file")
-        path = Path(vocab["text_path"])
-        if not path.is_file():
-            raise InputError(f"config key vocab.text_path: file {path} does not exist")
-        readable("vocab.text_path", path)
-    elif vocab["text_path"]:
-        raise InputError("config key vocab.text_path: set, but vocab.sources has no file: add file or remove it")
+    check_text_source(vocab, "vocab")
