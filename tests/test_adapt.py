@@ -147,7 +147,10 @@ def _weights(model_dir):
 
 
 def test_an_adaptation_trains_the_new_rows_and_the_outer_layers_and_keeps_the_rest(extended, adapted):
-    base, twin = _weights(extended["model"]), _weights(adapted["overlap"]["dir"])
+    twin = _weights(adapted["overlap"]["dir"])
+    # "as they were" in the dtype the adaptation computes and saves in (bfloat16 on a CPU with AMX or
+    # AVX512-BF16, as on a GPU; float32 elsewhere)
+    base = {k: v.to(twin[k].dtype) for k, v in _weights(extended["model"]).items()}
     extension = read_extension(extended["tokenizer"])
     first = extension["first_new_id"]
     embed = "model.embed_tokens.weight"
