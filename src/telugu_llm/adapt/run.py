@@ -26,12 +26,11 @@ from ..atomic import atomic_directory, write_json
 from ..errors import InputError
 from ..loading import load_tokenizer, native_bfloat16, resolve_device, versions
 from ..resources import SOURCE_JSON
-from ..vocab.embeddings import extend_model, read_extension
+from ..vocab.embeddings import extend_model, is_adapted, read_extension
 from .init import init_parts
 from .pack import batches, pack
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,28 @@ def compute_dtype_of(device: str):
     return torch.bfloat16 if native_bfloat16(device) else torch.float32
 
 
+def load_system(model_dir: Path, tokenizer_dir: Path, *, name: str, init: str | None, device: str):
+    """The model of `model_dir` in the compute dtype on `device`, read with the tokenizer of
+    `tokenizer_dir`: an extended tokenizer's new rows initialised with `init` (default mean), or kept
+    where the folder is an adaptation's. Returns (model, tokenizer, new rows as peft's
+    `trainable_token_indices`, None without an extension). The adaptation's and its measures' loader."""
+    import transformers
+
+    tokenizer = load_tokenizer(str(tokenizer_dir))
+    model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=compute_dtype_of(device),
+                                                              trust_remote_code=False, use_safetensors=True,
+                                                              device_map={"": device})
+    extension = read_extension(tokenizer_dir)
+    rows_ready = is_adapted(model_dir)
+    parts = None
+    if extension is not None and not rows_ready:
+        tokenizer_json = json.loads((Path(tokenizer_dir) / "tokenizer.json").read_text(encoding="utf-8"))
+        parts = init_parts(init or "mean", tokenizer_json, extension)
+    new_rows = extend_model(model, extension, len(tokenizer), model_name=name, tokenizer=Path(tokenizer_dir).name,
+                            parts=parts, rows_ready=rows_ready)
+    return model, tokenizer, new_rows
+
+
 def adapt(*, name: str, model_dir: Path, tokenizer_dir: Path, sentences: list[str], init: str | None,
           settings: AdaptSettings, out_dir: Path, facts_path: Path, text_facts: dict | None = None) -> dict:
     """Adapt the model of `model_dir` read with the tokenizer of `tokenizer_dir` (extended or not) on
@@ -90,28 +111,17 @@ def adapt(*, name: str, model_dir: Path, tokenizer_dir: Path, sentences: list[st
     and return them. `init`: the
     new rows' initialisation (adapt.init; None for a tokenizer that was not extended)."""
     import torch
-    import transformers
     from peft import LoraConfig, get_peft_model
-
 
     if not sentences:
         raise InputError("adapt.sources: no adaptation text (every source is empty or held out)")
+    if (read_extension(tokenizer_dir) is None) != (init is None):
+        raise ValueError(f"{name}: an initialisation is for an extended tokenizer only")
     device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
-    tokenizer = load_tokenizer(str(tokenizer_dir))
-    extension = read_extension(tokenizer_dir)
-    if (extension is None) != (init is None):
-        raise ValueError(f"{name}: an initialisation is for an extended tokenizer only")
-    packed = pack(tokenizer, sentences, settings.seq_len)
     dtype = compute_dtype_of(device)
-    model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, trust_remote_code=False,
-                                                              use_safetensors=True, device_map={"": device})
-    parts = None
-    if extension is not None:
-        tokenizer_json = json.loads((Path(tokenizer_dir) / "tokenizer.json").read_text(encoding="utf-8"))
-        parts = init_parts(init, tokenizer_json, extension)
-    new_rows = extend_model(model, extension, len(tokenizer), model_name=name, tokenizer=Path(tokenizer_dir).name,
-                            parts=parts)
+    model, tokenizer, new_rows = load_system(model_dir, tokenizer_dir, name=name, init=init, device=device)
+    packed = pack(tokenizer, sentences, settings.seq_len)
     layers = adapted_layers(model.config.num_hidden_layers, settings.layers)
     lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=0.0,
                       target_modules=list(settings.target_modules), layers_to_transform=layers,

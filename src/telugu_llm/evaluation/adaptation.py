@@ -32,13 +32,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..adapt.init import init_parts
-from ..adapt.run import compute_dtype_of, system_names
+from ..adapt.run import load_system, system_names
 from ..atomic import atomic_file, write_json
 from ..intervals import METHOD, paired_jackknife_t
-from ..loading import load_tokenizer, resolve_device, set_pad_token
+from ..loading import resolve_device, set_pad_token
 from ..vocab.compare import TIMING
-from ..vocab.embeddings import extend_model, is_adapted, read_extension
 from ..vocab.text import samanantar_sentences
 from .budget import tokens_per_char
 from .generation import reference_nll
@@ -103,22 +101,9 @@ def measure_system(model_dir: Path, tokenizer_dir: Path, *, te: list[str], en: l
     """Every measure of one system (a model folder read with a tokenizer, its new rows initialised
     with `init` unless the folder is an adaptation's): per item lists."""
     import torch
-    import transformers
 
-    device = resolve_device(device)
     torch.manual_seed(0)
-    tokenizer = load_tokenizer(str(tokenizer_dir))
-    model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=compute_dtype_of(device),
-                                                              trust_remote_code=False, use_safetensors=True,
-                                                              device_map={"": device})
-    extension = read_extension(tokenizer_dir)
-    rows_ready = is_adapted(model_dir)
-    parts = None
-    if extension is not None and not rows_ready:
-        parts = init_parts(init or "mean", json.loads((Path(tokenizer_dir) / "tokenizer.json").read_text(
-            encoding="utf-8")), extension)
-    extend_model(model, extension, len(tokenizer), model_name=name, tokenizer=Path(tokenizer_dir).name, parts=parts,
-                 rows_ready=rows_ready)
+    model, tokenizer, _ = load_system(model_dir, tokenizer_dir, name=name, init=init, device=resolve_device(device))
     model.eval()
     speed, budget = generation_speed(model, tokenizer, prompts, max_new_chars=max_new_chars, fertility_text=te)
     return {"bits_te": sentence_bits(model, tokenizer, te), "bits_en": sentence_bits(model, tokenizer, en),

@@ -37,7 +37,7 @@ from ..loading import Quantization, compute_dtype, device_name, load_quantized, 
 from ..prompts.formats import IGNORE_INDEX, adds_bos, render, tokenize_example
 from ..vocab.embeddings import check_adapter_rows, extend_model, is_adapted, merge_new_rows, read_extension
 from .budget import answer_limits, cut_at_budget
-from .generation import encode_prompt, generate, reference_nll, too_long_to_score
+from .generation import encode_prompt, generate, reference_nll
 from .order import first_that_fit, head_that_fits
 from .scoring import metric_values, score_item
 from .sets import read_sets
@@ -214,8 +214,7 @@ def evaluate(*, model_name: str, adapter: str, template: str, quantization: Quan
                                batch_tokens=settings.batch_tokens, own=[own_span(tokenizer, c) for _, c in examples])
         for i, v in zip(with_ref, values):
             nll[i] = v
-        for i, skip in zip(with_ref, too_long_to_score(examples, settings.batch_tokens)):
-            if skip:  # no likelihood: counted, its answer still scored
+            if math.isnan(v[0]) and v[1] == 0:  # too long to score: no likelihood, counted; its answer still scored
                 group = f"{kept[i][0]['set']}/{kept[i][0]['task']}/{kept[i][0]['lang']}"
                 reference_too_long[group] = reference_too_long.get(group, 0) + 1
         speed["perplexity_seconds"] = time.perf_counter() - start_ppl
