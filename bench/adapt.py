@@ -4,7 +4,7 @@ the baseline, in the same run), and both against the untouched model, on the hel
 sample (the embedded test split, never learned from or trained on).
 
 It runs the workflow itself, in a copy under --work, with the vocabulary and the adaptation learned
-from `--text` (default: bench/out/te_strings.txt, the 10,188 Telugu lines of three Debian packages
+from `--text` (default: bench/out/te_strings.txt, about 10,200 Telugu lines of three Debian packages
 that bench/telugu_strings.py writes), up to the `adapt` target; then prints and writes
 (bench/out/adapt.json) the comparison rows: bits per character (te, en) with paired intervals,
 generated characters per second on the same prompts, training sentences per second.

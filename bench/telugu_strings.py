@@ -25,10 +25,16 @@ import zipfile
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
-PACKAGES = {  # Debian 12 (bookworm), with the sha256 of each .deb
-    "mediawiki=1:1.39.17-1+deb12u2": "dee6a9e1f11cf72ff9764f94815df980e120102984d15d489af079de7e980bba",
-    "libreoffice-l10n-te=4:7.4.7-1+deb12u14": "14b624fcbb7b8da3bcac05e354845ccc68d86ece4b86adb7448e3568f8a5ed49",
-    "firefox-esr-l10n-te=153.8.0esr-1~deb12u1": "593023fd714d6781caa0dc45156a3cc805f003129091bedba6c51a91028a2b08",
+# Debian 12 (bookworm): each package's pinned versions with the sha256 of each .deb, newest first. A
+# mirror keeps only the current version of a security-updated package (firefox-esr), so an older pin
+# vanishes; the first pinned version the mirror still has is used, and the text's line count says which.
+PACKAGES = {
+    "mediawiki": {"1:1.39.17-1+deb12u2": "dee6a9e1f11cf72ff9764f94815df980e120102984d15d489af079de7e980bba"},
+    "libreoffice-l10n-te": {"4:7.4.7-1+deb12u14": "14b624fcbb7b8da3bcac05e354845ccc68d86ece4b86adb7448e3568f8a5ed49"},
+    "firefox-esr-l10n-te": {
+        "153.8.0esr-1~deb12u1": "593023fd714d6781caa0dc45156a3cc805f003129091bedba6c51a91028a2b08",  # 10,188 lines
+        "140.12.0esr-1~deb12u1": "2a8ad7d5e8e167df187b40174605d665c8580be5455379663442e910336b4315",
+    },
 }
 MARKUP = re.compile(r"<[^>]+>|\$\d+|%\d*\$?[sd]|\{[^}]*\}")
 ENTRY = re.compile(r"\s*[\w.-]+\s*[=:]\s*(.*)")
@@ -66,13 +72,22 @@ def strings(root: Path) -> list[str]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for package, digest in PACKAGES.items():
-            subprocess.run(["apt-get", "download", "-q", package], cwd=tmp, check=True, capture_output=True)
-        for deb in sorted(tmp.glob("*.deb")):
-            actual = hashlib.sha256(deb.read_bytes()).hexdigest()
-            if actual not in PACKAGES.values():
-                raise SystemExit(f"{deb.name}: sha256 {actual} is not a pinned one")
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], check=True)
+        used = {}
+        for package, versions in PACKAGES.items():
+            for version, digest in versions.items():
+                before = set(tmp.glob("*.deb"))
+                if subprocess.run(["apt-get", "download", "-q", f"{package}={version}"], cwd=tmp,
+                                  capture_output=True).returncode == 0:
+                    (deb,) = set(tmp.glob("*.deb")) - before
+                    actual = hashlib.sha256(deb.read_bytes()).hexdigest()
+                    if actual != digest:
+                        raise SystemExit(f"{deb.name}: sha256 {actual}, pinned {digest}")
+                    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], check=True)
+                    used[package] = version
+                    break
+            else:
+                raise SystemExit(f"{package}: none of the pinned versions {list(versions)} is on the mirror; pin the "
+                                 f"current one (apt-cache madison {package}) with its sha256")
         lines, seen = [], set()
         for value in strings(tmp / "root"):
             for line in value.splitlines():
@@ -82,7 +97,7 @@ def main() -> None:
                     lines.append(line)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "te_strings.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"{len(lines)} Telugu lines -> {OUT / 'te_strings.txt'}")
+    print(f"{len(lines)} Telugu lines -> {OUT / 'te_strings.txt'} (from {', '.join(f'{p}={v}' for p, v in used.items())})")
 
 
 if __name__ == "__main__":
