@@ -10,7 +10,7 @@ that bench/telugu_strings.py writes), up to the `adapt` target; then prints and 
 generated characters per second on the same prompts, training sentences per second.
 
     .venv/bin/python bench/adapt.py [--text FILE] [--pieces 400] [--sentences 10188] [--model smollm2_135m]
-        [--measure-sentences 35] [--prompts 8] [--chars 64] [--cores 2]
+        [--measure-sentences 35] [--prompts 8] [--chars 64] [--inits mean overlap] [--cores 2]
 
 On a 2-core CPU an adaptation costs about 3-6 s per 512 tokens under SmolLM2's own tokenizer
 (about 110 tokens a sentence): the whole text is hours, so `--sentences` takes its first N lines.
@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--measure-sentences", type=int, default=None, help="test pairs measured (default: all)")
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--chars", type=int, default=64)
+    parser.add_argument("--inits", nargs="+", default=["mean", "overlap"], help="adapt.inits compared")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--work", default="/tmp/telugu-llm-bench-adapt")
     args = parser.parse_args()
@@ -59,7 +60,7 @@ def main() -> None:
         "train": {"models": [args.model]},
         "vocab": {"extend": {args.model: {"pieces": args.pieces}}, "sources": ["file"], "text_path": str(text),
                   "curve": []},
-        "adapt": {"enabled": True, "sources": ["file"], "text_path": str(text), "max_sentences": args.sentences,
+        "adapt": {"enabled": True, "inits": args.inits, "sources": ["file"], "text_path": str(text), "max_sentences": args.sentences,
                   "measure": {"sentences": args.measure_sentences, "prompts": args.prompts, "max_new_chars": args.chars}},
     }
     (work / "bench_adapt.yaml").write_text(yaml.safe_dump(overrides, allow_unicode=True))
@@ -72,7 +73,7 @@ def main() -> None:
     twin = f"{args.model}_te{args.pieces}"
     measures = work / "results" / "adapt" / args.model
     summary = json.loads((measures / "measures.json").read_text())
-    rows = adaptation_rows(model=args.model, twin=twin, inits=["mean", "overlap"], lang="te",
+    rows = adaptation_rows(model=args.model, twin=twin, inits=args.inits, lang="te",
                            items=read_items(measures / "measures.parquet"), summary=summary, confidence=0.95)
     print(f"adapted on {args.sentences or 'every'} line(s) of {text.name}; measured on {summary['sentences']} test "
           f"pairs and {len(summary['prompts'])} prompts; workflow {seconds:.0f} s\n")

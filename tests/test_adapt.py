@@ -196,6 +196,21 @@ def test_adapted_rows_are_kept_when_training_or_evaluation_loads_them(extended, 
         extend_model(base, extension, size, model_name="tiny_llama_te600", tokenizer="llama2_te600", rows_ready=True)
 
 
+def test_a_long_adaptation_logs_its_progress(extended, tmp_path, caplog):
+    """About 20 progress lines whatever the length, the last at the final step (a 30k-sentence
+    adaptation of a 7B model runs for hours)."""
+    caplog.set_level("INFO", logger="telugu_llm.adapt.run")
+    facts = adapt(name="tiny_llama", model_dir=extended["model"], tokenizer_dir=extended["base_tokenizer"],
+                  sentences=TRAIN_TE[:3], init=None, settings=settings_of(seq_len=16, batch_size=1, lora_r=2),
+                  out_dir=tmp_path / "m", facts_path=tmp_path / "f.json")
+    steps = [int(m.group(1)) for m in (re.search(rf"tiny_llama: step (\d+) of {facts['steps']}, loss", r.message)
+                                       for r in caplog.records) if m]
+    every = facts["steps"] // 20
+    assert every >= 1 and steps == list(range(every, facts["steps"] + 1, every)) + (
+        [facts["steps"]] if facts["steps"] % every else []), (facts["steps"], steps)
+    assert 20 <= len(steps) <= 40
+
+
 def test_an_adaptation_without_text_is_one_error(extended, tmp_path):
     with pytest.raises(InputError, match="adapt.sources: no adaptation text"):
         adapt(name="tiny_llama", model_dir=extended["model"], tokenizer_dir=extended["base_tokenizer"], sentences=[],

@@ -136,7 +136,7 @@ def adapt(*, name: str, model_dir: Path, tokenizer_dir: Path, sentences: list[st
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / total)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     generator = torch.Generator().manual_seed(settings.seed)
-    losses, tokens_trained = [], 0
+    losses, tokens_trained, every = [], 0, max(1, total // 20)
     model.train()
     start = time.perf_counter()
     for _ in range(settings.epochs):
@@ -152,6 +152,9 @@ def adapt(*, name: str, model_dir: Path, tokenizer_dir: Path, sentences: list[st
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(round(loss.item(), 4))
+            if len(losses) % every == 0 or len(losses) == total:  # progress of a long run, about 20 lines
+                log.info("%s: step %d of %d, loss %.3f, %.0f s", name, len(losses), total, losses[-1],
+                         time.perf_counter() - start)
             tokens_trained += int(mask.sum())
     seconds = time.perf_counter() - start
     model = model.merge_and_unload()
