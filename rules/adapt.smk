@@ -15,6 +15,7 @@ rule adapt_run:
         init="none|mean|overlap",
     params:
         settings=adapt_settings(),
+        budget=adapt_budget,
         sources=ADAPT["sources"],
         max_sentences=ADAPT["max_sentences"],
         lang=LANG,

@@ -330,9 +330,19 @@ def adapt_text_inputs():
     return inputs
 
 
+def adapt_budget(wildcards):
+    """adapt.budget of an extended model's adaptation (None for the base's, which a budget edit
+    does not re-run)."""
+    return ADAPT["budget"] if config["models"][wildcards.model].get("extends") else None
+
+
 def adapt_run_inputs(wildcards):
-    return {"model": f"{MODEL_DIR}/{config['models'][wildcards.model].get('extends') or wildcards.model}",
-            "tokenizer": f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}", **adapt_text_inputs()}
+    base = config["models"][wildcards.model].get("extends")
+    inputs = {"model": f"{MODEL_DIR}/{base or wildcards.model}",
+              "tokenizer": f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}", **adapt_text_inputs()}
+    if base and ADAPT["budget"] == "tokens":  # the base's steps on the same text, counted with its tokenizer
+        inputs["base_tokenizer"] = f"{TOKENIZER_DIR}/{config['models'][base]['tokenizer']}"
+    return inputs
 
 
 def adapt_systems(model):

@@ -12,7 +12,7 @@ import torch
 
 from telugu_llm.adapt.init import init_parts, overlap_parts
 from telugu_llm.adapt.pack import batches, pack
-from telugu_llm.adapt.run import AdaptSettings, adapt, adapted_layers
+from telugu_llm.adapt.run import AdaptSettings, adapt, adapted_layers, baseline_rows
 from telugu_llm.adapt.run import settings_of as adapt_settings_of
 from telugu_llm.atomic import write_json
 from telugu_llm.config import check_config
@@ -166,7 +166,7 @@ def test_an_adaptation_trains_the_new_rows_and_the_outer_layers_and_keeps_the_re
     assert torch.equal(twin["model.norm.weight"], base["model.norm.weight"])
     facts = adapted["overlap"]["facts"]
     assert facts["init"] == "overlap" and facts["layers"] == [0, 3] and facts["new_rows"] == len(extension["pieces"])
-    assert facts["steps"] == 2 * math.ceil(facts["rows"] / 4) and facts["text"]["sentences"] == 40
+    assert facts["steps"] == math.ceil(2 * facts["rows"] / 4) and facts["text"]["sentences"] == 40
     assert facts["loss_last"] < facts["loss_first"]
     assert json.loads((extended["root"] / "adapted" / "overlap" / "adaptation.json").read_text())["steps"] == facts["steps"]
     assert is_adapted(adapted["overlap"]["dir"]) and not is_adapted(extended["model"])
@@ -194,6 +194,24 @@ def test_adapted_rows_are_kept_when_training_or_evaluation_loads_them(extended, 
     base = AutoModelForCausalLM.from_pretrained(adapted["none"]["dir"])
     with pytest.raises(InputError, match="models.tiny_llama_te600.tokenizer: the adapted weights have 32000 embedding rows"):
         extend_model(base, extension, size, model_name="tiny_llama_te600", tokenizer="llama2_te600", rows_ready=True)
+
+
+def test_a_token_budget_trains_the_extension_as_many_steps_and_tokens_as_its_baseline(extended, tmp_path):
+    settings = settings_of(seq_len=16, batch_size=4, lora_r=2)
+    runs = {}
+    for name, tokenizer, init in (("tiny_llama", extended["base_tokenizer"], None),
+                                  ("tiny_llama_te600", extended["tokenizer"], "mean")):
+        rows = None if init is None else baseline_rows(extended["base_tokenizer"], TRAIN_TE[:5], settings)
+        runs[name] = adapt(name=name, model_dir=extended["model"], tokenizer_dir=tokenizer, sentences=TRAIN_TE[:5],
+                           init=init, settings=settings, out_dir=tmp_path / name / "m",
+                           facts_path=tmp_path / name / "f.json", rows=rows)
+    base, twin = runs["tiny_llama"], runs["tiny_llama_te600"]
+    assert base["budget"] == "text" and base["passes"] == 1 and base["steps"] == math.ceil(base["rows"] / 4)
+    assert twin["budget"] == "tokens" and twin["steps"] == base["steps"]
+    assert twin["text"]["tokens"] < base["text"]["tokens"] / 2 and twin["passes"] > 2  # its shorter spelling, again
+    # as many rows of 16 tokens: the same tokens trained but for the last row of each pass, which is shorter
+    assert 0 <= base["tokens_trained"] - twin["tokens_trained"] <= 15 * math.ceil(twin["passes"])
+    assert twin["sentences_per_second"] == pytest.approx(5 * twin["passes"] / twin["train_seconds"])
 
 
 def test_a_long_adaptation_logs_its_progress(extended, tmp_path, caplog):

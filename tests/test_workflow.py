@@ -144,6 +144,9 @@ def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
         "report": 1, "all": 1}
     curve = write_config(built_workflow, "c.yaml", {"vocab": {"curve": [100, 200]}})
     assert planned_jobs(built_workflow, "--configfile", curve) == {"vocab_curve": 1, "report": 1, "all": 1}
+    budget = write_config(built_workflow, "a.yaml", {"adapt": {"budget": "text"}})
+    assert planned_jobs(built_workflow, "--configfile", budget) == {  # the twin's adaptations, not SmolLM2's own
+        "adapt_run": 2, "adapt_measure": 1, "vocab_compare": 1, "report": 1, "all": 1}
 
 
 def test_a_training_edit_reruns_only_that_models_runs(built_workflow):

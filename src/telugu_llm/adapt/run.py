@@ -6,8 +6,9 @@ initialised first (`adapt.init`) and trained (peft's `trainable_token_indices`);
 `target_modules` of the top and bottom `layers` layers (all layers with `layers: null`) train
 beside them, as Yamaguchi, Villavicencio and Aletras (2024) adapt the new rows plus the top and
 bottom two layers. The same settings adapt the base model with its own tokenizer (no new rows): the
-fair baseline, on the same sentences for the same epochs. The two see the same text; the extended
-tokenizer spells it in fewer tokens, so it takes fewer rows and steps (both are recorded).
+fair baseline, on the same sentences. The extended tokenizer spells them in fewer tokens, so on as
+many rows of tokens (adapt.budget: tokens, `baseline_rows`) the extension passes over the text
+more often; with adapt.budget: text it takes the same epochs in fewer steps (both are recorded).
 
 The result is merged (LoRA and new rows written into the weights) and saved as safetensors, with
 source.json as every weights resource has and adaptation.json: the settings, the text's counts and
@@ -104,12 +105,32 @@ def load_system(model_dir: Path, tokenizer_dir: Path, *, name: str, init: str | 
     return model, tokenizer, new_rows
 
 
+def baseline_rows(base_tokenizer_dir: Path, sentences: list[str], settings: AdaptSettings) -> int:
+    """The rows of `seq_len` tokens the base's adaptation trains on `sentences` with its own tokenizer
+    in `epochs` passes (adapt.budget: tokens): the extended model trains on as many."""
+    return len(pack(load_tokenizer(str(base_tokenizer_dir)), sentences, settings.seq_len).rows) * settings.epochs
+
+
+def row_order(n_rows: int, total: int, generator) -> list[int]:
+    """`total` row indices: passes over the `n_rows` rows, each in a new seeded order, the last cut
+    where the total ends (batches run on across passes)."""
+    import torch
+
+    order: list[int] = []
+    while len(order) < total:
+        order += torch.randperm(n_rows, generator=generator).tolist()
+    return order[:total]
+
+
 def adapt(*, name: str, model_dir: Path, tokenizer_dir: Path, sentences: list[str], init: str | None,
-          settings: AdaptSettings, out_dir: Path, facts_path: Path, text_facts: dict | None = None) -> dict:
+          settings: AdaptSettings, out_dir: Path, facts_path: Path, text_facts: dict | None = None,
+          rows: int | None = None) -> dict:
     """Adapt the model of `model_dir` read with the tokenizer of `tokenizer_dir` (extended or not) on
     `sentences`; write the merged model to `out_dir` and the facts to `facts_path` (adaptation.json),
-    and return them. `init`: the
-    new rows' initialisation (adapt.init; None for a tokenizer that was not extended)."""
+    and return them. `init`: the new rows' initialisation (adapt.init; None for a tokenizer that was
+    not extended). `rows`: train on this many rows of `seq_len` tokens, passing over the text again
+    (in a new order each pass) until they are done (adapt.budget: tokens, `baseline_rows`); None,
+    `settings.epochs` passes."""
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -131,31 +152,29 @@ def adapt(*, name: str, model_dir: Path, tokenizer_dir: Path, sentences: list[st
     for p in trainable:  # adapter weights in float32 (bfloat16 updates of a small learning rate round to 0)
         p.data = p.data.float()
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
-    steps_per_epoch = math.ceil(len(packed.rows) / settings.batch_size)
-    total = steps_per_epoch * settings.epochs
+    generator = torch.Generator().manual_seed(settings.seed)
+    order = row_order(len(packed.rows), rows if rows is not None else len(packed.rows) * settings.epochs, generator)
+    total = math.ceil(len(order) / settings.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / total)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    generator = torch.Generator().manual_seed(settings.seed)
     losses, tokens_trained, every = [], 0, max(1, total // 20)
     model.train()
     start = time.perf_counter()
-    for _ in range(settings.epochs):
-        order = torch.randperm(len(packed.rows), generator=generator).tolist()
-        for ids, mask, labels in batches(packed.rows, settings.batch_size, pad, order):
-            with torch.autocast(device_type=device, dtype=dtype, enabled=dtype != torch.float32):
-                loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
-            if not torch.isfinite(loss):
-                raise InputError(f"adapt: {name}'s loss is {loss.item()} at step {len(losses) + 1}: lower "
-                                 "adapt.learning_rate")
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(round(loss.item(), 4))
-            if len(losses) % every == 0 or len(losses) == total:  # progress of a long run, about 20 lines
-                log.info("%s: step %d of %d, loss %.3f, %.0f s", name, len(losses), total, losses[-1],
-                         time.perf_counter() - start)
-            tokens_trained += int(mask.sum())
+    for ids, mask, labels in batches(packed.rows, settings.batch_size, pad, order):
+        with torch.autocast(device_type=device, dtype=dtype, enabled=dtype != torch.float32):
+            loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
+        if not torch.isfinite(loss):
+            raise InputError(f"adapt: {name}'s loss is {loss.item()} at step {len(losses) + 1}: lower "
+                             "adapt.learning_rate")
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(round(loss.item(), 4))
+        if len(losses) % every == 0 or len(losses) == total:  # progress of a long run, about 20 lines
+            log.info("%s: step %d of %d, loss %.3f, %.0f s", name, len(losses), total, losses[-1],
+                     time.perf_counter() - start)
+        tokens_trained += int(mask.sum())
     seconds = time.perf_counter() - start
     model = model.merge_and_unload()
     model.to(dtype)
@@ -163,9 +182,10 @@ def adapt(*, name: str, model_dir: Path, tokenizer_dir: Path, sentences: list[st
              "layers": layers if layers is not None else "all", "new_rows": len(next(iter(new_rows.values()))) if new_rows else 0,
              "trainable_parameters": sum(p.numel() for p in trainable), "text": {**(text_facts or {}),
              "sentences": packed.sentences, "characters": packed.characters, "tokens": packed.tokens},
-             "rows": len(packed.rows), "steps": len(losses), "tokens_trained": tokens_trained,
+             "rows": len(packed.rows), "steps": len(losses), "budget": "text" if rows is None else "tokens",
+             "passes": tokens_trained / packed.tokens, "tokens_trained": tokens_trained,
              "loss_first": losses[0], "loss_last": losses[-1], "losses": losses, "train_seconds": seconds,
-             "sentences_per_second": packed.sentences * settings.epochs / seconds,
+             "sentences_per_second": packed.sentences * (tokens_trained / packed.tokens) / seconds,
              "tokens_per_second": tokens_trained / seconds, "versions": versions()}
     base_source = json.loads((Path(model_dir) / SOURCE_JSON).read_text())
     with atomic_directory(Path(out_dir)) as tmp:
