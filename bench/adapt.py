@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=64)
     parser.add_argument("--inits", nargs="+", default=["mean", "overlap"], help="adapt.inits compared")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--rerun-triggers", nargs="+", default=None,
+                        help="Snakemake's (e.g. mtime: keep the work folder's adaptations whatever the code's edits)")
     parser.add_argument("--work", default="/tmp/telugu-llm-bench-adapt")
     args = parser.parse_args()
     text = Path(args.text).resolve()
@@ -66,7 +68,8 @@ def main() -> None:
     (work / "bench_adapt.yaml").write_text(yaml.safe_dump(overrides, allow_unicode=True))
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(args.cores), "adapt",
-                           "--configfile", "bench_adapt.yaml"], cwd=work, capture_output=True, text=True)
+                           "--configfile", "bench_adapt.yaml",
+                           *(["--rerun-triggers", *args.rerun_triggers] if args.rerun_triggers else [])], cwd=work, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"the workflow failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
