@@ -55,7 +55,11 @@ def tiny(tmp_path_factory, tokenizer_dirs):
     return out
 
 
-def settings(arch: str, recipe: str = "corrected", compute_dtype: str = "bfloat16", **training) -> RunSettings:
+def settings(arch: str, recipe: str = "corrected", compute_dtype: str = "bfloat16", recipe_choices: dict | None = None,
+             **training) -> RunSettings:
+    """A tiny model's run settings. `recipe_choices` change the shipped recipe's (the corrected
+    recipe computes in bfloat16 wherever the CPU has it natively, AMX or AVX512-BF16, whatever
+    `compute_dtype` says: `{"compute_dtype": "model"}` pins it)."""
     spec = {"tokenizer": "llama2" if arch == "llama" else "mistral",
             "template": "llama2_study" if arch == "llama" else "mistral_study", "max_length": 128,
             "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
@@ -63,7 +67,8 @@ def settings(arch: str, recipe: str = "corrected", compute_dtype: str = "bfloat1
             "training": {"max_steps": 6, "batch_size": 4, "learning_rate": 0.01, "warmup_ratio": 0.0, "logging_steps": 2,
                          "eval_steps": 6, "save_steps": 2, "gradient_checkpointing": False, "seed": 1, **training}}
     return run_settings(f"tiny_{arch}", "samanantar", with_defaults(spec, "$defs/model"), device="cpu",
-                        recipe=shipped_recipe(recipe), subset="all", seed=spec["training"]["seed"])
+                        recipe={**shipped_recipe(recipe), **(recipe_choices or {})}, subset="all",
+                        seed=spec["training"]["seed"])
 
 
 def test_pad_token_is_distinct_from_eos(tokenizer_dirs):
@@ -192,8 +197,10 @@ def test_a_recipe_makes_the_example_it_says(choices, max_length, expected):
 def test_adapters_are_bfloat16_only_under_bf16_mixed_precision(tiny, tmp_path, compute_dtype, bf16, adapter_dtype):
     """trl casts a 4-bit model's adapters to bfloat16 whatever the run computes in; a float32 run
     (the default's on a CPU without native bfloat16) keeps them float32, or every adapter product is
-    emulated bfloat16."""
-    _, _, info = prepare(settings=settings("llama", compute_dtype=compute_dtype), model_dir=tiny["llama"]["model"],
+    emulated bfloat16. The float32 run's dtype is pinned (recipe compute_dtype: model): on a CPU with
+    native bfloat16 the corrected recipe would otherwise compute in bfloat16."""
+    run = settings("llama", compute_dtype=compute_dtype, recipe_choices={"compute_dtype": "model"})
+    _, _, info = prepare(settings=run, model_dir=tiny["llama"]["model"],
                          tokenizer_dir=tiny["llama"]["tokenizer"], prompts_dir=tiny["llama"]["prompts"],
                          checkpoint_dir=tmp_path / "ckpt")
     assert (info["bf16"], info["adapter_dtype"], info["compute_dtype"]) == (bf16, adapter_dtype, compute_dtype)
@@ -495,8 +502,8 @@ def test_a_loss_that_is_not_a_number_stops_the_run_naming_the_step(tiny, tmp_pat
     from telugu_llm.train.callbacks import NonFiniteLoss
 
     with pytest.raises(NonFiniteLoss, match=r"^the loss is (nan|inf) at step \d+ \(compute dtype float32\); the run is stopped"):
-        train(settings=settings("llama", compute_dtype="float32", learning_rate=1e25, max_steps=12,
-                                logging_steps=1),
+        train(settings=settings("llama", compute_dtype="float32", recipe_choices={"compute_dtype": "model"},
+                                learning_rate=1e25, max_steps=12, logging_steps=1),
               model_dir=tiny["llama"]["model"], tokenizer_dir=tiny["llama"]["tokenizer"],
               prompts_dir=tiny["llama"]["prompts"], out_dir=tmp_path / "out", checkpoint_root=tmp_path / "ckpt")
     assert not (tmp_path / "out" / "adapter").exists()
