@@ -176,6 +176,7 @@ def adapt(*, name: str, model_dir: Path, tokenizer_dir: Path, sentences: list[st
                      time.perf_counter() - start)
         tokens_trained += int(mask.sum())
     seconds = time.perf_counter() - start
+    passes = tokens_trained / packed.tokens
     model = model.merge_and_unload()
     model.to(dtype)
     facts = {"name": name, "init": init, "settings": asdict(settings), "device": device, "dtype": str(dtype).split(".")[-1],
@@ -183,9 +184,9 @@ def adapt(*, name: str, model_dir: Path, tokenizer_dir: Path, sentences: list[st
              "trainable_parameters": sum(p.numel() for p in trainable), "text": {**(text_facts or {}),
              "sentences": packed.sentences, "characters": packed.characters, "tokens": packed.tokens},
              "rows": len(packed.rows), "steps": len(losses), "budget": "text" if rows is None else "tokens",
-             "passes": tokens_trained / packed.tokens, "tokens_trained": tokens_trained,
+             "passes": passes, "tokens_trained": tokens_trained,
              "loss_first": losses[0], "loss_last": losses[-1], "losses": losses, "train_seconds": seconds,
-             "sentences_per_second": packed.sentences * (tokens_trained / packed.tokens) / seconds,
+             "sentences_per_second": packed.sentences * passes / seconds,
              "tokens_per_second": tokens_trained / seconds, "versions": versions()}
     base_source = json.loads((Path(model_dir) / SOURCE_JSON).read_text())
     with atomic_directory(Path(out_dir)) as tmp:
