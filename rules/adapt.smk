@@ -18,6 +18,7 @@ rule adapt_run:
         budget=adapt_budget,
         sources=ADAPT["sources"],
         max_sentences=ADAPT["max_sentences"],
+        replay=canonical(REPLAY),
         lang=LANG,
     threads: model_threads
     resources:  # the model whole, not quantized, in its compute dtype, with AdamW on LoRA and new rows

@@ -321,12 +321,17 @@ def adapt_settings():
     return canonical(adapt_settings_of(ADAPT, device=config["train"]["device"]))
 
 
+REPLAY = ADAPT["replay"] if ADAPT["replay"]["share"] else {"share": 0}  # its sources matter only with a share
+
+
 def adapt_text_inputs():
     inputs = {"shards": f"{SAMANANTAR_DIR}/shards"}
-    if "guanaco" in ADAPT["sources"]:
+    if "guanaco" in ADAPT["sources"] or "guanaco" in REPLAY.get("sources", []):
         inputs["guanaco"] = f"{GUANACO_DIR}/shards"
     if "file" in ADAPT["sources"]:
         inputs["text"] = ADAPT["text_path"]
+    if "file" in REPLAY.get("sources", []):
+        inputs["replay_text"] = REPLAY["text_path"]
     return inputs
 
 
@@ -340,7 +345,7 @@ def adapt_run_inputs(wildcards):
     base = config["models"][wildcards.model].get("extends")
     inputs = {"model": f"{MODEL_DIR}/{base or wildcards.model}",
               "tokenizer": f"{TOKENIZER_DIR}/{config['models'][wildcards.model]['tokenizer']}", **adapt_text_inputs()}
-    if base and ADAPT["budget"] == "tokens":  # the base's steps on the same text, counted with its tokenizer
+    if base and (ADAPT["budget"] == "tokens" or REPLAY["share"]):  # the base's rows and replay share, counted with its tokenizer
         inputs["base_tokenizer"] = f"{TOKENIZER_DIR}/{config['models'][base]['tokenizer']}"
     return inputs
 

@@ -1,6 +1,7 @@
 """The adaptation stage (issue 23): initialisations of the new rows, packed text, continued
 pretraining of an extended model and of its base, the held-out measures and their comparison rows."""
 
+import itertools
 import json
 import math
 import re
@@ -12,6 +13,7 @@ import torch
 
 from telugu_llm.adapt.init import init_parts, overlap_parts
 from telugu_llm.adapt.pack import batches, pack
+from telugu_llm.adapt.replay import english_sentences, interleave, mix, token_counts
 from telugu_llm.adapt.run import AdaptSettings, adapt, adapted_layers, baseline_rows
 from telugu_llm.adapt.run import settings_of as adapt_settings_of
 from telugu_llm.atomic import write_json
@@ -24,7 +26,7 @@ from telugu_llm.resources import SOURCE_JSON
 from telugu_llm.tokens.tokenizer import piece_bytes
 from telugu_llm.vocab.embeddings import extend_model, is_adapted, mean_parts, read_extension
 
-from test_vocab import TRAIN_TE, build
+from test_vocab import TRAIN_EN, TRAIN_TE, build
 
 LAYERS = 4
 REPO = Path(__file__).resolve().parents[1]
@@ -236,6 +238,86 @@ def test_an_adaptation_without_text_is_one_error(extended, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+# --- English replay -------------------------------------------------------------------------------
+
+def test_english_replay_is_spread_evenly_in_both_lists_orders():
+    assert interleave(list("abcd"), list("xy")) == list("axbcyd")
+    assert interleave(list("ab"), []) == list("ab") and interleave([], list("xy")) == list("xy")
+    mixed = interleave([f"t{i}" for i in range(300)], [f"e{j}" for j in range(100)])
+    english = [i for i, s in enumerate(mixed) if s.startswith("e")]
+    assert [mixed[i] for i in english] == [f"e{j}" for j in range(100)]
+    assert max(b - a for a, b in zip(english, english[1:])) == 4  # one in every four, never bunched
+
+
+def test_english_replay_is_the_share_asked_of_the_base_tokens_the_same_mixture_for_every_system(extended):
+    base = load_tokenizer(str(extended["base_tokenizer"]))
+    text, english = TRAIN_TE[:40], TRAIN_EN
+    mixture = mix(text, english, 0.25, base)
+    facts = mixture.facts
+    te_tokens = sum(token_counts(base, text))
+    assert facts["text_tokens"] == te_tokens == pack(base, text, 64).tokens  # counted as packing streams them
+    chosen = english[:facts["sentences"]]  # the first, in order
+    assert facts["tokens"] == sum(token_counts(base, chosen)) and "short" not in facts
+    last = token_counts(base, chosen)[-1]
+    assert facts["tokens"] - last < te_tokens / 3 <= facts["tokens"]  # 25 % of the mixture: a third of the text's
+    assert 0.25 <= facts["share"] < 0.25 + last / te_tokens
+    assert sorted(mixture.sentences) == sorted(text + chosen)
+    assert [s for s in mixture.sentences if s in set(text)] == text  # the text's order kept
+    assert mix(text, english, 0.25, base).facts["sha256"] == facts["sha256"]  # what each system's run computes
+    # the extension spells the Telugu in fewer tokens: the same mixture is a larger English share of its tokens
+    twin = load_tokenizer(str(extended["tokenizer"]))
+    twin_share = sum(token_counts(twin, chosen)) / sum(token_counts(twin, mixture.sentences))
+    assert twin_share > 0.4
+    none = mix(text, english, 0, base)
+    assert none.sentences == text and none.facts == {"share_asked": 0.0, "sha256": none.facts["sha256"]}
+
+
+def test_english_replay_short_of_the_share_asked_uses_all_and_says_so(extended):
+    base = load_tokenizer(str(extended["base_tokenizer"]))
+    mixture = mix(TRAIN_TE[:40], iter(TRAIN_EN[:3]), 0.5, base)
+    facts = mixture.facts
+    assert facts["sentences"] == 3 and len(mixture.sentences) == 43
+    assert facts["share"] < 0.5 and re.fullmatch(
+        r"the replay sources hold [\d,]+ English tokens, \d+\.\d% of the mixture's \(adapt.replay.share asks 50%\): "
+        r"all are used", facts["short"])
+
+
+def test_english_replay_never_reads_held_out_english(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for split, pairs in (("train", [("Kept one.", "a"), ("Held out.", "b"), ("", "c"), ("Kept two.", "d")]),
+                         ("validation", [("Held out.", "x")]), ("test", [("Tested.", "y")])):
+        (tmp_path / split).mkdir()
+        pq.write_table(pa.table({"src": [p[0] for p in pairs], "tgt": [p[1] for p in pairs]}),
+                       tmp_path / split / "part-00000.parquet")
+    (tmp_path / "en.txt").write_text("Tested.\nFrom a file.\n", encoding="utf-8")
+    (tmp_path / "guanaco" / "train").mkdir(parents=True)
+    turns = [[{"role": "user", "content": "An English turn.\nIts second line."}], [{"role": "user", "content": "Hola."}]]
+    pq.write_table(pa.table({"lang": ["en", "es"], "turns": turns}), tmp_path / "guanaco" / "train" / "part-00000.parquet")
+    counts = {}
+    english = english_sentences(sources=["samanantar", "guanaco", "file"], samanantar_dir=tmp_path,
+                                guanaco_dir=tmp_path / "guanaco", text_path=str(tmp_path / "en.txt"), counts=counts)
+    assert list(english) == ["Kept one.", "Kept two.", "An English turn.", "Its second line.", "From a file."]
+    assert counts["samanantar"] == {"read": 4, "empty": 1, "held_out": 1, "used": 2}
+    assert counts["guanaco"] == {"read": 2, "empty": 0, "held_out": 0, "used": 2}  # its English turns only
+    assert counts["file"] == {"read": 2, "empty": 0, "held_out": 1, "used": 1}
+
+
+def test_english_replay_reads_its_sources_only_as_far_as_the_share_needs(extended):
+    """At paper scale the training split's English is 4.9M sentences: the mixture takes what it needs."""
+    base = load_tokenizer(str(extended["base_tokenizer"]))
+    read = []
+
+    def english():
+        for n in itertools.count():
+            read.append(n)
+            yield f"English sentence number {n} of a very long source."
+
+    mixture = mix(TRAIN_TE[:40], english(), 0.25, base)
+    assert 10 < mixture.facts["sentences"] < len(read) <= mixture.facts["sentences"] + 1024
+
+
 # --- measures -------------------------------------------------------------------------------------
 
 def test_bits_per_character_count_the_sentences_own_tokens_and_characters(extended, adapted):
@@ -328,6 +410,13 @@ def test_adaptation_without_an_extended_model_or_enabled_stage_is_refused(tmp_pa
         check_config(_config(sources=["file"]))
     with pytest.raises(InputError, match=f"config key adapt.text_path: file {tmp_path}/none.txt does not exist"):
         check_config(_config(sources=["file"], text_path=str(tmp_path / "none.txt")))
+    with pytest.raises(InputError, match="config key adapt.replay.text_path: required when adapt.replay.sources has file"):
+        check_config(_config(replay={"share": 0.2, "sources": ["file"]}))
+    with pytest.raises(InputError, match=f"config key adapt.replay.text_path: file {tmp_path}/en.txt does not exist"):
+        check_config(_config(replay={"share": 0.2, "sources": ["file"], "text_path": str(tmp_path / "en.txt")}))
+    with pytest.raises(InputError, match=r"adapt.replay.share.*0.95"):
+        check_config(_config(replay={"share": 0.95}))
+    check_config(_config(replay={"share": 0, "sources": ["file"]}))  # no replay: its sources are not read
     check_config(_config())
 
 

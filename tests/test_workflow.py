@@ -147,6 +147,12 @@ def test_a_tokenizer_or_prompt_edit_reruns_only_its_dependants(built_workflow):
     budget = write_config(built_workflow, "a.yaml", {"adapt": {"budget": "text"}})
     assert planned_jobs(built_workflow, "--configfile", budget) == {  # the twin's adaptations, not SmolLM2's own
         "adapt_run": 2, "adapt_measure": 1, "vocab_compare": 1, "report": 1, "all": 1}
+    replay = write_config(built_workflow, "r.yaml", {"adapt": {"replay": {"share": 0.5}}})
+    assert planned_jobs(built_workflow, "--configfile", replay) == {  # every system reads the new mixture
+        "adapt_run": 3, "adapt_measure": 1, "vocab_compare": 1, "report": 1, "all": 1}
+    no_replay = write_config(built_workflow, "r0.yaml", {"adapt": {"replay": {"share": 0, "sources": ["guanaco"]}}})
+    assert planned_jobs(built_workflow, "--configfile", no_replay) == planned_jobs(  # without a share, no sources read
+        built_workflow, "--configfile", write_config(built_workflow, "r1.yaml", {"adapt": {"replay": {"share": 0}}}))
 
 
 def test_a_training_edit_reruns_only_that_models_runs(built_workflow):
@@ -396,9 +402,17 @@ def test_the_default_extends_smollm2s_vocabulary_and_measures_what_it_buys(built
     bits = claim.set_index("measure").loc["bits per character (te)"]
     assert bits["n"] == 4 and bits["base"] > 0 and bits["ci_low"] <= bits["diff"] <= bits["ci_high"]
     assert "the same 4 test sentences" in bits["method"]
+    replays = []
     for init in ("none", "mean", "overlap"):
         model = "smollm2_135m" if init == "none" else TWIN[0]
         assert list((results / "adapt" / model / init / "model").glob("*.safetensors"))
+        facts = json.loads((results / "adapt" / model / init / "adaptation.json").read_text())
+        replays.append(facts["text"]["replay"])
+        assert facts["text"]["sentences"] == 24 + replays[-1]["sentences"]  # Telugu and its English replay
+    # English replay: the training split's English, a quarter of SmolLM2's tokens, the same mixture for all
+    assert replays[0]["share_asked"] == 0.25 and 0.25 <= replays[0]["share"] < 0.3 and "short" not in replays[0]
+    assert replays[0]["sources"]["samanantar"]["read"] == 271 and replays[0]["sentences"] > 10
+    assert all(r == replays[0] for r in replays)
     rows = runs.set_index("measure")
     tokens = rows.loc["tokens per training example"]
     assert tokens["extended"] < tokens["base"] / 2 and tokens["ci_high"] < 0 and tokens["n"] == 400
@@ -409,3 +423,4 @@ def test_the_default_extends_smollm2s_vocabulary_and_measures_what_it_buys(built
     assert curve["premium"].is_monotonic_decreasing and curve["premium"].iloc[-1] < curve["premium"].iloc[0] / 2
     html = (results / "report.html").read_text()
     assert "Vocabulary extension" in html and "before and after" in html and TWIN[1] in html
+    assert "<th>English replay</th>" in html and f'<td class="num">{replays[0]["share"]:.0%}</td>' in html

@@ -73,6 +73,8 @@ def check_adapt(config: dict) -> None:
     if not extensions(config):
         return  # nothing to adapt: the default's adapt.enabled, inherited by a config without an extension
     check_text_source(adapt, "adapt")
+    if adapt["replay"]["share"]:
+        check_text_source(adapt["replay"], "adapt.replay")
 
 
 def check_vocab(config: dict) -> None:

@@ -100,6 +100,17 @@ def adaptation_findings(comparison: pd.DataFrame, confidence: float) -> list[str
     return out
 
 
+def _replay(adaptation: dict) -> str:
+    """The English replay's share of the base model's tokens (adapt.replay), and the share asked where
+    the sources held fewer."""
+    replay = adaptation.get("text", {}).get("replay") if adaptation else None
+    if not replay:
+        return "–"
+    if not replay["share_asked"]:
+        return "none"
+    return f"{replay['share']:.0%}" + (f" (asked {replay['share_asked']:.0%})" if "short" in replay else "")
+
+
 def adaptation_systems(measures: list[Path], lang: str) -> list[dict]:
     """One row per system the adaptation stage measured (measures.json): its held-out measures,
     its adaptation's steps and loss, and the continuation it generated for the first prompt."""
@@ -113,6 +124,7 @@ def adaptation_systems(measures: list[Path], lang: str) -> list[dict]:
                          "bits_en": number(float(system["bits_en"])),
                          "chars_per_second": number(float(system["chars_per_second"])),
                          "sentences_per_second": number(float(adaptation["sentences_per_second"])) if adaptation else "–",
+                         "replay": _replay(adaptation),
                          "steps": adaptation.get("steps", "–"),
                          "loss": f"{adaptation['loss_first']:.3f} → {adaptation['loss_last']:.3f}" if adaptation else "–",
                          "prompt": clip(example.get("prompt", ""), SHOWN_CHARS),

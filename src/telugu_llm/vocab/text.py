@@ -136,7 +136,7 @@ def gather(*, sources: list[str], samanantar_dir: Path, subset_dir: Path | None,
     return learning_text(parts, held_out, max_sentences, lang=lang, file_path=text_path, key=key)
 
 
-def _file_lines(path: Path, key: str) -> Iterator[str]:
+def file_lines(path: Path, key: str) -> Iterator[str]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
             try:
@@ -145,7 +145,7 @@ def _file_lines(path: Path, key: str) -> Iterator[str]:
                 raise InputError(f"{key}: {path}, line {number}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
-def _guanaco_sources(shards_dir: Path, lang: str) -> Iterator[tuple[str, list[str]]]:
+def guanaco_shard_lines(shards_dir: Path, lang: str) -> Iterator[tuple[str, list[str]]]:
     for path in shard_paths(Path(shards_dir)):
         table = pq.read_table(path, columns=["lang", "turns"])
         yield (f"{path} (the lines of its {lang} turns), line",
@@ -162,8 +162,8 @@ def check_sources(*, sources: list[str], samanantar_dir: Path, guanaco_dir: Path
     splits = ("train", "validation", "test")
     texts = itertools.chain(*(shard_sources(shards / split, "tgt") for split in splits))
     if "guanaco" in sources:
-        texts = itertools.chain(texts, _guanaco_sources(Path(guanaco_dir) / "train", lang))
+        texts = itertools.chain(texts, guanaco_shard_lines(Path(guanaco_dir) / "train", lang))
     if "file" in sources:
-        texts = itertools.chain(texts, [(f"{text_path}, line", _file_lines(Path(text_path), "vocab.text_path"))])
+        texts = itertools.chain(texts, [(f"{text_path}, line", file_lines(Path(text_path), "vocab.text_path"))])
     english = itertools.chain(*(shard_sources(shards / split, "src") for split in splits))
     return texts, english
