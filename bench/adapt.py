@@ -46,6 +46,9 @@ def main() -> None:
     parser.add_argument("--measure-sentences", type=int, default=None, help="test pairs measured (default: all)")
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--chars", type=int, default=64)
+    parser.add_argument("--replay-text", default=str(OUT / "en_strings.txt"),
+                        help="adapt.replay's English file (bench/telugu_strings.py writes the packages' English originals)")
+    parser.add_argument("--replay-share", type=float, default=0.25, help="adapt.replay.share (0: no replay)")
     parser.add_argument("--inits", nargs="+", default=["mean", "overlap"], help="adapt.inits compared")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--rerun-triggers", nargs="+", default=None,
@@ -63,6 +66,7 @@ def main() -> None:
         "vocab": {"extend": {args.model: {"pieces": args.pieces}}, "sources": ["file"], "text_path": str(text),
                   "curve": []},
         "adapt": {"enabled": True, "inits": args.inits, "sources": ["file"], "text_path": str(text), "max_sentences": args.sentences,
+                  "replay": {"share": args.replay_share, "sources": ["file"], "text_path": str(Path(args.replay_text).resolve())},
                   "measure": {"sentences": args.measure_sentences, "prompts": args.prompts, "max_new_chars": args.chars}},
     }
     (work / "bench_adapt.yaml").write_text(yaml.safe_dump(overrides, allow_unicode=True))
@@ -89,7 +93,8 @@ def main() -> None:
         a = system["adaptation"]
         if a:
             print(f"\n{name}: {a['text']['sentences']} sentences, {a['text']['tokens']} tokens in {a['rows']} rows, "
-                  f"{a['steps']} steps, loss {a['loss_first']:.3f} -> {a['loss_last']:.3f}, {a['train_seconds']:.1f} s")
+                  f"{a['steps']} steps, loss {a['loss_first']:.3f} -> {a['loss_last']:.3f}, {a['train_seconds']:.1f} s; "
+                  f"English replay {a['text'].get('replay')}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "adapt.json").write_text(json.dumps({"args": vars(args), "workflow_seconds": seconds, "rows": rows,
                                                 "systems": summary["systems"]}, indent=1, ensure_ascii=False))

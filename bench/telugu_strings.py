@@ -69,6 +69,41 @@ def strings(root: Path) -> list[str]:
     return out
 
 
+def mostly_latin(line: str) -> bool:
+    letters = [c for c in line if c.isalpha()]
+    latin = sum(1 for c in letters if c.isascii())
+    return bool(letters) and latin / len(letters) > 0.9 and len(line.split()) >= 3
+
+
+def english_strings(root: Path) -> list[str]:
+    """The English originals of the same packages (the replay text of bench/adapt.py): MediaWiki's
+    en.json beside each te.json, and the message ids of LibreOffice's .mo catalogues. Firefox's
+    language pack holds only its translations."""
+    out: list[str] = []
+    for path in sorted(root.rglob("te.json")):
+        try:
+            messages = json.loads((path.parent / "en.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        out += [v for k, v in messages.items() if isinstance(v, str) and not k.startswith("@")]
+    for path in sorted(root.rglob("*.mo")):
+        with open(path, "rb") as handle:
+            keys = gettext.GNUTranslations(handle)._catalog  # msgid, or (msgid, plural form); "context\x04msgid"
+            out += [(k if isinstance(k, str) else k[0]).split("\x04")[-1] for k in keys]
+    return out
+
+
+def distinct_lines(values: list[str], keep) -> list[str]:
+    lines, seen = [], set()
+    for value in values:
+        for line in value.splitlines():
+            line = unicodedata.normalize("NFC", MARKUP.sub("", line).strip())
+            if keep(line) and line not in seen:
+                seen.add(line)
+                lines.append(line)
+    return lines
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -88,16 +123,13 @@ def main() -> None:
             else:
                 raise SystemExit(f"{package}: none of the pinned versions {list(versions)} is on the mirror; pin the "
                                  f"current one (apt-cache madison {package}) with its sha256")
-        lines, seen = [], set()
-        for value in strings(tmp / "root"):
-            for line in value.splitlines():
-                line = unicodedata.normalize("NFC", MARKUP.sub("", line).strip())
-                if mostly_telugu(line) and line not in seen:
-                    seen.add(line)
-                    lines.append(line)
+        lines = distinct_lines(strings(tmp / "root"), mostly_telugu)
+        english = distinct_lines(english_strings(tmp / "root"), mostly_latin)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "te_strings.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"{len(lines)} Telugu lines -> {OUT / 'te_strings.txt'} (from {', '.join(f'{p}={v}' for p, v in used.items())})")
+    (OUT / "en_strings.txt").write_text("\n".join(english) + "\n", encoding="utf-8")
+    print(f"{len(lines)} Telugu lines -> {OUT / 'te_strings.txt'}, {len(english)} English lines -> "
+          f"{OUT / 'en_strings.txt'} (from {', '.join(f'{p}={v}' for p, v in used.items())})")
 
 
 if __name__ == "__main__":
