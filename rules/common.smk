@@ -322,15 +322,16 @@ def adapt_settings():
 
 
 REPLAY = ADAPT["replay"] if ADAPT["replay"]["share"] else {"share": 0}  # its sources matter only with a share
+REPLAY_SOURCES = REPLAY["sources"] if REPLAY["share"] else []
 
 
 def adapt_text_inputs():
     inputs = {"shards": f"{SAMANANTAR_DIR}/shards"}
-    if "guanaco" in ADAPT["sources"] or "guanaco" in REPLAY.get("sources", []):
+    if "guanaco" in ADAPT["sources"] or "guanaco" in REPLAY_SOURCES:
         inputs["guanaco"] = f"{GUANACO_DIR}/shards"
     if "file" in ADAPT["sources"]:
         inputs["text"] = ADAPT["text_path"]
-    if "file" in REPLAY.get("sources", []):
+    if "file" in REPLAY_SOURCES:
         inputs["replay_text"] = REPLAY["text_path"]
     return inputs
 

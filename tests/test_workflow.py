@@ -408,7 +408,8 @@ def test_the_default_extends_smollm2s_vocabulary_and_measures_what_it_buys(built
         assert list((results / "adapt" / model / init / "model").glob("*.safetensors"))
         facts = json.loads((results / "adapt" / model / init / "adaptation.json").read_text())
         replays.append(facts["text"]["replay"])
-        assert facts["text"]["sentences"] == 24 + replays[-1]["sentences"]  # Telugu and its English replay
+        # the Telugu (tests/conftest.py: LIGHT cuts it) and its English replay
+        assert facts["text"]["sentences"] == LIGHT["adapt"]["max_sentences"] + replays[-1]["sentences"]
     # English replay: the training split's English, a quarter of SmolLM2's tokens, the same mixture for all
     assert replays[0]["share_asked"] == 0.25 and 0.25 <= replays[0]["share"] < 0.3 and "short" not in replays[0]
     assert replays[0]["sources"]["samanantar"]["read"] == 271 and replays[0]["sentences"] > 10
