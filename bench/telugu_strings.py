@@ -46,16 +46,21 @@ def mostly_telugu(line: str) -> bool:
     return bool(letters) and telugu / len(letters) > 0.5 and len(line.split()) >= 3
 
 
+def messages(path: Path) -> list[str]:
+    """A MediaWiki message file's messages (none where it is missing or not JSON)."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [v for k, v in found.items() if isinstance(v, str) and not k.startswith("@")]
+
+
 def strings(root: Path) -> list[str]:
     """Every translated string of the unpacked packages: MediaWiki's te.json messages, LibreOffice's
     .mo catalogues, and the Fluent / properties files of Firefox's language pack."""
     out: list[str] = []
     for path in sorted(root.rglob("te.json")):
-        try:
-            messages = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            continue
-        out += [v for k, v in messages.items() if isinstance(v, str) and not k.startswith("@")]
+        out += messages(path)
     for path in sorted(root.rglob("*.mo")):
         with open(path, "rb") as handle:
             out += [v for v in gettext.GNUTranslations(handle)._catalog.values() if isinstance(v, str)]
@@ -81,11 +86,7 @@ def english_strings(root: Path) -> list[str]:
     language pack holds only its translations."""
     out: list[str] = []
     for path in sorted(root.rglob("te.json")):
-        try:
-            messages = json.loads((path.parent / "en.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        out += [v for k, v in messages.items() if isinstance(v, str) and not k.startswith("@")]
+        out += messages(path.parent / "en.json")
     for path in sorted(root.rglob("*.mo")):
         with open(path, "rb") as handle:
             keys = gettext.GNUTranslations(handle)._catalog  # msgid, or (msgid, plural form); "context\x04msgid"

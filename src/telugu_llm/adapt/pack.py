@@ -17,16 +17,18 @@ class Packed:
     tokens: int
 
 
+def ended(ids: list[int], eos: int | None) -> list[int]:
+    """A sentence's ids as the stream holds them: ended with EOS unless the tokenizer added one."""
+    return ids + [eos] if eos is not None and (not ids or ids[-1] != eos) else ids
+
+
 def pack(tokenizer, sentences: list[str], seq_len: int) -> Packed:
     if seq_len < 2:
         raise ValueError("seq_len must be at least 2")
     ids = tokenizer(sentences, add_special_tokens=True)["input_ids"]
     stream: list[int] = []
-    eos = tokenizer.eos_token_id
     for one in ids:
-        stream.extend(one)
-        if eos is not None and (not one or one[-1] != eos):
-            stream.append(eos)
+        stream.extend(ended(one, tokenizer.eos_token_id))
     rows = [stream[i:i + seq_len] for i in range(0, len(stream), seq_len)]
     return Packed(rows=rows, sentences=len(sentences), characters=sum(map(len, sentences)), tokens=len(stream))
 

@@ -17,13 +17,13 @@ recorded beside the one asked. The English sentences are spread evenly among the
 from __future__ import annotations
 
 import itertools
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.shards import read_shards
-from ..vocab.text import LearningText, file_lines, guanaco_shard_lines, samanantar_sentences
+from .pack import ended
+from ..vocab.text import LearningText, file_lines, guanaco_shard_lines, nfc, samanantar_sentences
 
 CHUNK = 1024  # English sentences tokenized at a time: read only as far as the share needs (4.9M at paper scale)
 
@@ -40,13 +40,12 @@ def english_sentences(*, sources: list[str], samanantar_dir: Path, guanaco_dir: 
     line at a time) as far as it is consumed; empty and held-out sentences are left out, and every
     sentence read is counted in `counts[source]` (read, empty, held_out, used)."""
     shards = Path(samanantar_dir)
-    held = {unicodedata.normalize("NFC", s).strip()
-            for s in samanantar_sentences(shards / "validation", "src") + samanantar_sentences(shards / "test", "src")}
+    held = {nfc(s) for s in samanantar_sentences(shards / "validation", "src") + samanantar_sentences(shards / "test", "src")}
 
     def lines(source):
         if source == "samanantar":
             for table in read_shards(shards / "train", columns=["src"]):
-                yield from (unicodedata.normalize("NFC", s).strip() for s in table.column("src").to_pylist())
+                yield from map(nfc, table.column("src").to_pylist())
         elif source == "guanaco":
             for _, shard in guanaco_shard_lines(Path(guanaco_dir) / "train", "en"):
                 yield from shard
@@ -65,9 +64,8 @@ def english_sentences(*, sources: list[str], samanantar_dir: Path, guanaco_dir: 
 
 def token_counts(tokenizer, sentences: list[str]) -> list[int]:
     """Each sentence's tokens as `pack` streams it (its special tokens and an EOS)."""
-    eos = tokenizer.eos_token_id
     ids = tokenizer(sentences, add_special_tokens=True)["input_ids"] if sentences else []
-    return [len(one) + (eos is not None and (not one or one[-1] != eos)) for one in ids]
+    return [len(ended(one, tokenizer.eos_token_id)) for one in ids]
 
 
 def interleave(text: list[str], english: list[str]) -> list[str]:

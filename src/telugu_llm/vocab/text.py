@@ -39,7 +39,7 @@ class LearningText:
         return digest.hexdigest()
 
 
-def _nfc(text: str) -> str:
+def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
@@ -87,7 +87,7 @@ def learning_text(parts: dict[str, list[str]], held_out: list[str], max_sentence
     SentencePiece would drop silently; and, of the `file` source, a line with no letter of `lang`'s
     script (`not_<script>`), the file checked as Samanantar's sides are: a file most of whose
     lines have none is not text in the language, and is one error naming it."""
-    held = {_nfc(s) for s in held_out}
+    held = {nfc(s) for s in held_out}
     script = script_of_language(lang).python_regex if lang else None
     sentences: list[str] = []
     counts = {}
@@ -95,7 +95,7 @@ def learning_text(parts: dict[str, list[str]], held_out: list[str], max_sentence
         c = {"read": len(lines), "empty": 0, "held_out": 0, "used": 0}
         other = f"not_{script_of_language(lang).name.lower()}" if script is not None and source == "file" else None
         for number, line in enumerate(lines, 1):
-            text = _nfc(line)
+            text = nfc(line)
             if not text:
                 c["empty"] += 1
             elif len(text.encode("utf-8")) > MAX_SENTENCE_BYTES:
@@ -140,7 +140,7 @@ def file_lines(path: Path, key: str) -> Iterator[str]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
             try:
-                yield _nfc(raw.decode("utf-8"))
+                yield nfc(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
                 raise InputError(f"{key}: {path}, line {number}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
@@ -149,7 +149,7 @@ def guanaco_shard_lines(shards_dir: Path, lang: str) -> Iterator[tuple[str, list
     for path in shard_paths(Path(shards_dir)):
         table = pq.read_table(path, columns=["lang", "turns"])
         yield (f"{path} (the lines of its {lang} turns), line",
-               [_nfc(line) for conv_lang, turns in zip(table.column("lang").to_pylist(), table.column("turns").to_pylist())
+               [nfc(line) for conv_lang, turns in zip(table.column("lang").to_pylist(), table.column("turns").to_pylist())
                 if conv_lang == lang for turn in turns for line in turn["content"].splitlines()])
 
 
